@@ -1,0 +1,23 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const workspaceRoot = join(import.meta.dirname, '../../..');
+const bundle = join(workspaceRoot, 'dist/dpkd.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the bundled `dpkd` with `args` (cwd defaults to the workspace root). */
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [bundle, ...args], {
+    cwd: options.cwd ?? workspaceRoot,
+    env: { ...process.env, ...options.env },
+    input: options.input,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
