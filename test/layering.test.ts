@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 const root = join(import.meta.dirname, '..');
 
 const layer: Record<string, number> = {
-  privacy: 0, store: 0, schema: 0,
+  privacy: 0, store: 0, schema: 0, tokenizer: 0,
   graph: 1, lm: 1, data: 1,
   engine: 2, nodes: 2,
   report: 3, cli: 3,

@@ -1,1 +1,2 @@
-export {};
+export { canonicalJson } from './canonical-json';
+export { digestOf, sha256Hex } from './hash';
