@@ -1,1 +1,14 @@
-export {};
+export type { CorpusDescription, CorpusName, Document, SourceOverrides, SplitName, SplitSet, SplitSizes } from './types';
+export { splitNames } from './types';
+export { CorpusUnavailableError, DataError } from './errors';
+export { decodeHtmlEntities, normaliseText, stripHtml } from './normalise';
+export { finaliseDocuments, type FinaliseStats } from './documents';
+export {
+  corpusLabels, corpusNames, CorpusUnknownError, describeCorpus, isCorpusName, loadCorpus, loadCorpusWithStats,
+  type LoadedCorpus,
+} from './corpora';
+export { defaultSplitSizes, splitCorpus, splitDigest, splitOrderKey } from './split';
+export { controlCodePrompt, formatWithControlCode } from './control-code';
+export { countCharacters, countTokens, datasetInfo, type DatasetInfo, type DatasetInfoOptions } from './info';
+export { datasetFormat, datasetHeader, makeDataset, readDatasetFile, writeDatasetFile, type Dataset } from './dataset-file';
+export { dataCacheDir } from './sources';

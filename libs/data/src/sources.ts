@@ -1,0 +1,52 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+/** The folder of an installed npm package, or undefined when it is not installed. */
+export function packageDir(name: string): string | undefined {
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The installed version of an npm package (for provenance), or undefined. */
+export function packageVersion(name: string): string | undefined {
+  const dir = packageDir(name);
+  if (dir === undefined) return undefined;
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
+}
+
+function findWorkspaceRoot(start: string): string | undefined {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown }).workspaces) return dir;
+      } catch {
+        // An unreadable package.json is not the workspace root; keep walking up.
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * The data cache: $DPKD_DATA_CACHE, else data/cache under the npm workspace root found from the
+ * current directory, else from this module's location (the bundle lives in <root>/dist).
+ */
+export function dataCacheDir(override?: string): string {
+  if (override) return resolve(override);
+  if (process.env.DPKD_DATA_CACHE) return resolve(process.env.DPKD_DATA_CACHE);
+  const root = findWorkspaceRoot(process.cwd()) ?? findWorkspaceRoot(dirname(new URL(import.meta.url).pathname));
+  return join(root ?? process.cwd(), 'data/cache');
+}
+
+/** The root `dpkg -x` extracted the Debian packages into. */
+export const debianRoot = (cacheDir?: string): string => join(dataCacheDir(cacheDir), 'deb');
+
+export const howToGetDebian = 'npm run data:debian   (apt-get download + dpkg -x into data/cache/; or set DPKD_DATA_CACHE to a cache made that way)';
+export const howToGetNpm = (pkg: string): string => `npm ci   (installs the pinned ${pkg} from package.json)`;
