@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, ExitCode } from './cli-error';
 import * as dataCommands from './commands/data';
+import * as engineCommands from './commands/engine';
 import * as graphCommands from './commands/graph';
 import * as privacyCommands from './commands/privacy';
 
@@ -10,7 +11,7 @@ const program = new Command('dpkd')
   .showHelpAfterError()
   .exitOverride();
 
-for (const commands of [graphCommands, privacyCommands, dataCommands]) commands.register(program);
+for (const commands of [graphCommands, privacyCommands, dataCommands, engineCommands]) commands.register(program);
 
 try {
   await program.parseAsync(process.argv);

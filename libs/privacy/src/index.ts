@@ -1,1 +1,22 @@
-export {};
+export {
+  type DpEvent,
+  NEIGHBOURING_RELATION,
+  SAMPLING_SCHEME,
+  dpSgdEvent,
+  parseDpEvent,
+  simplifyEvent,
+  containsNonPrivate,
+  eventsEqual,
+} from './events';
+export {
+  type AccountantName,
+  type EpsilonReport,
+  type AccountingOptions,
+  DEFAULT_ACCOUNTANT,
+  DEFAULT_INTERVAL,
+  epsilonOf,
+  deltaOf,
+} from './accountant';
+export { calibrateSigma, calibrateSteps } from './calibrate';
+export { DEFAULT_ORDERS, rdpCurve, epsilonFromRdp, deltaFromRdp, rdpSubsampledGaussian, rdpLaplace } from './rdp';
+export { gaussianDelta } from './pld';

@@ -1,3 +1,58 @@
-import type { Command } from 'commander';
+// `dpkd validate | plan | graph`: the graph language's commands (no execution).
+import { type ExpandedGraph, formatDiagnostic, loadGraphFile, planJson, planText, toDot, toMermaid } from '@dpkd/graph';
+import { type Command, Option } from 'commander';
+import { CliError, ExitCode } from '../cli-error';
 
-export function register(_program: Command): void {}
+/** Loads one graph; an invalid one prints its diagnostics (stderr) and exits 2. */
+async function loadOrFail(file: string): Promise<ExpandedGraph> {
+  const result = await loadGraphFile(file);
+  if (!result.graph) {
+    for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    const n = result.diagnostics.length;
+    throw new CliError(`${file} is not a valid graph (${n} error${n === 1 ? '' : 's'}); see docs/graphs.md`, ExitCode.invalidInput);
+  }
+  return result.graph;
+}
+
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('Check graph files against the schemas and the semantic rules (references, port kinds, cycles, sweeps)')
+    .argument('<file...>', 'graph JSON files')
+    .addHelpText('after', '\nExit code 0 when every file is valid, 2 when any is not. Errors print as file:line:col: pointer: message.')
+    .action(async (files: string[]) => {
+      let invalid = 0;
+      for (const file of files) {
+        const result = await loadGraphFile(file);
+        if (result.graph) {
+          const g = result.graph;
+          process.stdout.write(`${file}: valid (${g.nodes.length} nodes, ${g.sweepPoints.length} sweep point${g.sweepPoints.length === 1 ? '' : 's'})\n`);
+        } else {
+          invalid++;
+          for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+        }
+      }
+      if (invalid) throw new CliError(`${invalid} of ${files.length} graph file${files.length === 1 ? ' is' : 's are'} invalid`, ExitCode.invalidInput);
+    });
+
+  program
+    .command('plan')
+    .description('Print the expanded DAG in topological order with each node\'s type, dependencies and action key')
+    .argument('<file>', 'graph JSON file')
+    .option('--json', 'print one JSON object: {"graph", "sweepPoints", "nodes": [{"id", "type", "deps", "key"}]}')
+    .action(async (file: string, options: { json?: boolean }) => {
+      const graph = await loadOrFail(file);
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(graph))}\n` : planText(graph));
+    });
+
+  program
+    .command('graph')
+    .description('Render the expanded DAG as a Mermaid flowchart or a Graphviz DOT digraph')
+    .argument('<file>', 'graph JSON file')
+    .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot']).default('mermaid'))
+    .addHelpText('after', '\nExample: dpkd graph graphs/distildp-imdb.json --format dot | dot -Tsvg > dag.svg')
+    .action(async (file: string, options: { format: 'mermaid' | 'dot' }) => {
+      const graph = await loadOrFail(file);
+      process.stdout.write(options.format === 'dot' ? toDot(graph) : toMermaid(graph));
+    });
+}
