@@ -1,0 +1,163 @@
+// The accountant API: ε(δ) and δ(ε) of any DP event with the RDP or the PLD accountant. The PLD
+// (tight) accountant never fails silently: on a numerical problem it falls back to RDP and says so.
+import { containsNonPrivate, type DpEvent } from './events';
+import { composePmfs, leafPmfs, MAX_FFT_SIZE, type Pmf, pmfDelta, pmfEpsilon, selfComposePmf, TAIL_MASS, unitPmf } from './pld';
+import { deltaFromRdp, epsilonFromRdp, type Leaf, leavesOf, rdpCurve } from './rdp';
+
+export type AccountantName = 'rdp' | 'pld';
+export const DEFAULT_ACCOUNTANT: AccountantName = 'pld';
+/** The PLD grid spacing Δ (dp_accounting's default value_discretization_interval). */
+export const DEFAULT_INTERVAL = 1e-4;
+/** Largest composed PLD window (points) before Δ is coarsened (which stays pessimistic). */
+const MAX_WINDOW = 2 ** 20;
+
+export interface EpsilonReport {
+  epsilon: number;
+  delta: number;
+  accountant: AccountantName;
+  optimalOrder?: number;
+  bounds?: { lower: number; upper: number };
+  warnings: string[];
+  fellBackFrom?: AccountantName;
+  /** PLD only: the grid spacing Δ used (coarser than the default for very long compositions). */
+  interval?: number;
+  /** Why ε is infinite when it is so by declaration (a NonPrivate event). */
+  nonPrivate?: string;
+}
+
+export interface AccountingOptions {
+  accountant?: AccountantName;
+  /** PLD grid spacing (default 1e-4). */
+  interval?: number;
+}
+
+function checkDelta(delta: number): void {
+  if (!(delta > 0 && delta < 1)) throw new RangeError(`delta must be in (0, 1), got ${delta}`);
+}
+
+function nonPrivateReason(e: DpEvent): string {
+  if (e.type === 'NonPrivate') return e.reason ?? 'a NonPrivate event';
+  if (e.type === 'PoissonSampled' || e.type === 'SelfComposed') return nonPrivateReason(e.event);
+  if (e.type === 'Composed') for (const c of e.events) if (containsNonPrivate(c)) return nonPrivateReason(c);
+  return 'a NonPrivate event';
+}
+
+/** Equal leaves merged (composition is commutative), so each distinct mechanism is composed by one FFT power. */
+function groupedLeaves(e: DpEvent): { leaf: Leaf; count: number }[] {
+  const groups = new Map<string, { leaf: Leaf; count: number }>();
+  for (const { leaf, count } of leavesOf(e)) {
+    const key = JSON.stringify(leaf);
+    const g = groups.get(key);
+    if (g) g.count += count;
+    else groups.set(key, { leaf, count });
+  }
+  // k-fold Gaussian without sampling is one Gaussian with σ/√k (exact, and much cheaper).
+  return [...groups.values()].map((g) =>
+    g.leaf.kind === 'gaussian' && g.leaf.q === 1 && g.count > 1
+      ? { leaf: { ...g.leaf, sigma: g.leaf.sigma / Math.sqrt(g.count) }, count: 1 }
+      : g,
+  );
+}
+
+/** Δ for an event: the default unless the composed loss range (upper tail from RDP, lower tail ≥ log τ
+ *  because E_P[e^{−L}] ≤ 1) needs more than MAX_WINDOW points. A coarser Δ is still pessimistic. */
+function chooseInterval(e: DpEvent, requested: number): number {
+  const curve = rdpCurve(e);
+  const logTau = Math.log(TAIL_MASS);
+  let upper = Infinity;
+  for (let i = 0; i < curve.orders.length; i++) {
+    const a = curve.orders[i];
+    if (Number.isFinite(curve.rdp[i])) upper = Math.min(upper, curve.rdp[i] - logTau / (a - 1));
+  }
+  const width = upper - logTau;
+  return Number.isFinite(width) ? Math.max(requested, (1.25 * width) / MAX_WINDOW) : requested;
+}
+
+/** The composed PMFs (remove, add) of a NonPrivate-free event. */
+export function composedPmfs(e: DpEvent, interval: number): { remove: Pmf; add: Pmf } {
+  let remove = unitPmf(interval);
+  let add = unitPmf(interval);
+  for (const { leaf, count } of groupedLeaves(e)) {
+    const one = leafPmfs(leaf, interval);
+    const r = selfComposePmf(one.remove, count);
+    const a = one.add === one.remove ? r : selfComposePmf(one.add, count);
+    remove = composePmfs(remove, r);
+    add = one.add === one.remove && remove === add ? remove : composePmfs(add, a);
+  }
+  return { remove, add };
+}
+
+const pmfCache = new Map<string, { remove: Pmf; add: Pmf; interval: number }>();
+
+function cachedPmfs(e: DpEvent, requested: number): { remove: Pmf; add: Pmf; interval: number } {
+  const key = `${requested}|${JSON.stringify(e)}`;
+  let hit = pmfCache.get(key);
+  if (!hit) {
+    const interval = chooseInterval(e, requested);
+    hit = { ...composedPmfs(e, interval), interval };
+    if (pmfCache.size >= 8) pmfCache.delete(pmfCache.keys().next().value as string);
+    pmfCache.set(key, hit);
+  }
+  return hit;
+}
+
+function fftRoundoffFloor(pmf: Pmf): number {
+  return 2.2e-16 * Math.max(pmf.p.length, 1);
+}
+
+function rdpReport(e: DpEvent, delta: number): EpsilonReport {
+  const r = epsilonFromRdp(rdpCurve(e), delta);
+  return { epsilon: r.epsilon, delta, accountant: 'rdp', optimalOrder: r.optimalOrder, warnings: r.warnings };
+}
+
+function pldReport(e: DpEvent, delta: number, requested: number): EpsilonReport {
+  const { remove, add, interval } = cachedPmfs(e, requested);
+  const floor = Math.max(fftRoundoffFloor(remove), fftRoundoffFloor(add));
+  if (delta < floor) throw new Error(`delta ${delta} is below the FFT round-off floor ${floor.toExponential(2)} of a ${Math.max(remove.p.length, add.p.length)}-point PLD`);
+  const epsilon = Math.max(pmfEpsilon(remove, delta), pmfEpsilon(add, delta));
+  if (!Number.isFinite(epsilon)) throw new Error(`the PLD's mass at infinity (${Math.max(remove.inf, add.inf).toExponential(2)}) exceeds delta`);
+  const warnings: string[] = [];
+  if (interval > requested) warnings.push(`PLD grid coarsened to Δ = ${interval.toPrecision(3)} to fit ${MAX_WINDOW} points (still an upper bound)`);
+  return { epsilon, delta, accountant: 'pld', warnings, interval };
+}
+
+/** ε for the event at δ. NonPrivate anywhere gives Infinity by declaration (no fallback, no warning). */
+export function epsilonOf(event: DpEvent, delta: number, options: AccountingOptions = {}): EpsilonReport {
+  checkDelta(delta);
+  const accountant = options.accountant ?? DEFAULT_ACCOUNTANT;
+  if (containsNonPrivate(event))
+    return { epsilon: Infinity, delta, accountant, warnings: [], nonPrivate: nonPrivateReason(event) };
+  if (accountant === 'rdp') return rdpReport(event, delta);
+  let failure: string;
+  try {
+    const report = pldReport(event, delta, options.interval ?? DEFAULT_INTERVAL);
+    if (Number.isFinite(report.epsilon) && !Number.isNaN(report.epsilon)) {
+      // The RDP bound is also valid; a PLD above it can only come from discretisation (coarse Δ).
+      return report;
+    }
+    failure = `PLD returned ${report.epsilon}`;
+  } catch (error) {
+    if (error instanceof RangeError) throw error;
+    failure = (error as Error).message;
+  }
+  const fallback = rdpReport(event, delta);
+  return { ...fallback, fellBackFrom: 'pld', warnings: [`PLD accountant failed (${failure}); reporting the RDP bound`, ...fallback.warnings] };
+}
+
+/** δ for the event at ε (the max over both directions for PLD; the RDP bound when PLD cannot answer). */
+export function deltaOf(event: DpEvent, epsilon: number, options: AccountingOptions = {}): number {
+  if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
+  if (containsNonPrivate(event)) return 1;
+  const accountant = options.accountant ?? DEFAULT_ACCOUNTANT;
+  if (accountant === 'rdp') return deltaFromRdp(rdpCurve(event), epsilon);
+  try {
+    const { remove, add } = cachedPmfs(event, options.interval ?? DEFAULT_INTERVAL);
+    const d = Math.max(pmfDelta(remove, epsilon), pmfDelta(add, epsilon));
+    if (Number.isFinite(d)) return d;
+  } catch {
+    // fall through to RDP
+  }
+  return deltaFromRdp(rdpCurve(event), epsilon);
+}
+
+export { MAX_FFT_SIZE };
