@@ -1,0 +1,240 @@
+// The scheduler: an Effect program over the expanded DAG. One fiber per distinct action key waits on its
+// upstream Deferreds, then takes one of `jobs` semaphore permits; failures skip descendants only.
+import { hostname } from 'node:os';
+import { Clock, Deferred, Duration, Effect, Either } from 'effect';
+import type { DatasetDescription, NodeProgress } from '@dpkd/graph';
+import type { ActionSpec } from './action';
+import { appendToLedger } from './ledger';
+import { ActionFailed, BudgetExceeded, NodeFailed, NodeTimedOut, PlanFailure, StoreFailure, UnknownNodeType, messageOf } from './errors';
+import { privacySettingsOf, type AccountantName, type EngineGraph, type EngineNode } from './graph-types';
+import { nodeLogPath } from './layout';
+import type { ActionManifest } from './manifest';
+import { planGraph, privacyJson, type GraphPlan } from './plan';
+import { mergeLineage, planPrivacy, type Lineage } from './privacy-plan';
+import { newRunId, type NodeRecord, type RunRecord } from './run-records';
+import { ArtifactStore, Executor, NodeRegistry, Progress, RunRecords } from './services';
+
+export interface RunOptions {
+  jobs: number;
+  graphFile?: string;
+  accountant?: AccountantName;
+  runId?: string;
+  datasetCache?: Map<string, DatasetDescription>;
+}
+
+export interface RunSummary {
+  run: string;
+  status: 'succeeded' | 'failed';
+  nodes: Array<{ id: string; status: 'ran' | 'cached' | 'failed' | 'skipped'; seconds: number; error?: string; log?: string }>;
+  privacy: Record<string, unknown>;
+  record: RunRecord;
+}
+
+type Outcome =
+  | { ok: true; status: 'ran' | 'cached'; manifest: ActionManifest; seconds: number; attempts: NodeRecord['attempts'] }
+  | { ok: false; status: 'failed' | 'skipped'; error: string; seconds: number; attempts: NodeRecord['attempts'] };
+
+/** Plans, refuses over-budget graphs, then runs every missing action. */
+export const runGraph = (graph: EngineGraph, options: RunOptions) =>
+  Effect.gen(function* () {
+    const store = yield* ArtifactStore;
+    const registry = yield* NodeRegistry;
+    const executor = yield* Executor;
+    const records = yield* RunRecords;
+    const progress = yield* Progress;
+
+    const plan: GraphPlan = yield* Effect.tryPromise({
+      try: () => planGraph(graph, { store, registry, ...(options.accountant ? { accountant: options.accountant } : {}), ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}) }),
+      catch: (e) => new PlanFailure({ nodeId: '(plan)', message: messageOf(e) }),
+    });
+    if (plan.unknownTypes.length > 0) {
+      const first = plan.unknownTypes[0]!;
+      return yield* Effect.fail(new UnknownNodeType({ nodeId: first.node, type: first.type }));
+    }
+    if (plan.violations.length > 0) return yield* Effect.fail(new BudgetExceeded({ violations: plan.violations }));
+
+    const accountant = options.accountant ?? privacySettingsOf(graph).accountant;
+    const startMs = yield* Clock.currentTimeMillis;
+    const runId = options.runId ?? newRunId(new Date(startMs));
+    const nodeRecords = new Map<string, NodeRecord>(
+      graph.nodes.map((n) => [n.id, { id: n.id, type: n.type, key: n.key, status: 'pending', seconds: 0, attempts: [] }]),
+    );
+    const record: RunRecord = {
+      recordFormat: 1,
+      id: runId,
+      graph: { name: graph.name, ...(options.graphFile ? { file: options.graphFile } : {}) },
+      status: 'running',
+      startedAt: new Date(startMs).toISOString(),
+      host: hostname(),
+      pid: process.pid,
+      jobs: options.jobs,
+      sweepPoints: graph.sweepPoints,
+      nodes: [...nodeRecords.values()],
+      privacy: { accountant: plan.privacy.accountant, datasets: plan.privacy.datasets, gaps: plan.privacy.gaps, notes: plan.privacy.notes },
+    };
+    const saveRecord = Effect.suspend(() => records.write({ ...record, nodes: [...nodeRecords.values()] }));
+    // The record is rewritten (atomically, fsynced) as nodes finish, but at most once a second: rewriting a
+    // 1,000-node record per node would make a big cached rerun quadratic. The final write is unconditional.
+    let lastSave = 0;
+    const saveRecordThrottled = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis;
+      if (now - lastSave < 1000) return;
+      lastSave = now;
+      yield* saveRecord;
+    });
+    yield* saveRecord;
+    yield* Effect.promise(() => store.cleanupStaleTemp().catch(() => []));
+    const toRun = plan.nodes.filter((n) => n.status === 'to-run').length;
+    yield* progress.emit({ type: 'run-start', run: runId, graph: graph.name, nodes: graph.nodes.length, toRun, at: startMs });
+
+    // Sweep points share nodes by key: each distinct action runs once, its outcome goes to every node id.
+    const byKey = new Map<string, EngineNode[]>();
+    for (const node of graph.nodes) (byKey.get(node.key) ?? byKey.set(node.key, []).get(node.key)!).push(node);
+    const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
+    const plannedByKey = new Map(plan.nodes.map((p) => [p.key, p]));
+    const cachedAtPlan = new Set(plan.nodes.filter((n) => n.status === 'cached').map((n) => n.key));
+    const plannedClaims = plan.privacy.claims;
+    const done = new Map<string, Deferred.Deferred<Outcome>>();
+    for (const key of byKey.keys()) done.set(key, yield* Deferred.make<Outcome>());
+    const semaphore = yield* Effect.makeSemaphore(Math.max(1, options.jobs));
+
+    const finish = (key: string, outcome: Outcome) =>
+      Effect.gen(function* () {
+        const at = yield* Clock.currentTimeMillis;
+        for (const node of byKey.get(key)!) {
+          const r = nodeRecords.get(node.id)!;
+          r.status = outcome.status;
+          r.seconds = outcome.seconds;
+          r.attempts = outcome.attempts;
+          if (outcome.ok) {
+            r.outputs = outcome.manifest.outputs;
+            r.metrics = outcome.manifest.metrics;
+            r.epsilon = plan.privacy.lineageEpsilon[node.id] ?? {};
+          } else r.error = outcome.error;
+          if (outcome.status === 'failed' || outcome.status === 'ran') r.log = nodeLogPath(store, key);
+          yield* progress.emit({ type: 'node-end', run: runId, node: node.id, key, status: outcome.status, seconds: outcome.seconds, ...(outcome.ok ? {} : { error: outcome.error }), ...(r.log ? { log: r.log } : {}), at });
+        }
+        yield* Deferred.succeed(done.get(key)!, outcome);
+        yield* saveRecordThrottled;
+      });
+
+    const execute = (key: string, node: EngineNode, upstream: Map<string, Outcome>) =>
+      Effect.gen(function* () {
+        const inputs: ActionSpec['inputs'] = {};
+        const upstreamLineage: Lineage = {};
+        for (const [port, ref] of Object.entries(node.inputs)) {
+          const from = nodeById.get(ref.node)!;
+          const outcome = upstream.get(from.key);
+          if (!outcome?.ok) return yield* Effect.fail(new ActionFailed({ message: `upstream ${ref.node} has no result`, seconds: 0, attempts: [] }));
+          const output = outcome.manifest.outputs[ref.port];
+          if (!output) return yield* Effect.fail(new ActionFailed({ seconds: 0, attempts: [], message: `upstream ${ref.node} has no output port "${ref.port}" (it has: ${Object.keys(outcome.manifest.outputs).join(', ') || 'none'})` }));
+          inputs[port] = { key: from.key, port: ref.port, digest: output.digest, kind: output.kind, ...(output.meta !== undefined ? { meta: output.meta } : {}) };
+          mergeLineage(upstreamLineage, outcome.manifest.lineage);
+        }
+        const material = plannedByKey.get(key)!.material;
+        const claims = plannedClaims[node.id] ?? [];
+        const isDp = claims.some((c) => c.event && c.dataset.private);
+        const logPath = nodeLogPath(store, key);
+        const attempts: NodeRecord['attempts'] = [];
+        const maxAttempts = 1 + Math.max(0, node.retries ?? 0);
+        const started = yield* Clock.currentTimeMillis;
+        let lastError = '';
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+          const spec: ActionSpec = {
+            key, nodeId: node.id, baseId: node.baseId, type: node.type, version: node.version, params: node.params, seed: node.seed,
+            inputs, plannedClaims: claims, upstreamLineage, keyMaterial: material, accountant, graph: graph.name, run: runId, attempt,
+          };
+          const attemptStart = yield* Clock.currentTimeMillis;
+          yield* progress.emit({ type: 'node-start', run: runId, node: node.id, key, attempt, at: attemptStart });
+          const r = nodeRecords.get(node.id)!;
+          r.status = 'running';
+          const report = (p: NodeProgress) => Effect.runFork(progress.emit({ type: 'node-progress', run: runId, node: node.id, at: Date.now(), ...p }));
+          let run: Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed | NodeTimedOut> = executor.execute(spec, { heavy: node.heavy, logPath, progress: report });
+          if (node.timeoutSeconds !== undefined) {
+            const seconds = node.timeoutSeconds;
+            run = run.pipe(
+              Effect.timeoutFail({
+                duration: Duration.seconds(seconds),
+                onTimeout: () => new NodeTimedOut({ nodeId: node.id, key, seconds, logPath, attempt }),
+              }),
+            );
+          }
+          const result = yield* Effect.either(run);
+          const now = yield* Clock.currentTimeMillis;
+          if (Either.isRight(result)) {
+            attempts.push({ attempt, seconds: (now - attemptStart) / 1000 });
+            return { ok: true as const, status: result.right.cached ? ('cached' as const) : ('ran' as const), manifest: result.right.manifest, seconds: (now - started) / 1000, attempts };
+          }
+          lastError = result.left.message;
+          attempts.push({ attempt, seconds: (now - attemptStart) / 1000, error: lastError });
+          // A DP node that failed after starting may have touched its data: charge the attempt (over-count, never under).
+          if (isDp) {
+            yield* Effect.promise(() =>
+              appendToLedger(store, claims, { key, node: node.id, type: node.type, graph: graph.name, run: runId, attempt, outcome: 'failed-attempt' }, accountant).catch(() => []),
+            );
+          }
+        }
+        const now = yield* Clock.currentTimeMillis;
+        return yield* Effect.fail(new ActionFailed({ message: `${lastError}${maxAttempts > 1 ? ` (after ${maxAttempts} attempts)` : ''}`, seconds: (now - started) / 1000, attempts }));
+      });
+
+    const runAction = (key: string) =>
+      Effect.gen(function* () {
+        const nodes = byKey.get(key)!;
+        const node = nodes[0]!;
+        const depKeys = [...new Set(nodes.flatMap((n) => n.deps.map((d) => nodeById.get(d)!.key)))].filter((k) => k !== key);
+        const upstream = new Map<string, Outcome>();
+        for (const depKey of depKeys) upstream.set(depKey, yield* Deferred.await(done.get(depKey)!));
+        const broken = depKeys.filter((k) => !upstream.get(k)!.ok);
+        if (broken.length > 0) {
+          const names = broken.map((k) => byKey.get(k)![0]!.id);
+          return yield* finish(key, { ok: false, status: 'skipped', error: `upstream ${names.join(', ')} did not succeed`, seconds: 0, attempts: [] });
+        }
+        if (cachedAtPlan.has(key)) {
+          const manifest = yield* Effect.tryPromise({ try: () => store.getManifest<ActionManifest>(key), catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }) }).pipe(Effect.orElseSucceed(() => undefined));
+          if (manifest) return yield* finish(key, { ok: true, status: 'cached', manifest, seconds: 0, attempts: [] });
+        }
+        const result = yield* Effect.either(semaphore.withPermits(1)(execute(key, node, upstream)));
+        if (Either.isRight(result)) return yield* finish(key, result.right);
+        const { message, seconds, attempts } = result.left;
+        return yield* finish(key, { ok: false, status: 'failed', error: message, seconds, attempts });
+      });
+
+    const interrupted = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis;
+      for (const r of nodeRecords.values()) if (r.status === 'running' || r.status === 'pending') r.status = 'interrupted';
+      record.status = 'interrupted';
+      record.finishedAt = new Date(now).toISOString();
+      record.seconds = (now - startMs) / 1000;
+      yield* saveRecord;
+      yield* progress.emit({ type: 'run-end', run: runId, status: 'interrupted', seconds: record.seconds, at: now });
+    });
+
+    yield* Effect.forEach([...byKey.keys()], runAction, { concurrency: 'unbounded', discard: true }).pipe(Effect.onInterrupt(() => interrupted));
+
+    const endMs = yield* Clock.currentTimeMillis;
+    const nodes = [...nodeRecords.values()];
+    const anyFailed = nodes.some((n) => n.status === 'failed' || n.status === 'skipped');
+    record.status = anyFailed ? 'failed' : 'succeeded';
+    record.finishedAt = new Date(endMs).toISOString();
+    record.seconds = (endMs - startMs) / 1000;
+    yield* saveRecord;
+    yield* progress.emit({ type: 'run-end', run: runId, status: record.status, seconds: record.seconds, at: endMs });
+    const summary: RunSummary = {
+      run: runId,
+      status: record.status,
+      nodes: nodes.map((n) => ({
+        id: n.id,
+        status: n.status as 'ran' | 'cached' | 'failed' | 'skipped',
+        seconds: n.seconds,
+        ...(n.error ? { error: n.error } : {}),
+        ...(n.status === 'failed' && n.log ? { log: n.log } : {}),
+      })),
+      privacy: privacyJson(plan.privacy),
+      record: { ...record, nodes },
+    };
+    return summary;
+  });
+
+/** Exported for tests and `plan`: privacy alone, without touching the store. */
+export { planPrivacy };
