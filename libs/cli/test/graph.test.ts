@@ -1,5 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { runCli } from './run-cli';
+
+/** A fresh store per test: plan reads cache status from it (and must not touch the workspace's .dpkd/). */
+const scratchStore = () => mkdtempSync(join(tmpdir(), 'dpkd-plan-'));
 
 const fixtures = 'test/fixtures/graphs';
 
@@ -33,7 +39,7 @@ describe('dpkd validate', () => {
 
 describe('dpkd plan', () => {
   test('--json prints one object with the expanded DAG', () => {
-    const r = runCli(['plan', 'graphs/sweep-epsilon-student.json', '--json']);
+    const r = runCli(['plan', 'graphs/sweep-epsilon-student.json', '--json', '--store', scratchStore()]);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.graph).toBe('sweep-epsilon-student');
@@ -41,17 +47,18 @@ describe('dpkd plan', () => {
     const ids = plan.nodes.map((n: { id: string }) => n.id);
     expect(ids.filter((id: string) => id.startsWith('teacher['))).toHaveLength(4);
     for (const n of plan.nodes) {
-      expect(Object.keys(n)).toEqual(['id', 'type', 'deps', 'key']);
+      expect(Object.keys(n)).toEqual(expect.arrayContaining(['id', 'type', 'deps', 'key', 'status']));
+      expect(n.status).toBe('to-run');
       expect(n.key).toMatch(/^[0-9a-f]{64}$/);
       for (const d of n.deps) expect(ids.indexOf(d)).toBeLessThan(ids.indexOf(n.id));
     }
   });
 
   test('text output lists nodes in topological order with type, key and deps', () => {
-    const r = runCli(['plan', 'graphs/distildp-imdb.json']);
+    const r = runCli(['plan', 'graphs/distildp-imdb.json', '--store', scratchStore()]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^graph distildp-imdb: \d+ nodes, 1 sweep point/);
-    expect(r.stdout).toMatch(/teacher\s+DPFineTune\s+[0-9a-f]{12}\s+t0, imdb/);
+    expect(r.stdout).toMatch(/^graph distildp-imdb: \d+ node\(s\), 1 sweep point/);
+    expect(r.stdout).toMatch(/to-run\s+teacher \(DPFineTune\) [0-9a-f]{12} <- t0, imdb/);
   });
 
   test('an invalid graph exits 2', () => {

@@ -3,7 +3,7 @@
 // (the worker) both call runActionLocked, so both commit the same way.
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { NodeProgress, NodeRunResult, PrivacyClaim } from '@dpkd/graph';
+import type { NodeProgress, NodeRunContext, NodeRunResult, PrivacyClaim } from '@dpkd/graph';
 import { writeFileAtomic, type Store } from '@dpkd/store';
 import type { AccountantName } from './graph-types';
 import { type KeyMaterial } from './key-material';
@@ -23,7 +23,7 @@ export interface ActionSpec {
   version: number;
   params: Record<string, unknown>;
   seed: number;
-  inputs: Record<string, { key: string; port: string; digest: string; kind: string; meta?: unknown }>;
+  inputs: Record<string, { key: string; port: string; digest: string; kind: string; meta?: unknown; lineage: Lineage }>;
   plannedClaims: PrivacyClaim[];
   upstreamLineage: Lineage;
   keyMaterial: KeyMaterial;
@@ -87,9 +87,9 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
   const started = Date.now();
   const pendingLogs: Promise<unknown>[] = [];
   try {
-    const inputs: Record<string, { kind: string; path: string; meta: unknown }> = {};
+    const inputs: NodeRunContext['inputs'] = {};
     for (const [port, input] of Object.entries(spec.inputs)) {
-      inputs[port] = { kind: input.kind, path: store.objectPath(input.digest), meta: input.meta };
+      inputs[port] = { kind: input.kind, path: store.objectPath(input.digest), meta: input.meta, lineage: input.lineage };
     }
     let result: NodeRunResult;
     try {

@@ -1,19 +1,11 @@
 // Plan-time privacy: per node, what it does to each private dataset; per artifact, its lineage; per
 // dataset, the composed cost of everything the graph (and the whole sweep) releases.
 import { epsilonOf, type DpEvent } from '@dpkd/privacy';
-import type { DatasetDescription, InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+import type { DatasetDescription, InputInfo, Lineage, LineageEvent, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
 import type { AccountantName, Budget, EngineGraph, EngineNode } from './graph-types';
 
 /** One DP event, identified by the action key of the node that executes it. */
-export interface LineageEvent {
-  key: string;
-  node: string;
-  event: DpEvent;
-  n: number;
-}
-
-/** unit -> (action key -> event): the distinct mechanisms in an artifact's ancestry. */
-export type Lineage = Record<string, Record<string, LineageEvent>>;
+export type { Lineage, LineageEvent } from '@dpkd/graph';
 
 export interface PrivacyGap {
   node: string;

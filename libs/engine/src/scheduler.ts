@@ -128,7 +128,10 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           if (!outcome?.ok) return yield* Effect.fail(new ActionFailed({ message: `upstream ${ref.node} has no result`, seconds: 0, attempts: [] }));
           const output = outcome.manifest.outputs[ref.port];
           if (!output) return yield* Effect.fail(new ActionFailed({ seconds: 0, attempts: [], message: `upstream ${ref.node} has no output port "${ref.port}" (it has: ${Object.keys(outcome.manifest.outputs).join(', ') || 'none'})` }));
-          inputs[port] = { key: from.key, port: ref.port, digest: output.digest, kind: output.kind, ...(output.meta !== undefined ? { meta: output.meta } : {}) };
+          inputs[port] = {
+            key: from.key, port: ref.port, digest: output.digest, kind: output.kind, lineage: outcome.manifest.lineage,
+            ...(output.meta !== undefined ? { meta: output.meta } : {}),
+          };
           mergeLineage(upstreamLineage, outcome.manifest.lineage);
         }
         const material = plannedByKey.get(key)!.material;

@@ -49,7 +49,7 @@ export function analyse(graph: Graph, map: SourceMap, signatures: SignatureRegis
   }
 
   checkSweep(graph, axes, references, map, diagnostics);
-  checkBudgets(graph, map, diagnostics);
+  checkBudgets(graph, signatures, map, diagnostics);
 
   const order = topologicalOrder(ids, inputs, map, diagnostics);
   const swept = sweptNames(axes);
@@ -223,9 +223,12 @@ function checkSweep(
   }
 }
 
-function checkBudgets(graph: Graph, map: SourceMap, diagnostics: Diagnostic[]): void {
+/** A budget names a dataset node (any node type whose outputs include a Dataset) or its corpus. */
+function checkBudgets(graph: Graph, signatures: SignatureRegistry, map: SourceMap, diagnostics: Diagnostic[]): void {
   const budgets = graph.privacy?.budgets ?? {};
-  const datasets = Object.entries(graph.nodes).filter(([, n]) => n?.type === 'Dataset');
+  const producesDataset = (type: string | undefined) =>
+    Object.values(signatures.get(type ?? '')?.outputs ?? {}).some((port) => port.kind === 'Dataset');
+  const datasets = Object.entries(graph.nodes).filter(([, n]) => producesDataset(n?.type));
   const names = new Set(datasets.flatMap(([id, n]) => [id, ...(typeof n?.params?.corpus === 'string' ? [n.params.corpus] : [])]));
   for (const name of Object.keys(budgets)) {
     if (names.has(name)) continue;

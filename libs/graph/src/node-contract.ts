@@ -43,6 +43,18 @@ export interface NodeImplementation {
   run(ctx: NodeRunContext): Promise<NodeRunResult>;
 }
 
+/** One distinct DP mechanism in an artifact's ancestry, keyed by the action that executed it. */
+export interface LineageEvent {
+  key: string;
+  node: string;
+  event: DpEvent;
+  /** The dataset's n when the mechanism ran (the n of "delta = 1/n"). */
+  n: number;
+}
+
+/** unit -> (action key -> event): the distinct mechanisms in an artifact's ancestry. */
+export type Lineage = Record<string, Record<string, LineageEvent>>;
+
 export interface NodeProgress {
   step: number;
   total: number;
@@ -57,8 +69,11 @@ export interface NodeRunContext {
   type: string;
   params: Record<string, unknown>;
   seed: number;
-  /** `path` is a read-only object file in the store. */
-  inputs: Record<string, { kind: string; path: string; meta: unknown }>;
+  /**
+   * `path` is a read-only object file in the store; `lineage` lists the DP mechanisms in the input's
+   * ancestry (a Report turns it into the ε of each row with the accountant).
+   */
+  inputs: Record<string, { kind: string; path: string; meta: unknown; lineage: Lineage }>;
   scratchDir: string;
   signal: AbortSignal;
   progress(p: NodeProgress): void;

@@ -11,32 +11,20 @@ import {
   gcCache,
   latestRunRecord,
   listCache,
-  makeRegistry,
   openStore,
   readLedger,
   readSpec,
   resolveStoreDir,
   runActionLocked,
   runGraph,
-  testNodes,
-  testSignatures,
   verifyCache,
   verifyLedger,
   type AccountantName,
   type ExecutorChoice,
-  type NodeRegistryApi,
   type RunSummary,
 } from '@dpkd/engine';
 import { CliError, ExitCode } from '../cli-error';
-
-/**
- * Test hook: with DPKD_TEST_NODES=1 the test-only node types (Sleep, Fail, Count, FakeDataset, EmitDpEvent,
- * Peek, EvalHeldOut, Post) are registered, so process-level tests can drive the real `dpkd run`.
- * The real node types (libs/nodes) are added here when that lib exists.
- */
-const testHook = () => process.env.DPKD_TEST_NODES === '1';
-const registry = (): NodeRegistryApi => makeRegistry(testHook() ? testNodes : []);
-const extraSignatures = () => (testHook() ? testSignatures : []);
+import { extraSignatures, nodeRegistry as registry } from '../registry';
 
 const parseJobs = (v: string) => {
   const n = Number(v);

@@ -1,11 +1,13 @@
 // `dpkd validate | plan | graph`: the graph language's commands (no execution).
-import { type ExpandedGraph, formatDiagnostic, loadGraphFile, planJson, planText, toDot, toMermaid } from '@dpkd/graph';
+import { openStore, planGraph, planJson, renderPlan, resolveStoreDir } from '@dpkd/engine';
+import { type ExpandedGraph, formatDiagnostic, loadGraphFile, toDot, toMermaid } from '@dpkd/graph';
 import { type Command, Option } from 'commander';
 import { CliError, ExitCode } from '../cli-error';
+import { extraSignatures, nodeRegistry } from '../registry';
 
 /** Loads one graph; an invalid one prints its diagnostics (stderr) and exits 2. */
 async function loadOrFail(file: string): Promise<ExpandedGraph> {
-  const result = await loadGraphFile(file);
+  const result = await loadGraphFile(file, { extraSignatures: extraSignatures() });
   if (!result.graph) {
     for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     const n = result.diagnostics.length;
@@ -23,7 +25,7 @@ export function register(program: Command): void {
     .action(async (files: string[]) => {
       let invalid = 0;
       for (const file of files) {
-        const result = await loadGraphFile(file);
+        const result = await loadGraphFile(file, { extraSignatures: extraSignatures() });
         if (result.graph) {
           const g = result.graph;
           process.stdout.write(`${file}: valid (${g.nodes.length} nodes, ${g.sweepPoints.length} sweep point${g.sweepPoints.length === 1 ? '' : 's'})\n`);
@@ -37,12 +39,18 @@ export function register(program: Command): void {
 
   program
     .command('plan')
-    .description('Print the expanded DAG in topological order with each node\'s type, dependencies and action key')
+    .description(
+      "Print the expanded DAG in topological order: each node's type, dependencies, action key, cache status (and why it misses), and the privacy cost per dataset; exit 3 if a budget would be exceeded",
+    )
     .argument('<file>', 'graph JSON file')
-    .option('--json', 'print one JSON object: {"graph", "sweepPoints", "nodes": [{"id", "type", "deps", "key"}]}')
-    .action(async (file: string, options: { json?: boolean }) => {
+    .option('--json', 'print one JSON object: {"graph", "sweepPoints", "nodes": [{"id", "type", "deps", "key", "status", "why"}], "privacy"}')
+    .option('--store <dir>', 'store directory (default: $DPKD_STORE or .dpkd/)')
+    .action(async (file: string, options: { json?: boolean; store?: string }) => {
       const graph = await loadOrFail(file);
-      process.stdout.write(options.json ? `${JSON.stringify(planJson(graph))}\n` : planText(graph));
+      const store = await openStore(resolveStoreDir(options.store));
+      const plan = await planGraph(graph, { store, registry: nodeRegistry() });
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(plan))}\n` : renderPlan(plan));
+      if (plan.violations.length > 0) process.exitCode = ExitCode.budgetExceeded;
     });
 
   program
