@@ -1,0 +1,303 @@
+// DP-SGD: per-example clipping (vectorised book-keeping, and the naive loop as the oracle),
+// Gaussian noise on the clipped sum, normalised by the expected batch size, Poisson sampling.
+import * as tf from '@tensorflow/tfjs';
+import { weightedNll, nextTokenTargets } from './losses';
+import { forward, type LanguageModel } from './model';
+import { createTape, disposeTape, type Tape } from './ops';
+import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
+import { createCryptoRng, createRng, type Rng } from './rng';
+import { type Batch, chunk, type StepReport } from './train';
+
+type T2 = tf.Tensor2D;
+
+export interface ClippedSum {
+  /** Σ_i c_i g_i per parameter name, c_i = min(1, C / (‖g_i‖ + 1e-6)). */
+  sum: Map<string, tf.Tensor>;
+  /** ‖g_i‖ before clipping. */
+  norms: number[];
+  /** Σ_i of each example's mean loss. */
+  loss: number;
+}
+
+export type ClipMethod = 'vectorised' | 'naive';
+
+const clipFactors = (norms: number[], clip: number): number[] => norms.map((n) => Math.min(1, clip / (n + 1e-6)));
+
+const varNames = (model: LanguageModel) => {
+  const names = [...model.params.keys()];
+  const vars = names.map((n) => model.params.get(n)!);
+  return { names, vars, nameOf: new Map(vars.map((v, i) => [v.name, names[i]!])) };
+};
+
+/** Rows of a [B*T, k] tensor as B tensors [T, k]: one read, no tf.slice (which copies the whole input on wasm). */
+const splitRows = (t: T2, parts: number): T2[] => {
+  const data = t.dataSync() as Float32Array;
+  const rows = t.shape[0] / parts;
+  const k = t.shape[1];
+  return Array.from({ length: parts }, (_, i) => tf.tensor2d(data.subarray(i * rows * k, (i + 1) * rows * k), [rows, k]));
+};
+
+/** Reference: one backward pass per example. Works for any model; the test oracle. */
+export const naiveClippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number): ClippedSum => {
+  const { vars, nameOf } = varNames(model);
+  const sum = new Map<string, tf.Tensor>();
+  const norms: number[] = [];
+  let loss = 0;
+  for (const example of batch) {
+    const { value, grads } = tf.variableGrads(() => {
+      const { targets, weights } = nextTokenTargets([example], pad, 'per-example-sum');
+      const logits = forward(model, tf.tensor2d([example], undefined, 'int32')).logits;
+      return weightedNll(logits, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
+    }, vars);
+    loss += value.dataSync()[0]!;
+    value.dispose();
+    const squared = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+    const norm = Math.sqrt(squared.dataSync()[0]!);
+    squared.dispose();
+    norms.push(norm);
+    const c = clipFactors([norm], clip)[0]!;
+    for (const [varName, g] of Object.entries(grads)) {
+      const name = nameOf.get(varName)!;
+      const next = tf.tidy(() => (sum.has(name) ? tf.add(sum.get(name)!, tf.mul(g, c)) : tf.mul(g, c)));
+      sum.get(name)?.dispose();
+      sum.set(name, next);
+      g.dispose();
+    }
+  }
+  return { sum, norms, loss };
+};
+
+/**
+ * Vectorised book-keeping: one forward/backward pass captures each layer's input A and output
+ * gradient G; per-example squared norms are exact per parameter (‖A_iᵀG_i‖² with one 2-D matmul per
+ * example: batched 3-D matmuls fall off XNNPACK on wasm); the clipped sum is then one matmul
+ * per layer with G rows scaled by c_i.
+ */
+export const vectorisedClippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number): ClippedSum => {
+  const { config } = model;
+  const B = batch.length;
+  const T = batch[0]!.length;
+  const { vars } = varNames(model);
+  const tape = createTape(B, T);
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const { targets, weights } = nextTokenTargets(batch, pad, 'per-example-sum');
+      const logits = forward(model, tf.tensor2d(batch, undefined, 'int32'), { tape }).logits;
+      return weightedNll(logits, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
+    }, vars);
+    const loss = value.dataSync()[0]!;
+    tf.dispose([value, ...Object.values(grads)]);
+    const norms = perExampleNorms(tape, B, T);
+    const c = clipFactors(norms, clip);
+    let sum = new Map<string, tf.Tensor>();
+    tf.tidy(() => {
+      sum = clippedSums(tape, c, T, config.vocab, config.ctx); // its results are tf.keep()-ed
+    });
+    return { sum, norms, loss };
+  } finally {
+    disposeTape(tape);
+  }
+};
+
+const perExampleNorms = (tape: Tape, B: number, T: number): number[] => {
+  const squared = tf.tidy(() => {
+    const rowsq = (t: tf.Tensor) => tf.sum(tf.square(t), 1); // [B, k] -> [B]
+    const terms: tf.Tensor[] = [];
+    const perExample: tf.Tensor[][] = Array.from({ length: B }, () => []);
+    for (const { A, G } of tape.linear.values()) {
+      terms.push(rowsq(tf.sum(tf.reshape(G, [B, T, G.shape[1]]), 1)));
+      const As = splitRows(A, B);
+      const Gs = splitRows(G, B);
+      for (let i = 0; i < B; i++) perExample[i]!.push(tf.sum(tf.square(tf.matMul(tf.transpose(As[i]!), Gs[i]!))));
+    }
+    for (const { dg, db } of tape.affine.values()) terms.push(rowsq(dg), rowsq(db));
+    terms.push(rowsq(tape.pos!));
+    // Tied wte: g_i = P_i + S_i with P_i = (H_iᵀ Glogits_i)ᵀ (head) and S_i = scatter(ids_i, Gemb_i).
+    // ‖S_i‖² and <P_i, S_i> reduce to [T, T] products, so only ‖P_i‖² needs the [d, V] matmul.
+    const ids = tape.emb!.ids.dataSync() as Int32Array;
+    const Hs = splitRows(tape.head!.A, B);
+    const Ls = splitRows(tape.head!.G, B);
+    const Es = splitRows(tape.emb!.G, B);
+    for (let i = 0; i < B; i++) {
+      const rowIds = ids.subarray(i * T, (i + 1) * T);
+      const same = new Float32Array(T * T);
+      for (let s = 0; s < T; s++) for (let t = 0; t < T; t++) same[s * T + t] = rowIds[s] === rowIds[t] ? 1 : 0;
+      const E = Es[i]!;
+      const headSq = tf.sum(tf.square(tf.matMul(tf.transpose(Hs[i]!), Ls[i]!)));
+      const embSq = tf.sum(tf.mul(tf.matMul(E, tf.transpose(E)), tf.tensor2d(same, [T, T])));
+      const cross = tf.sum(tf.mul(tf.matMul(Hs[i]!, tf.transpose(E)), tf.gather(Ls[i]!, tf.tensor1d(rowIds, 'int32'), 1)));
+      perExample[i]!.push(headSq, embSq, tf.mul(cross, 2));
+    }
+    return tf.add(tf.addN(terms), tf.stack(perExample.map((list) => tf.addN(list))));
+  });
+  const values = Array.from(squared.dataSync(), (v) => Math.sqrt(Math.max(0, v)));
+  squared.dispose();
+  return values;
+};
+
+const clippedSums = (tape: Tape, c: number[], T: number, vocab: number, ctx: number): Map<string, tf.Tensor> => {
+  const B = c.length;
+  const cRow = tf.tensor2d(c, [1, B]);
+  const cTokens = tf.tensor2d(c.flatMap((ci) => new Array<number>(T).fill(ci)), [B * T, 1]);
+  const sum = new Map<string, tf.Tensor>();
+  for (const [name, { A, G }] of tape.linear) {
+    const Gc = tf.mul(G, cTokens);
+    sum.set(`${name}.w`, tf.matMul(tf.transpose(A), Gc));
+    sum.set(`${name}.b`, tf.sum(Gc, 0));
+  }
+  for (const [name, { dg, db }] of tape.affine) {
+    sum.set(`${name}.g`, tf.reshape(tf.matMul(cRow, dg), [-1]));
+    sum.set(`${name}.b`, tf.reshape(tf.matMul(cRow, db), [-1]));
+  }
+  const d = tape.head!.A.shape[1];
+  const pos = tf.reshape(tf.matMul(cRow, tape.pos!), [T, d]);
+  sum.set('wpe', tf.pad(pos, [[0, ctx - T], [0, 0]]));
+  const emb = tf.scatterND(tf.reshape(tape.emb!.ids, [-1, 1]), tf.mul(tape.emb!.G, cTokens), [vocab, d]);
+  const head = tf.transpose(tf.matMul(tf.transpose(tape.head!.A), tf.mul(tape.head!.G, cTokens)));
+  sum.set('wte', tf.add(emb, head));
+  for (const t of sum.values()) tf.keep(t);
+  return sum;
+};
+
+export const clippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number, method: ClipMethod = 'vectorised'): ClippedSum =>
+  method === 'naive' ? naiveClippedSum(model, batch, clip, pad) : vectorisedClippedSum(model, batch, clip, pad);
+
+export interface DpStepOptions {
+  clip: number;
+  sigma: number;
+  /** Denominator of the noisy sum: q·N for Poisson sampling (not the realised batch size). */
+  expectedBatch: number;
+  /** Micro-batch size for the per-example work (memory bound); the noise is added once per logical batch. */
+  physicalBatch?: number;
+  rng: Rng;
+  lr: number;
+  pad: number;
+  method?: ClipMethod;
+}
+
+/** Noisy, clipped, normalised gradient (Σ c_i g_i + N(0, σ²C²)) / expectedBatch, per parameter. */
+export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepOptions): { grads: Map<string, tf.Tensor>; loss: number; norms: number[] } => {
+  const total = new Map<string, tf.Tensor>();
+  const norms: number[] = [];
+  let loss = 0;
+  for (const micro of chunk(logicalBatch, o.physicalBatch ?? (logicalBatch.length || 1))) {
+    const part = clippedSum(model, micro, o.clip, o.pad, o.method);
+    norms.push(...part.norms);
+    loss += part.loss;
+    for (const [name, g] of part.sum) {
+      const prev = total.get(name);
+      total.set(name, prev ? tf.add(prev, g) : g);
+      if (prev) {
+        prev.dispose();
+        g.dispose();
+      }
+    }
+  }
+  const grads = new Map<string, tf.Tensor>();
+  const noiseStd = o.sigma * o.clip;
+  for (const [name, p] of model.params) {
+    const sum = total.get(name);
+    const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(fillNoise(o.rng, p.size, noiseStd), p.shape) : undefined;
+    grads.set(name, tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)));
+    tf.dispose([sum, noise].filter((t): t is tf.Tensor => t !== undefined));
+  }
+  return { grads, loss: logicalBatch.length > 0 ? loss / logicalBatch.length : Number.NaN, norms };
+};
+
+const fillNoise = (rng: Rng, n: number, std: number): Float32Array => {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
+  return out;
+};
+
+/** One DP-SGD step with AdamW on the privatised gradient. */
+export const dpStep = (model: LanguageModel, optimizer: AdamW, logicalBatch: Batch, o: DpStepOptions): { loss: number; norms: number[] } => {
+  const { grads, loss, norms } = dpGradient(model, logicalBatch, o);
+  optimizer.step(model.params, grads, o.lr);
+  grads.forEach((g) => g.dispose());
+  return { loss, norms };
+};
+
+/** Poisson subsampling: each index independently with probability q (variable batch size). */
+export const poissonSample = (n: number, q: number, rng: Rng): number[] => {
+  const picked: number[] = [];
+  for (let i = 0; i < n; i++) if (rng.next() < q) picked.push(i);
+  return picked;
+};
+
+export interface DpTrainOptions {
+  model: LanguageModel;
+  sequences: Batch;
+  pad: number;
+  /** Sampling rate q, or expectedBatch (q = expectedBatch / N). */
+  q?: number;
+  expectedBatch?: number;
+  sigma: number;
+  clip: number;
+  steps?: number;
+  epochs?: number;
+  /** 'poisson' (what the accountant assumes) or 'shuffle' (fixed-size shuffled batches, as in the paper's code). */
+  sampling?: 'poisson' | 'shuffle';
+  physicalBatch?: number;
+  method?: ClipMethod;
+  lr?: number;
+  schedule?: Schedule;
+  optimizer?: AdamWOptions;
+  /** Seed of the sampling and noise RNG (default 0). */
+  seed?: number;
+  /** 'seeded' (default, reproducible) or 'crypto' (crypto.getRandomValues; what the DP theory assumes). */
+  noise?: 'seeded' | 'crypto';
+  rng?: Rng;
+  shouldStop?: () => boolean;
+  onStep?: (report: StepReport & { batchSize: number }) => void;
+}
+
+/** DP-SGD training. `steps` is the number of noisy steps actually taken: give it to the accountant. */
+export const dpTrainLm = (o: DpTrainOptions): { steps: number; q: number; sigma: number; losses: number[] } => {
+  const N = o.sequences.length;
+  if (N === 0) throw new Error('dpTrainLm: no training sequences');
+  const q = o.q ?? (o.expectedBatch !== undefined ? o.expectedBatch / N : Number.NaN);
+  if (!(q > 0 && q <= 1)) throw new Error(`dpTrainLm: sampling rate q must be in (0, 1]; give q or expectedBatch <= ${N}`);
+  if (!(o.clip > 0)) throw new Error('dpTrainLm: clip must be > 0');
+  if (!(o.sigma >= 0)) throw new Error('dpTrainLm: sigma must be >= 0');
+  const expectedBatch = q * N;
+  const total = o.steps ?? Math.ceil((o.epochs ?? 1) / q);
+  const rng = o.rng ?? createRng(o.seed ?? 0);
+  const noiseRng = o.noise === 'crypto' ? createCryptoRng() : rng;
+  const optimizer = new AdamW(o.optimizer);
+  const losses: number[] = [];
+  let order: number[] = [];
+  let step = 0;
+  try {
+    for (; step < total; step++) {
+      if (o.shouldStop?.()) break;
+      let indices: number[];
+      if (o.sampling === 'shuffle') {
+        const size = Math.max(1, Math.round(expectedBatch));
+        while (order.length < size) order = order.concat(shuffle(N, rng));
+        indices = order.splice(0, size);
+      } else indices = poissonSample(N, q, rng);
+      const batch = indices.map((i) => o.sequences[i]!);
+      const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
+      const { loss } = dpStep(model(o), optimizer, batch, {
+        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, rng: noiseRng, lr, pad: o.pad, method: o.method,
+      });
+      losses.push(loss);
+      o.onStep?.({ step: step + 1, total, loss, batchSize: batch.length });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { steps: step, q, sigma: o.sigma, losses };
+};
+
+const model = (o: DpTrainOptions) => o.model;
+
+const shuffle = (n: number, rng: Rng): number[] => {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+};

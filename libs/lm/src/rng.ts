@@ -1,0 +1,71 @@
+// Seeded randomness for sampling, initialisation and (by default) DP noise. sfc32 is a small,
+// well-tested 128-bit-state generator; seeding goes through splitmix32 so nearby seeds diverge.
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Standard normal (Box-Muller). */
+  normal(): number;
+}
+
+const splitmix32 = (seed: number) => () => {
+  seed = (seed + 0x9e3779b9) | 0;
+  let z = seed;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+};
+
+export const createRng = (seed: number): Rng => {
+  const init = splitmix32(seed >>> 0);
+  let a = init(), b = init(), c = init(), d = init();
+  const next = (): number => {
+    a |= 0; b |= 0; c |= 0; d |= 0;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  return withNormal(next);
+};
+
+/** A generator backed by the OS CSPRNG (crypto.getRandomValues): use it for DP noise that must not be reproducible. */
+export const createCryptoRng = (): Rng => {
+  const buffer = new Uint32Array(4096);
+  let at = buffer.length;
+  return withNormal(() => {
+    if (at === buffer.length) {
+      globalThis.crypto.getRandomValues(buffer);
+      at = 0;
+    }
+    return buffer[at++]! / 4294967296;
+  });
+};
+
+const withNormal = (next: () => number): Rng => {
+  let spare: number | undefined;
+  return {
+    next,
+    normal() {
+      if (spare !== undefined) {
+        const s = spare;
+        spare = undefined;
+        return s;
+      }
+      let u = next();
+      while (u === 0) u = next();
+      const r = Math.sqrt(-2 * Math.log(u));
+      const theta = 2 * Math.PI * next();
+      spare = r * Math.sin(theta);
+      return r * Math.cos(theta);
+    },
+  };
+};
+
+export const fillNormal = (rng: Rng, n: number, std: number): Float32Array => {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
+  return out;
+};
