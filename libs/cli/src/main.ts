@@ -5,13 +5,14 @@ import * as dataCommands from './commands/data';
 import * as engineCommands from './commands/engine';
 import * as graphCommands from './commands/graph';
 import * as privacyCommands from './commands/privacy';
+import * as reportCommands from './commands/report';
 
 const program = new Command('dpkd')
   .description('Declarative experiment graphs for differentially private knowledge distillation')
   .showHelpAfterError()
   .exitOverride();
 
-for (const commands of [graphCommands, privacyCommands, dataCommands, engineCommands]) commands.register(program);
+for (const commands of [graphCommands, engineCommands, reportCommands, privacyCommands, dataCommands]) commands.register(program);
 
 try {
   await program.parseAsync(process.argv);

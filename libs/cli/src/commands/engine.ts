@@ -25,6 +25,8 @@ import {
 } from '@dpkd/engine';
 import { CliError, ExitCode } from '../cli-error';
 import { extraSignatures, nodeRegistry as registry } from '../registry';
+import { graphTables } from '../report-tables';
+import { renderTable } from '@dpkd/report';
 
 const parseJobs = (v: string) => {
   const n = Number(v);
@@ -78,7 +80,12 @@ export function register(program: Command): void {
       const exit = await Effect.runPromise(Fiber.await(fiber));
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      if (Exit.isSuccess(exit)) return finishRun(exit.value, Boolean(opts.json));
+      if (Exit.isSuccess(exit)) {
+        finishRun(exit.value, Boolean(opts.json));
+        // The graph's result tables, from the store (a Report that did not run is simply absent).
+        if (!opts.json) for (const t of (await graphTables(store, loaded.graph)).tables) print(`\n${renderTable(t.table, 'md')}`);
+        return;
+      }
       if (Cause.isInterruptedOnly(exit.cause)) throw new CliError('interrupted; finished nodes are cached, rerun to continue', ExitCode.interrupted);
       const error = Cause.squash(exit.cause);
       if (error instanceof BudgetExceeded) {
