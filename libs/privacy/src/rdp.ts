@@ -236,8 +236,9 @@ export function epsilonFromRdp(curve: RdpCurve, delta: number): RdpEpsilon {
       if (Number.isNaN(r) || r === Infinity) excluded++;
       continue;
     }
-    // If δ² + expm1(−R) > 0, (0, δ)-DP holds via the KL bound δ ≥ sqrt(1 − e^{−KL}) (dp_accounting).
-    const eps = delta * delta + Math.expm1(-r) > 0 ? 0 : r + Math.log1p(-1 / a) - (logDelta + Math.log(a)) / (a - 1);
+    // (0, δ)-DP holds when δ ≥ sqrt(1 − e^{−R}) (the KL bound, as dp_accounting). deltaFromRdp uses the same
+    // klDelta, so a δ it returns from this bound maps back to ε = 0 exactly, not through round-off.
+    const eps = delta >= klDelta(r) ? 0 : r + Math.log1p(-1 / a) - (logDelta + Math.log(a)) / (a - 1);
     if (eps < best) {
       best = eps;
       bestOrder = a;
@@ -256,13 +257,15 @@ export function epsilonFromRdp(curve: RdpCurve, delta: number): RdpEpsilon {
 /** δ(ε) = min_α exp((α−1)(R − ε + log1p(−1/α)) − log α), and the KL bound sqrt(1 − e^{−R}); capped at 1. */
 export function deltaFromRdp(curve: RdpCurve, epsilon: number): number {
   if (epsilon >= curve.pureEpsilon) return 0;
-  let bestLog = 0;
+  let best = 1;
   for (let i = 0; i < curve.orders.length; i++) {
     const a = curve.orders[i];
     const r = curve.rdp[i];
     if (a < MIN_CONVERSION_ORDER || !Number.isFinite(r)) continue;
-    const logD = Math.min((a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a), 0.5 * Math.log(-Math.expm1(-r)));
-    if (logD < bestLog) bestLog = logD;
+    best = Math.min(best, Math.exp((a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a)), klDelta(r));
   }
-  return Math.exp(bestLog);
+  return best;
 }
+
+/** The δ of (0, δ)-DP implied by RDP R ≥ KL: total variation ≤ sqrt(1 − e^{−KL}) (Bretagnolle–Huber). */
+const klDelta = (r: number): number => Math.sqrt(-Math.expm1(-r));

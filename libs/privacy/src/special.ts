@@ -48,6 +48,8 @@ export function logErfc(x: number): number {
   if (x >= ERFC_CF_FROM) return logErfcContinuedFraction(x);
   if (x >= 0) return Math.log1p(-erfSeries(x));
   if (x > -ERFC_CF_FROM) return Math.log1p(erfSeries(-x));
+  // erfc(−x) < 2.2e-17 for x ≤ −6, so 2 − erfc(−x) rounds to exactly 2: skip the continued fraction.
+  if (x <= -6) return Math.LN2;
   // erfc(x) = 2 - erfc(-x) with erfc(-x) tiny.
   return Math.log(2 - Math.exp(logErfcContinuedFraction(-x)));
 }

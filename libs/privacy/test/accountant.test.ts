@@ -137,6 +137,12 @@ describe('properties (fast-check)', () => {
     );
   });
 
+  test('ε(δ(ε0)) at the KL bound maps back to ε = 0, not through round-off (fast-check seed 1102514587)', () => {
+    const ev = dpSgdEvent({ q: 0.002, sigma: 0.7, steps: 1 });
+    const d = deltaOf(ev, 0.3, { accountant: 'rdp' });
+    expect(epsilonOf(ev, d, { accountant: 'rdp' }).epsilon).toBe(0);
+  });
+
   test('ε(δ(ε0)) ≈ ε0', () => {
     fc.assert(
       fc.property(setting, fc.double({ min: 0.3, max: 3, noNaN: true }), ({ q, sigma, steps }, eps0) => {
@@ -144,7 +150,11 @@ describe('properties (fast-check)', () => {
         for (const accountant of ['rdp', 'pld'] as const) {
           const d = deltaOf(ev, eps0, { accountant });
           if (d < 1e-9 || d > 0.5) return;
-          expect(epsilonOf(ev, d, { accountant }).epsilon).toBeCloseTo(eps0, 3);
+          const eps = epsilonOf(ev, d, { accountant }).epsilon;
+          // When δ(ε0) comes from RDP's KL bound (which holds for every ε ≥ 0), the way back gives ε = 0:
+          // the conversion is not invertible there, but never answers more than ε0.
+          if (accountant === 'rdp' && eps === 0) expect(eps).toBeLessThanOrEqual(eps0);
+          else expect(eps).toBeCloseTo(eps0, 3);
         }
       }),
       { numRuns: 6 },
