@@ -1,16 +1,15 @@
 // Process-level engine tests: the real `dpkd run` with the test-only node types (DPKD_TEST_NODES=1).
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runCli, workspaceRoot } from './run-cli';
+import { runCli, scratchDir, workspaceRoot } from './run-cli';
 
 const bundle = join(workspaceRoot, 'dist/dpkd.js');
 const env = { DPKD_TEST_NODES: '1' };
 
 function setup(nodes: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'dpkd-cli-engine-'));
+  const dir = scratchDir('dpkd-cli-engine-');
   const graph = join(dir, 'graph.json');
   writeFileSync(graph, JSON.stringify({ name: 'cli-test', ...extra, nodes }));
   return { dir, graph, store: join(dir, 'store'), counter: join(dir, 'count.txt') };

@@ -1,11 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runCli } from './run-cli';
+import { runCli, scratchDir } from './run-cli';
 
 /** A fresh store per test: plan reads cache status from it (and must not touch the workspace's .dpkd/). */
-const scratchStore = () => mkdtempSync(join(tmpdir(), 'dpkd-plan-'));
+const scratchStore = () => scratchDir('dpkd-plan-');
 
 const fixtures = 'test/fixtures/graphs';
 

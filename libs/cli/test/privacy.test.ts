@@ -1,8 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runCli } from './run-cli';
+import { runCli, scratchDir } from './run-cli';
 
 describe('dpkd privacy', () => {
   test('epsilon --json (RDP) reports ε and the optimal order', () => {
@@ -31,7 +30,7 @@ describe('dpkd privacy', () => {
   });
 
   test('epsilon --event composes a DP-event file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dpkd-privacy-'));
+    const dir = scratchDir('dpkd-privacy-');
     const file = join(dir, 'event.json');
     const step = { type: 'PoissonSampled', q: 0.01, event: { type: 'Gaussian', sigma: 1 } };
     writeFileSync(file, JSON.stringify({ type: 'Composed', events: [{ type: 'SelfComposed', event: step, count: 500 }, { type: 'SelfComposed', event: step, count: 500 }] }));

@@ -1,10 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { runCli } from './run-cli';
+import { runCli, scratchDir } from './run-cli';
 
-const scratchStore = () => mkdtempSync(join(tmpdir(), 'dpkd-report-'));
+const scratchStore = () => scratchDir('dpkd-report-');
 
 test('report on a graph that has not run says so and exits 1', () => {
   const r = runCli(['report', 'graphs/distildp-imdb.json', '--store', scratchStore()]);

@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Effect, Exit, Fiber } from 'effect';
@@ -8,8 +9,16 @@ import { engineLayer, makeRegistry, recordingProgress, runGraph, testNodes, test
 
 export const registry = makeRegistry(testNodes);
 
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp dir, removed when the test file's tests are done. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'dpkd-engine-'));
+  const dir = mkdtempSync(join(tmpdir(), 'dpkd-engine-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /**
