@@ -11,7 +11,7 @@ const layer: Record<string, number> = {
   privacy: 0, store: 0, schema: 0, tokenizer: 0,
   graph: 1, lm: 1, data: 1,
   engine: 2, nodes: 2,
-  report: 3, cli: 3,
+  report: 3, cli: 4,
 };
 
 /** Imports that a lib must never make, beyond the layer rule. */

@@ -5,7 +5,7 @@
  */
 export interface SoftLabelParams {
   /**
-   * Keep the k most likely tokens per position (renormalised); 0 keeps the full distribution, as the paper.
+   * Keep the k most likely tokens per position plus the mass of all others (a tail bucket; not renormalised); 0 keeps the full distribution (float32), as the paper.
    */
   topK?: number;
   seqLen?: number;

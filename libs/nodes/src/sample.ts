@@ -1,0 +1,123 @@
+// Sample: a synthetic corpus from a (DP) model prompted with control codes, allocated by a noisy,
+// exact or uniform code histogram; the paper's generation settings (Yue et al. 2023).
+import { join } from 'node:path';
+import type { InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+import { controlCodePrompt, readDatasetFile } from '@dpkd/data';
+import { createRng, generateText, type Rng } from '@dpkd/lm';
+import type { SampleParams } from '@dpkd/schema';
+import { abortIfStopped, backend, inputOf, loadModelInput, NodeInputError, tokenizer } from './common';
+import { type CorpusRecord, writeCorpusFile } from './corpus-file';
+import type { DatasetMeta } from './dataset';
+
+type Params = Required<Omit<SampleParams, 'seed'>>;
+
+/** Largest-remainder apportionment of `total` over non-negative weights (all equal if they sum to 0). */
+export function apportion(total: number, weights: number[]): number[] {
+  const w = weights.map((x) => Math.max(0, x));
+  const sum = w.reduce((a, b) => a + b, 0);
+  const shares = sum > 0 ? w.map((x) => (total * x) / sum) : w.map(() => total / w.length);
+  const out = shares.map(Math.floor);
+  const order = shares.map((s, i) => [s - Math.floor(s), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let i = 0, left = total - out.reduce((a, b) => a + b, 0); left > 0; i++, left--) out[order[i % order.length]![1]]!++;
+  return out;
+}
+
+/** Per-label counts of the train split plus N(0, σ²) each (L2 sensitivity 1 under add/remove one example). */
+export function noisyHistogram(counts: number[], sigma: number, rng: Rng): number[] {
+  return counts.map((c) => c + sigma * rng.normal());
+}
+
+const shuffleInPlace = <X>(items: X[], rng: Rng): X[] => {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+};
+
+export const SampleNode: NodeImplementation = {
+  type: 'Sample',
+  privacy(raw, inputs: Record<string, InputInfo>): PrivacyClaim[] {
+    const p = raw as unknown as Params;
+    const dataset = inputs.codes?.dataset;
+    if (!dataset?.private) return [];
+    switch (p.codes) {
+      case 'noisy':
+        return [{ dataset, split: 'train', event: { type: 'Gaussian', sigma: p.histogramSigma }, note: 'noisy control-code histogram' }];
+      case 'exact':
+        return [{ dataset, split: 'train', event: { type: 'NonPrivate', reason: 'exact control-code histogram' }, note: 'exact control-code histogram (as the paper)' }];
+      default:
+        // Uniform codes read only the corpus's public label set: a claim without cost, so the engine does not charge NonPrivate.
+        return [{ dataset, split: 'train', event: { type: 'NoOp' }, note: 'uniform control codes: only the public label set is read' }];
+    }
+  },
+  async run(ctx) {
+    const p = ctx.params as unknown as Params;
+    const backendName = await backend();
+    const codesInput = inputOf(ctx, 'codes');
+    const rng = createRng(ctx.seed ^ 0x5a4d);
+    let labels: string[];
+    let allocation: number[];
+    let histogram: Record<string, number> | undefined;
+    if (p.codes === 'uniform') {
+      labels = [...((codesInput.meta as DatasetMeta | undefined)?.labels ?? [])];
+      allocation = apportion(p.count, labels.map(() => 1));
+    } else {
+      const dataset = readDatasetFile(codesInput.path);
+      labels = dataset.labels;
+      const counts = labels.map((l) => dataset.splits.train.filter((d) => d.label === l).length);
+      const weights = p.codes === 'noisy' ? noisyHistogram(counts, p.histogramSigma, rng) : counts;
+      // The noisy counts are the DP release; the exact ones never leave this function.
+      if (p.codes === 'noisy') histogram = Object.fromEntries(labels.map((l, i) => [l, weights[i]!]));
+      allocation = apportion(p.count, weights);
+    }
+    const unlabelled = labels.length === 0;
+    if (unlabelled) {
+      labels = [''];
+      allocation = [p.count];
+    }
+    const { model } = await loadModelInput(ctx, 'model');
+    const tok = tokenizer();
+    const records: CorpusRecord[] = [];
+    let generated = 0;
+    let round = 0;
+    try {
+      const total = allocation.reduce((a, b) => a + b, 0);
+      for (let c = 0; c < labels.length; c++) {
+        const want = allocation[c]!;
+        if (want === 0) continue;
+        const prompt = unlabelled ? '' : controlCodePrompt([labels[c]!]);
+        const pool: string[] = [];
+        // Over-generate (returnsPerPrompt sequences per prompt), drop empties, then subsample to the allocation.
+        while (pool.length < want) {
+          abortIfStopped(ctx);
+          const prompts = Math.min(p.batchSize, Math.ceil((want - pool.length) / p.returnsPerPrompt) + 1);
+          const texts = generateText(model, tok, new Array<string>(prompts * p.returnsPerPrompt).fill(prompt), {
+            maxLength: p.maxLength, topK: p.topK, topP: p.topP, temperature: p.temperature, noRepeatNgram: p.noRepeatNgram,
+            seed: (ctx.seed * 1_000_003 + ++round) >>> 0,
+          });
+          generated += texts.length;
+          for (const t of texts) {
+            const clean = t.replace(/\s+/g, ' ').trim();
+            if (clean.length > 0) pool.push(clean);
+          }
+          if (round > 50 + (10 * total) / p.batchSize && pool.length === 0) {
+            throw new NodeInputError(`Sample node ${ctx.id}: the model generates only empty texts for code ${JSON.stringify(labels[c])}; is it trained?`);
+          }
+          ctx.progress({ step: records.length + Math.min(pool.length, want), total, message: `code ${labels[c] || '(none)'}` });
+        }
+        for (const text of shuffleInPlace(pool, rng).slice(0, want)) records.push(unlabelled ? { text } : { text, label: labels[c]! });
+      }
+    } finally {
+      model.dispose();
+    }
+    shuffleInPlace(records, rng);
+    const file = join(ctx.scratchDir, 'corpus.jsonl');
+    const meta = await writeCorpusFile(file, records);
+    return {
+      outputs: { corpus: { file, meta } },
+      metrics: { ...meta, generated, codes: p.codes, ...(histogram ? { noisyHistogram: histogram } : {}) },
+      provenance: { backend: backendName },
+    };
+  },
+};

@@ -1,0 +1,66 @@
+// SoftLabel: the teacher's next-token distributions on a corpus, stored once for every student.
+// Post-processing of the teacher and the corpus: no privacy().
+import { join } from 'node:path';
+import type { NodeImplementation } from '@dpkd/graph';
+import { forward, tf } from '@dpkd/lm';
+import type { SoftLabelParams } from '@dpkd/schema';
+import { abortIfStopped, backend, chunk, encodeFixed, inputOf, loadModelInput, requireSeqLen, tokenizerInfo } from './common';
+import { readCorpusFile } from './corpus-file';
+import { writeSoftLabels } from './soft-labels-file';
+
+type Params = Required<Omit<SoftLabelParams, 'seed'>>;
+
+/** What students, SoftLabel and HiddenAlign see: the raw synthetic text, no control code, no EOS, padded. */
+export const corpusSequences = (path: string, seqLen: number): number[][] => encodeFixed(readCorpusFile(path).map((r) => r.text), seqLen);
+
+export const SoftLabelNode: NodeImplementation = {
+  type: 'SoftLabel',
+  async run(ctx) {
+    const p = ctx.params as unknown as Params;
+    const backendName = await backend();
+    const sequences = corpusSequences(inputOf(ctx, 'corpus').path, p.seqLen);
+    const { model } = await loadModelInput(ctx, 'teacher');
+    try {
+      requireSeqLen(ctx, p.seqLen, model, 'teacher');
+      const V = model.config.vocab;
+      const L = p.seqLen;
+      const S = sequences.length;
+      const k = Math.min(p.topK, V);
+      const probs = new Float32Array(S * L * (k === 0 ? V : k));
+      const ids = k > 0 ? new Uint16Array(S * L * k) : undefined;
+      const tail = k > 0 ? new Float32Array(S * L) : undefined;
+      const batches = chunk(sequences.map((_, i) => i), 16);
+      batches.forEach((rows, index) => {
+        abortIfStopped(ctx);
+        const batch = rows.map((r) => sequences[r]!);
+        const offset = rows[0]! * L;
+        const [values, indices] = tf.tidy(() => {
+          const p = tf.softmax(forward(model, tf.tensor2d(batch, undefined, 'int32')).logits);
+          if (k === 0) return [p];
+          const top = tf.topk(p, k);
+          return [top.values, top.indices];
+        });
+        const v = values!.dataSync() as Float32Array;
+        probs.set(v, offset * (k === 0 ? V : k));
+        if (k > 0) {
+          const idx = indices!.dataSync() as Int32Array;
+          ids!.set(idx, offset * k);
+          for (let r = 0; r < batch.length * L; r++) {
+            let kept = 0;
+            for (let j = 0; j < k; j++) kept += v[r * k + j]!;
+            tail![offset + r] = Math.max(0, 1 - kept);
+          }
+        }
+        tf.dispose(indices ? [values!, indices] : [values!]);
+        ctx.progress({ step: index + 1, total: batches.length });
+      });
+      const tokens = Uint16Array.from(sequences.flat());
+      const file = join(ctx.scratchDir, 'soft-labels.bin');
+      const meta = await writeSoftLabels(file, { sequences: S, seqLen: L, topK: k, vocab: V, tokenizer: tokenizerInfo(), tokens, probs, ids, tail });
+      ctx.log(`${S} sequences × ${L} positions, top-${k || 'all'}: ${meta.bytesPerToken} bytes per token`);
+      return { outputs: { soft: { file, meta } }, metrics: { ...meta, bytes: meta.bytesPerToken * S * L }, provenance: { backend: backendName } };
+    } finally {
+      model.dispose();
+    }
+  },
+};
