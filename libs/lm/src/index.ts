@@ -22,3 +22,7 @@ export type { GenerateOptions, TextCodec } from './generate';
 export { perplexity, streamPerplexity, rowNll } from './perplexity';
 export type { PerplexityResult } from './perplexity';
 export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './checkpoint';
+export { softTargetKl } from './losses';
+export type { SoftTargets } from './losses';
+export { precomputedDistillLoss, dpDistillLm } from './distill';
+export type { PrecomputedTargets, PrecomputedDistillOptions, DpDistillOptions } from './distill';

@@ -139,3 +139,95 @@ export const hiddenAlignment = (student: T2[], teacher: T2[], options: HiddenAli
 /** A learned student-to-teacher projection, initialised N(0, 1/dStudent), seeded through tf's RNG. */
 export const createProjection = (dStudent: number, dTeacher: number, seed = 0): tf.Variable<tf.Rank.R2> =>
   tf.tidy(() => tf.variable(tf.randomNormal([dStudent, dTeacher], 0, 1 / Math.sqrt(dStudent), 'float32', seed))) as tf.Variable<tf.Rank.R2>;
+
+/**
+ * Precomputed teacher distributions for N = B·T rows (row b·T + t: the teacher's next-token
+ * distribution after token t of sequence b). topK = 0: `probs` is the full distribution [N·vocab].
+ * topK > 0: `ids` / `probs` are the k most likely tokens per row [N·topK] (not renormalised) and
+ * `tail` [N] is the mass of every other token (1 − Σ probs).
+ */
+export interface SoftTargets {
+  topK: number;
+  vocab: number;
+  probs: Float32Array;
+  ids?: Uint16Array | Int32Array;
+  tail?: Float32Array;
+}
+
+/** log of a probability, with 0·log 0 = 0 handled by the caller (weights of 0 mass are 0). */
+const safeLog = (p: number) => (p > 0 ? Math.log(p) : 0);
+
+/**
+ * t² · KL(teacher ‖ student) on the coarsened distributions: the teacher's top-k tokens plus one
+ * tail bucket (student tail = 1 − Σ_topk q). Exact (the ordinary KL) when topK = 0. The temperature
+ * is applied to the coarsened distributions (bucket probabilities raised to 1/t and renormalised),
+ * which equals softmax(z/t) for the full distribution and is exact for any topK at t = 1.
+ * Weights, skipPositions and reductions are those of klDivergence. Dense targets and masks are
+ * built on the CPU side: the gradient of tf.gather does not exist on wasm.
+ */
+export const softTargetKl = (studentLogits: T2, targets: SoftTargets, options: KlOptions): tf.Scalar => {
+  const t = options.temperature ?? 1;
+  const skip = options.skipPositions ?? 0;
+  const { batch: B, seq: T } = options;
+  const N = B * T;
+  const V = targets.vocab;
+  if (studentLogits.shape[0] !== N || studentLogits.shape[1] !== V) {
+    throw new Error(`softTargetKl: student logits are [${studentLogits.shape}], targets describe [${N}, ${V}]`);
+  }
+  const k = targets.topK;
+  if (targets.probs.length !== N * (k === 0 ? V : k)) throw new Error(`softTargetKl: ${targets.probs.length} probabilities for ${N} rows of ${k === 0 ? V : k}`);
+  const rowWeight = new Float64Array(N);
+  let counted = 0;
+  for (let b = 0; b < B; b++) {
+    for (let s = skip; s < T; s++) {
+      const w = options.mask ? options.mask[b * T + s]! : 1;
+      rowWeight[b * T + s] = w;
+      counted += w;
+    }
+  }
+  const denominator = options.reduction === 'batch-sum' ? B : Math.max(counted, 1e-12);
+  // Teacher buckets raised to 1/t and renormalised, times the row weight; plus Σ w·p·log p (a constant).
+  const width = k === 0 ? V : k;
+  const weighted = new Float32Array(N * V);
+  const mask = k === 0 ? undefined : new Float32Array(N * V);
+  const tailWeighted = new Float32Array(N);
+  let constant = 0;
+  const bucket = new Float64Array(width + 1);
+  for (let n = 0; n < N; n++) {
+    const w = rowWeight[n]!;
+    let z = 0;
+    for (let j = 0; j < width; j++) z += bucket[j] = Math.pow(Math.max(targets.probs[n * width + j]!, 0), 1 / t);
+    const tailMass = k === 0 ? 0 : Math.max(targets.tail?.[n] ?? 0, 0);
+    bucket[width] = k === 0 ? 0 : Math.pow(tailMass, 1 / t);
+    z += bucket[width]!;
+    for (let j = 0; j <= width; j++) {
+      const p = bucket[j]! / z;
+      if (w !== 0) constant += w * p * safeLog(p);
+      if (j === width) tailWeighted[n] = w * p;
+      else {
+        const v = k === 0 ? j : targets.ids![n * k + j]!;
+        weighted[n * V + v] = w * p;
+        if (mask) mask[n * V + v] = 1;
+      }
+    }
+  }
+  return tf.tidy(() => {
+    const logq = tf.logSoftmax(studentLogits);
+    let cross: tf.Scalar;
+    if (!mask) {
+      const logr = t === 1 ? logq : tf.logSoftmax(tf.div(studentLogits, t));
+      cross = tf.sum(tf.mul(tf.tensor2d(weighted, [N, V]), logr));
+    } else {
+      const m = tf.tensor2d(mask, [N, V]);
+      const q = tf.exp(logq);
+      // The tail as the sum of the tokens outside the top-k (more precise than 1 − Σ_topk q for small tails).
+      const logTail = tf.log(tf.add(tf.sum(tf.mul(tf.sub(1, m), q), -1), 1e-30));
+      const kept = tf.sum(tf.mul(m, t === 1 ? q : tf.exp(tf.div(logq, t))), -1);
+      const logZ = tf.log(tf.add(kept, tf.exp(tf.div(logTail, t))));
+      const logr = tf.sub(tf.div(logq, t), tf.expandDims(logZ, 1));
+      const logrTail = tf.sub(tf.div(logTail, t), logZ);
+      cross = tf.add(tf.sum(tf.mul(tf.tensor2d(weighted, [N, V]), logr)), tf.sum(tf.mul(tf.tensor1d(tailWeighted), logrTail))) as tf.Scalar;
+    }
+    return tf.mul(tf.sub(constant, cross), (t * t) / denominator) as tf.Scalar;
+  });
+};
