@@ -1,9 +1,9 @@
 // DP-SGD: per-example clipping (vectorised book-keeping, and the naive loop as the oracle),
 // Gaussian noise on the clipped sum, normalised by the expected batch size, Poisson sampling.
 import * as tf from '@tensorflow/tfjs';
-import { weightedNll, nextTokenTargets } from './losses';
-import { forward, type LanguageModel } from './model';
-import { createTape, disposeTape, type Tape } from './ops';
+import { nextTokenTargets } from './losses';
+import { forwardHidden, type LanguageModel } from './model';
+import { createTape, disposeTape, slices2d, sumPerExample, type Tape, tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
 import { createCryptoRng, createRng, type Rng } from './rng';
 import { type Batch, chunk, type StepReport } from './train';
@@ -30,11 +30,14 @@ const varNames = (model: LanguageModel) => {
 };
 
 /** Rows of a [B*T, k] tensor as B tensors [T, k]: one read, no tf.slice (which copies the whole input on wasm). */
-const splitRows = (t: T2, parts: number): T2[] => {
-  const data = t.dataSync() as Float32Array;
-  const rows = t.shape[0] / parts;
-  const k = t.shape[1];
-  return Array.from({ length: parts }, (_, i) => tf.tensor2d(data.subarray(i * rows * k, (i + 1) * rows * k), [rows, k]));
+const splitRows = (t: T2, parts: number): T2[] => slices2d(t, t.shape[0] / parts, t.shape[1]);
+
+/** Per-example mean next-token CE summed over the batch (its gradient for example i is g_i), the head fused in. */
+const perExampleLoss = (model: LanguageModel, batch: Batch, pad: number, tape?: Tape): tf.Scalar => {
+  const { targets, weights } = nextTokenTargets(batch, pad, 'per-example-sum');
+  const { final } = forwardHidden(model, tf.tensor2d(batch, undefined, 'int32'), { tape });
+  const wte = model.params.get('wte')! as tf.Tensor as T2;
+  return tiedHeadNll(final, wte, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights), tape);
 };
 
 /** Reference: one backward pass per example. Works for any model; the test oracle. */
@@ -44,11 +47,7 @@ export const naiveClippedSum = (model: LanguageModel, batch: Batch, clip: number
   const norms: number[] = [];
   let loss = 0;
   for (const example of batch) {
-    const { value, grads } = tf.variableGrads(() => {
-      const { targets, weights } = nextTokenTargets([example], pad, 'per-example-sum');
-      const logits = forward(model, tf.tensor2d([example], undefined, 'int32')).logits;
-      return weightedNll(logits, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
-    }, vars);
+    const { value, grads } = tf.variableGrads(() => perExampleLoss(model, [example], pad), vars);
     loss += value.dataSync()[0]!;
     value.dispose();
     const squared = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
@@ -79,71 +78,118 @@ export const vectorisedClippedSum = (model: LanguageModel, batch: Batch, clip: n
   const T = batch[0]!.length;
   const { vars } = varNames(model);
   const tape = createTape(B, T);
+  const perExample = new Map<string, T2[]>();
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const { targets, weights } = nextTokenTargets(batch, pad, 'per-example-sum');
-      const logits = forward(model, tf.tensor2d(batch, undefined, 'int32'), { tape }).logits;
-      return weightedNll(logits, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
-    }, vars);
+    const { value, grads } = tf.variableGrads(() => perExampleLoss(model, batch, pad, tape), vars);
     const loss = value.dataSync()[0]!;
     tf.dispose([value, ...Object.values(grads)]);
-    const norms = perExampleNorms(tape, B, T);
+    const norms = perExampleNorms(tape, B, T, perExample);
     const c = clipFactors(norms, clip);
     let sum = new Map<string, tf.Tensor>();
     tf.tidy(() => {
-      sum = clippedSums(tape, c, T, config.vocab, config.ctx); // its results are tf.keep()-ed
+      sum = clippedSums(tape, perExample, c, T, config.vocab, config.ctx); // its results are tf.keep()-ed
     });
     return { sum, norms, loss };
   } finally {
     disposeTape(tape);
+    perExample.forEach((list) => tf.dispose(list));
   }
 };
 
-const perExampleNorms = (tape: Tape, B: number, T: number): number[] => {
+/** x [B*T, k] as B slices xᵢᵀ [k, T]: one rank-3 transpose (fast on wasm) instead of B 2-D ones. */
+const transposedRows = (x: T2, B: number): T2[] => {
+  const [rows, k] = x.shape;
+  return slices2d(tf.transpose(tf.reshape(x, [B, rows / B, k]), [0, 2, 1]), k, rows / B);
+};
+
+/**
+ * Per-example gradient norms. The per-example weight gradients A_iᵀG_i (and the head's H_iᵀL_i) are
+ * materialised anyway for their norms, so they are kept in `perExample` (tf.keep; the caller disposes)
+ * and clippedSums reuses them as Σ c_i (A_iᵀG_i) instead of a second full-batch matmul.
+ */
+const perExampleNorms = (tape: Tape, B: number, T: number, perExample: Map<string, T2[]>): number[] => {
   const squared = tf.tidy(() => {
     const rowsq = (t: tf.Tensor) => tf.sum(tf.square(t), 1); // [B, k] -> [B]
     const terms: tf.Tensor[] = [];
-    const perExample: tf.Tensor[][] = Array.from({ length: B }, () => []);
-    for (const { A, G } of tape.linear.values()) {
-      terms.push(rowsq(tf.sum(tf.reshape(G, [B, T, G.shape[1]]), 1)));
-      const As = splitRows(A, B);
+    const perExampleSq: tf.Tensor[][] = Array.from({ length: B }, () => []);
+    const keepGradient = (name: string, i: number, g: T2) => {
+      if (i === 0) perExample.set(name, []);
+      perExample.get(name)!.push(tf.keep(g));
+      perExampleSq[i]!.push(tf.sum(tf.square(g)));
+    };
+    for (const [name, { A, G }] of tape.linear) {
+      terms.push(rowsq(sumPerExample(G, B)));
+      const Ats = transposedRows(A, B);
       const Gs = splitRows(G, B);
-      for (let i = 0; i < B; i++) perExample[i]!.push(tf.sum(tf.square(tf.matMul(tf.transpose(As[i]!), Gs[i]!))));
+      for (let i = 0; i < B; i++) keepGradient(name, i, tf.matMul(Ats[i]!, Gs[i]!));
     }
     for (const { dg, db } of tape.affine.values()) terms.push(rowsq(dg), rowsq(db));
     terms.push(rowsq(tape.pos!));
-    // Tied wte: g_i = P_i + S_i with P_i = (H_iᵀ Glogits_i)ᵀ (head) and S_i = scatter(ids_i, Gemb_i).
-    // ‖S_i‖² and <P_i, S_i> reduce to [T, T] products, so only ‖P_i‖² needs the [d, V] matmul.
+    // Tied wte: g_i = P_iᵀ + S_i with P_i = H_iᵀ L_i [d, V] (head) and S_i = scatter(ids_i, E_i) [V, d].
+    // ‖S_i‖² = Σ_{s,t: ids equal} E_s·E_t and <P_iᵀ, S_i> = Σ_{s,t} (H_s·E_t) L[s, ids_t] reduce to [T, T] products.
     const ids = tape.emb!.ids.dataSync() as Int32Array;
+    const V = tape.head!.G.shape[1];
+    const Hts = transposedRows(tape.head!.A, B);
     const Hs = splitRows(tape.head!.A, B);
-    const Ls = splitRows(tape.head!.G, B);
+    // One read of the [B*T, V] logits gradient serves the per-example slices and the gathered L[s, ids_t]
+    // (a flat tf.gather of B*T*T values costs ~300 ns each on wasm).
+    const L = tape.head!.G.dataSync() as Float32Array;
+    const Ls = Array.from({ length: B }, (_, i) => tf.tensor2d(L.subarray(i * T * V, (i + 1) * T * V), [T, V]));
+    const Ets = transposedRows(tape.emb!.G, B);
     const Es = splitRows(tape.emb!.G, B);
+    const { picks, same } = sameExamplePairs(L, ids, B, T, V);
+    const HE: T2[] = [];
+    const EE: T2[] = [];
     for (let i = 0; i < B; i++) {
-      const rowIds = ids.subarray(i * T, (i + 1) * T);
-      const same = new Float32Array(T * T);
-      for (let s = 0; s < T; s++) for (let t = 0; t < T; t++) same[s * T + t] = rowIds[s] === rowIds[t] ? 1 : 0;
-      const E = Es[i]!;
-      const headSq = tf.sum(tf.square(tf.matMul(tf.transpose(Hs[i]!), Ls[i]!)));
-      const embSq = tf.sum(tf.mul(tf.matMul(E, tf.transpose(E)), tf.tensor2d(same, [T, T])));
-      const cross = tf.sum(tf.mul(tf.matMul(Hs[i]!, tf.transpose(E)), tf.gather(Ls[i]!, tf.tensor1d(rowIds, 'int32'), 1)));
-      perExample[i]!.push(headSq, embSq, tf.mul(cross, 2));
+      keepGradient('wte', i, tf.matMul(Hts[i]!, Ls[i]!));
+      HE.push(tf.matMul(Hs[i]!, Ets[i]!));
+      EE.push(tf.matMul(Es[i]!, Ets[i]!));
     }
-    return tf.add(tf.addN(terms), tf.stack(perExample.map((list) => tf.addN(list))));
+    const rowsOf = (list: T2[]) => tf.reshape(tf.stack(list), [B, T * T]);
+    const embSq = tf.sum(tf.mul(rowsOf(EE), tf.tensor2d(same, [B, T * T])), 1);
+    const cross = tf.mul(tf.sum(tf.mul(rowsOf(HE), tf.tensor2d(picks, [B, T * T])), 1), 2);
+    terms.push(embSq, cross);
+    return tf.add(tf.addN(terms), tf.stack(perExampleSq.map((list) => tf.addN(list))));
   });
   const values = Array.from(squared.dataSync(), (v) => Math.sqrt(Math.max(0, v)));
   squared.dispose();
   return values;
 };
 
-const clippedSums = (tape: Tape, c: number[], T: number, vocab: number, ctx: number): Map<string, tf.Tensor> => {
+/**
+ * For s, t in the same example, as [B, T*T] rows: L[s, ids_t] (L the [B*T, V] logits gradient) and
+ * [ids_s == ids_t]. A small hot function of its own so that V8 optimises the loop (inlined in the large
+ * norms closure it ran several times slower).
+ */
+const sameExamplePairs = (L: Float32Array, ids: Int32Array, B: number, T: number, V: number) => {
+  const picks = new Float32Array(B * T * T);
+  const same = new Float32Array(B * T * T);
+  for (let i = 0; i < B; i++) {
+    const first = i * T;
+    for (let s = 0; s < T; s++) {
+      const row = (first + s) * T;
+      const lRow = (first + s) * V;
+      const idS = ids[first + s]!;
+      for (let t = 0; t < T; t++) {
+        const idT = ids[first + t]!;
+        picks[row + t] = L[lRow + idT]!;
+        same[row + t] = idS === idT ? 1 : 0;
+      }
+    }
+  }
+  return { picks, same };
+};
+
+const weightedSum = (list: T2[], c: number[]): T2 => tf.addN(list.map((g, i) => tf.mul(g, c[i]!))) as T2;
+
+const clippedSums = (tape: Tape, perExample: Map<string, T2[]>, c: number[], T: number, vocab: number, ctx: number): Map<string, tf.Tensor> => {
   const B = c.length;
   const cRow = tf.tensor2d(c, [1, B]);
   const cTokens = tf.tensor2d(c.flatMap((ci) => new Array<number>(T).fill(ci)), [B * T, 1]);
   const sum = new Map<string, tf.Tensor>();
-  for (const [name, { A, G }] of tape.linear) {
-    const Gc = tf.mul(G, cTokens);
-    sum.set(`${name}.w`, tf.matMul(tf.transpose(A), Gc));
-    sum.set(`${name}.b`, tf.sum(Gc, 0));
+  for (const [name, { G }] of tape.linear) {
+    sum.set(`${name}.w`, weightedSum(perExample.get(name)!, c));
+    sum.set(`${name}.b`, tf.reshape(tf.matMul(cRow, sumPerExample(G, B)), [-1]));
   }
   for (const [name, { dg, db }] of tape.affine) {
     sum.set(`${name}.g`, tf.reshape(tf.matMul(cRow, dg), [-1]));
@@ -153,8 +199,7 @@ const clippedSums = (tape: Tape, c: number[], T: number, vocab: number, ctx: num
   const pos = tf.reshape(tf.matMul(cRow, tape.pos!), [T, d]);
   sum.set('wpe', tf.pad(pos, [[0, ctx - T], [0, 0]]));
   const emb = tf.scatterND(tf.reshape(tape.emb!.ids, [-1, 1]), tf.mul(tape.emb!.G, cTokens), [vocab, d]);
-  const head = tf.transpose(tf.matMul(tf.transpose(tape.head!.A), tf.mul(tape.head!.G, cTokens)));
-  sum.set('wte', tf.add(emb, head));
+  sum.set('wte', tf.add(emb, tf.transpose(weightedSum(perExample.get('wte')!, c))));
   for (const t of sum.values()) tf.keep(t);
   return sum;
 };

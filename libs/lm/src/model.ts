@@ -1,7 +1,7 @@
 // GPT-2 style decoder: pre-LayerNorm blocks, learned positions, output head tied to the token embedding.
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, parameterShapes, validateConfig } from './config';
-import { addPositions, embed, gelu, layerNorm, linear, type Tape, tiedHead } from './ops';
+import { addPositions, embed, gelu, layerNorm, linear, splitAttention, type Tape, tiedHead } from './ops';
 import { createRng } from './rng';
 
 type T2 = tf.Tensor2D;
@@ -79,7 +79,15 @@ export interface ForwardOptions {
   hidden?: boolean;
   /** Attend to (and extend) these cached keys/values; ids are then the next positions. */
   cache?: KvCache;
+  /**
+   * 'split': one 2-D matmul per (example, head) (XNNPACK on wasm); 'batched': rank-3 matmuls (fewer ops,
+   * but wasm's scalar fallback). Default 'auto': split from SPLIT_ATTENTION_MIN_QUERIES query positions up.
+   */
+  attention?: 'auto' | 'split' | 'batched';
 }
+
+/** With fewer query rows (KV-cache decoding, tiny test models) the per-op overhead of 'split' outweighs its faster matmuls. */
+export const SPLIT_ATTENTION_MIN_QUERIES = 32;
 
 export interface ForwardResult {
   /** [B*T, vocab] */
@@ -96,6 +104,16 @@ const causalMask = (queries: number, keys: number, start: number): T2 => {
 
 /** ids: int32 [B, T]. Call inside tf.tidy (or dispose the result). */
 export const forward = (model: LanguageModel, ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult => {
+  const { final, hidden } = forwardHidden(model, ids, options);
+  const logits = tiedHead(final, model.params.get('wte')! as tf.Tensor as T2, options.tape);
+  return hidden ? { logits, hidden } : { logits };
+};
+
+/**
+ * Everything but the output head: `final` is the ln_f output [B*T, d] (loss functions fuse the tied head
+ * with the cross-entropy, see tiedHeadNll). Call inside tf.tidy.
+ */
+export const forwardHidden = (model: LanguageModel, ids: tf.Tensor2D, options: ForwardOptions = {}): { final: T2; hidden?: T2[] } => {
   const { config: c, params } = model;
   const p = (name: string) => params.get(name)! as tf.Tensor as T2;
   const p1 = (name: string) => params.get(name)! as tf.Tensor as tf.Tensor1D;
@@ -107,6 +125,8 @@ export const forward = (model: LanguageModel, ids: tf.Tensor2D, options: Forward
   const keys = start + T;
   const mask = causalMask(T, keys, start);
   const scale = 1 / Math.sqrt(dh);
+  const mode = options.attention ?? 'auto';
+  const split = mode === 'split' || (mode === 'auto' && T >= SPLIT_ATTENTION_MIN_QUERIES);
 
   let x = embed(p('wte'), tf.reshape(ids, [B * T]) as tf.Tensor1D, tape);
   x = addPositions(x, p('wpe'), B, T, start, tape);
@@ -132,8 +152,9 @@ export const forward = (model: LanguageModel, ids: tf.Tensor2D, options: Forward
       cache.k[l] = tf.keep(kh);
       cache.v[l] = tf.keep(vh);
     }
-    const scores = tf.add(tf.mul(tf.matMul(toHeads(q!, T), kh, false, true), scale), mask);
-    const context = tf.matMul(tf.softmax(scores), vh);
+    const context = split
+      ? splitAttention(toHeads(q!, T), kh, vh, mask, scale)
+      : tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(toHeads(q!, T), kh, false, true), scale), mask)), vh);
     const merged = tf.reshape(tf.transpose(tf.reshape(context, [B, H, T, dh]), [0, 2, 1, 3]), [B * T, c.d]) as T2;
     x = tf.add(x, linear(merged, p(`${n}attn.proj.w`), p1(`${n}attn.proj.b`), `${n}attn.proj`, tape));
     const m = layerNorm(x, p1(`${n}ln2.g`), p1(`${n}ln2.b`), `${n}ln2`, tape);
@@ -143,6 +164,5 @@ export const forward = (model: LanguageModel, ids: tf.Tensor2D, options: Forward
   const final = layerNorm(x, p1('lnf.g'), p1('lnf.b'), 'lnf', tape);
   if (options.hidden) hidden.push(final);
   if (cache) cache.length += T;
-  const logits = tiedHead(final, p('wte'), tape);
-  return options.hidden ? { logits, hidden } : { logits };
+  return options.hidden ? { final, hidden } : { final };
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy } from './losses';
-import { forward, type LanguageModel } from './model';
+import { nextTokenTargets } from './losses';
+import { forwardHidden, type LanguageModel } from './model';
+import { tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, clipByGlobalNorm, learningRate, type Schedule } from './optim';
 import { createRng, type Rng } from './rng';
 
@@ -15,8 +16,12 @@ export interface StepReport {
 /** Loss of one micro-batch; its gradient flows to `params` (and any extra trainable variables). */
 export type LossFn = (batch: Batch) => tf.Scalar;
 
-export const ceLoss = (model: LanguageModel, pad: number): LossFn => (batch) =>
-  crossEntropy(forward(model, tf.tensor2d(batch, undefined, 'int32')).logits, batch, pad);
+/** Mean next-token CE with PAD masked (= crossEntropy(forward(...).logits, batch, pad), with the head fused into the loss). */
+export const ceLoss = (model: LanguageModel, pad: number): LossFn => (batch) => {
+  const { targets, weights } = nextTokenTargets(batch, pad, 'mean');
+  const { final } = forwardHidden(model, tf.tensor2d(batch, undefined, 'int32'));
+  return tiedHeadNll(final, model.params.get('wte')! as tf.Tensor as tf.Tensor2D, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
+};
 
 /**
  * One optimiser step over a logical batch made of micro-batches (gradient accumulation: the mean of
