@@ -143,6 +143,13 @@ describe('properties (fast-check)', () => {
     expect(epsilonOf(ev, d, { accountant: 'rdp' }).epsilon).toBe(0);
   });
 
+  test('ε(δ(ε0)) where δ(ε) is flat at the PLD mass at +∞ falls back, answering more, never less (seed 1915270839)', () => {
+    const ev = dpSgdEvent({ q: 0.002, sigma: 0.7, steps: 2 });
+    const d = deltaOf(ev, 1.8, { accountant: 'pld' });
+    expect(deltaOf(ev, 3, { accountant: 'pld' })).toBe(d);
+    expect(epsilonOf(ev, d, { accountant: 'pld' }).epsilon).toBeGreaterThanOrEqual(1.8);
+  });
+
   test('ε(δ(ε0)) ≈ ε0', () => {
     fc.assert(
       fc.property(setting, fc.double({ min: 0.3, max: 3, noNaN: true }), ({ q, sigma, steps }, eps0) => {
@@ -150,6 +157,8 @@ describe('properties (fast-check)', () => {
         for (const accountant of ['rdp', 'pld'] as const) {
           const d = deltaOf(ev, eps0, { accountant });
           if (d < 1e-9 || d > 0.5) return;
+          // Where δ(ε) is flat (PLD: δ is the mass at +∞, a floor it never goes below) it has no inverse.
+          if (deltaOf(ev, eps0 + 0.1, { accountant }) >= d) return;
           const eps = epsilonOf(ev, d, { accountant }).epsilon;
           // When δ(ε0) comes from RDP's KL bound (which holds for every ε ≥ 0), the way back gives ε = 0:
           // the conversion is not invertible there, but never answers more than ε0.
