@@ -1,32 +1,10 @@
-// The part of @dpkd/graph's ExpandedGraph the engine reads. Declared structurally here so the engine
-// (and its tests) accept any value of that shape, and a field the graph lib adds later changes nothing.
+// The graph as the engine reads it: @dpkd/graph's expanded graph.
+import type { ExpandedGraph, ExpandedNode } from '@dpkd/graph';
+import type { AccountantName } from '@dpkd/privacy';
 
-export interface EngineNode {
-  id: string;
-  baseId: string;
-  type: string;
-  version: number;
-  heavy: boolean;
-  params: Record<string, unknown>;
-  inputs: Record<string, { node: string; port: string }>;
-  deps: string[];
-  key: string;
-  seed: number;
-  axes: Record<string, unknown>;
-  timeoutSeconds?: number;
-  retries?: number;
-}
-
-export interface EngineGraph {
-  name: string;
-  /** The parsed graph JSON (its `privacy` section is read here). */
-  source: unknown;
-  sweepPoints: Array<{ axes: Record<string, unknown>; nodes: string[] }>;
-  /** Topological order. */
-  nodes: EngineNode[];
-}
-
-export type AccountantName = 'rdp' | 'pld';
+export type { AccountantName };
+export type EngineNode = ExpandedNode;
+export type EngineGraph = ExpandedGraph;
 
 export interface Budget {
   epsilon: number;

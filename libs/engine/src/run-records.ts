@@ -2,8 +2,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic, type Store } from '@dpkd/store';
-import { isProcessAliveSafe } from './process';
+import { isProcessAlive, writeFileAtomic, type Store } from '@dpkd/store';
 import { runsDir } from './layout';
 import type { ArtifactRef } from './manifest';
 import type { PrivacyPlan } from './privacy-plan';
@@ -64,7 +63,7 @@ export async function listRunRecords(store: Store): Promise<RunRecord[]> {
   for (const name of names) {
     try {
       const record = JSON.parse(await readFile(join(runsDir(store), name), 'utf8')) as RunRecord;
-      if (record.status === 'running' && record.host === hostname() && !isProcessAliveSafe(record.pid)) record.status = 'crashed';
+      if (record.status === 'running' && record.host === hostname() && !isProcessAlive(record.pid)) record.status = 'crashed';
       records.push(record);
     } catch {
       // a record from an older format or a hand edit: skip it rather than fail `status`

@@ -14,3 +14,4 @@ export {
   type VerifyResult,
 } from './store';
 export { AppendLog, GENESIS_HASH, type LogRecord, type LogVerifyResult, type TornTail } from './append-log';
+export { isProcessAlive } from './process-tag';
