@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createProjection, crossEntropy, type HiddenAlignmentOptions, hiddenAlignment, klDivergence, type SoftTargets, softTargetKl } from './losses';
 import { forward, type LanguageModel } from './model';
-import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
-import { createCryptoRng, createRng, type Rng } from './rng';
-import { type Batch, type LossFn, type StepReport, type TrainOptions, trainLm } from './train';
+import { type DpLoopOptions, type DpTrainResult, dpTrainLm } from './dp';
+import { type Batch, type LossFn, type TrainOptions, trainLm } from './train';
 
 export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'extraParams'> {
   student: LanguageModel;
@@ -121,121 +120,31 @@ export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections
   return loss;
 };
 
-export interface DpDistillOptions {
+export interface DpDistillOptions extends DpLoopOptions {
   student: LanguageModel;
   teacher: LanguageModel;
-  sequences: Batch;
-  pad: number;
-  q?: number;
-  expectedBatch?: number;
-  sigma: number;
-  clip: number;
-  steps?: number;
-  epochs?: number;
-  sampling?: 'poisson' | 'shuffle';
-  lr?: number;
-  schedule?: Schedule;
-  optimizer?: AdamWOptions;
-  seed?: number;
-  noise?: 'seeded' | 'crypto';
-  rng?: Rng;
   lambda: number;
   temperature?: number;
   klReduction?: 'token-mean' | 'batch-sum';
   skipPositions?: number;
-  shouldStop?: () => boolean;
-  onStep?: (report: StepReport & { batchSize: number }) => void;
 }
 
 /**
  * DP-SGD on the KD objective (the DPKD baseline, Mireshghallah et al. 2022): per example
  * ℓ_i = (1 − λ)·CE_i + λ·t²·KL_i (the example's own mean CE over non-PAD targets; its KL summed over
- * positions for 'batch-sum', as a batch of one), gradients clipped per example by the naive loop (one
- * backward per example: the vectorised book-keeping in dp.ts is specific to CE), Gaussian noise σC on
- * the sum, divided by the expected batch size, AdamW. Sampling and noise as dpTrainLm.
+ * positions for 'batch-sum', as a batch of one), clipped per example by the naive loop (the vectorised
+ * book-keeping is specific to CE), then dpTrainLm's noise, normalisation, sampling and AdamW.
  */
-export const dpDistillLm = (o: DpDistillOptions): { steps: number; q: number; sigma: number; losses: number[] } => {
-  const N = o.sequences.length;
-  if (N === 0) throw new Error('dpDistillLm: no training sequences');
-  const q = o.q ?? (o.expectedBatch !== undefined ? o.expectedBatch / N : Number.NaN);
-  if (!(q > 0 && q <= 1)) throw new Error(`dpDistillLm: sampling rate q must be in (0, 1]; give q or expectedBatch <= ${N}`);
-  if (!(o.clip > 0) || !(o.sigma >= 0)) throw new Error('dpDistillLm: clip must be > 0 and sigma >= 0');
-  const expectedBatch = q * N;
-  const total = o.steps ?? Math.ceil((o.epochs ?? 1) / q);
-  const rng = o.rng ?? createRng(o.seed ?? 0);
-  const noiseRng = o.noise === 'crypto' ? createCryptoRng() : rng;
-  const optimizer = new AdamW(o.optimizer);
-  const names = [...o.student.params.keys()];
-  const vars = names.map((n) => o.student.params.get(n)!);
-  const nameOf = new Map(vars.map((v, i) => [v.name, names[i]!]));
+export const dpDistillLm = (o: DpDistillOptions): DpTrainResult => {
   const exampleLoss = (example: number[]): tf.Scalar => {
     const T = example.length;
     const ids = tf.tensor2d([example], [1, T], 'int32');
     const s = forward(o.student, ids).logits;
-    const t = forward(o.teacher, ids).logits; // not in `vars`: no gradient reaches the teacher
+    const t = forward(o.teacher, ids).logits; // the teacher's variables are not trained: no gradient reaches them
     const mask = Float32Array.from(example, (id) => (id !== o.pad ? 1 : 0));
     const ce = crossEntropy(s, [example], o.pad, 'per-example-sum');
     const kl = klDivergence(s, t, { batch: 1, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask });
     return tf.add(tf.mul(ce, 1 - o.lambda), tf.mul(kl, o.lambda)) as tf.Scalar;
   };
-  const losses: number[] = [];
-  let order: number[] = [];
-  let step = 0;
-  try {
-    for (; step < total; step++) {
-      if (o.shouldStop?.()) break;
-      let indices: number[];
-      if (o.sampling === 'shuffle') {
-        const size = Math.max(1, Math.round(expectedBatch));
-        while (order.length < size) order = order.concat(shuffledOrder(N, rng));
-        indices = order.splice(0, size);
-      } else {
-        indices = [];
-        for (let i = 0; i < N; i++) if (rng.next() < q) indices.push(i);
-      }
-      const sum = new Map<string, tf.Tensor>();
-      let loss = 0;
-      for (const i of indices) {
-        const { value, grads } = tf.variableGrads(() => exampleLoss(o.sequences[i]!), vars);
-        loss += value.dataSync()[0]!;
-        value.dispose();
-        const squared = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
-        const c = Math.min(1, o.clip / (Math.sqrt(squared.dataSync()[0]!) + 1e-6));
-        squared.dispose();
-        for (const [varName, g] of Object.entries(grads)) {
-          const name = nameOf.get(varName)!;
-          const next = tf.tidy(() => (sum.has(name) ? tf.add(sum.get(name)!, tf.mul(g, c)) : tf.mul(g, c)));
-          sum.get(name)?.dispose();
-          sum.set(name, next);
-          g.dispose();
-        }
-      }
-      const grads = new Map<string, tf.Tensor>();
-      const std = o.sigma * o.clip;
-      for (const [name, p] of o.student.params) {
-        const noise = new Float32Array(p.size);
-        if (std > 0 && Number.isFinite(std)) for (let j = 0; j < noise.length; j++) noise[j] = noiseRng.normal() * std;
-        const s = sum.get(name);
-        grads.set(name, tf.tidy(() => tf.div(tf.add(s ?? tf.zerosLike(p), tf.tensor(noise, p.shape)), expectedBatch)));
-        s?.dispose();
-      }
-      optimizer.step(o.student.params, grads, learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step));
-      grads.forEach((g) => g.dispose());
-      const mean = indices.length > 0 ? loss / indices.length : Number.NaN;
-      losses.push(mean);
-      o.onStep?.({ step: step + 1, total, loss: mean, batchSize: indices.length });
-    }
-  } finally {
-    optimizer.dispose();
-  }
-  return { steps: step, q, sigma: o.sigma, losses };
-};
-
-const shuffledOrder = (n: number, rng: Rng): number[] => {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return dpTrainLm({ ...o, model: o.student, method: 'naive', exampleLoss }, 'dpDistillLm');
 };

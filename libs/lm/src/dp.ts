@@ -40,14 +40,27 @@ const perExampleLoss = (model: LanguageModel, batch: Batch, pad: number, tape?: 
   return tiedHeadNll(final, wte, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights), tape);
 };
 
-/** Reference: one backward pass per example. Works for any model; the test oracle. */
-export const naiveClippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number): ClippedSum => {
+/** One example's loss; its gradient is the g_i that DP-SGD clips. */
+export type ExampleLoss = (example: number[]) => tf.Scalar;
+
+/**
+ * Reference: one backward pass per example. Works for any model and any per-example loss (default: the
+ * example's mean next-token CE); the test oracle, and the method for losses other than CE (the DPKD
+ * student's KD loss).
+ */
+export const naiveClippedSum = (
+  model: LanguageModel,
+  batch: Batch,
+  clip: number,
+  pad: number,
+  exampleLoss: ExampleLoss = (example) => perExampleLoss(model, [example], pad),
+): ClippedSum => {
   const { vars, nameOf } = varNames(model);
   const sum = new Map<string, tf.Tensor>();
   const norms: number[] = [];
   let loss = 0;
   for (const example of batch) {
-    const { value, grads } = tf.variableGrads(() => perExampleLoss(model, [example], pad), vars);
+    const { value, grads } = tf.variableGrads(() => exampleLoss(example), vars);
     loss += value.dataSync()[0]!;
     value.dispose();
     const squared = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
@@ -204,8 +217,9 @@ const clippedSums = (tape: Tape, perExample: Map<string, T2[]>, c: number[], T: 
   return sum;
 };
 
-export const clippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number, method: ClipMethod = 'vectorised'): ClippedSum =>
-  method === 'naive' ? naiveClippedSum(model, batch, clip, pad) : vectorisedClippedSum(model, batch, clip, pad);
+/** Per-example clipped sum; a custom `exampleLoss` always takes the naive loop (the book-keeping is CE's). */
+export const clippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number, method: ClipMethod = 'vectorised', exampleLoss?: ExampleLoss): ClippedSum =>
+  method === 'naive' || exampleLoss ? naiveClippedSum(model, batch, clip, pad, exampleLoss) : vectorisedClippedSum(model, batch, clip, pad);
 
 export interface DpStepOptions {
   clip: number;
@@ -218,6 +232,8 @@ export interface DpStepOptions {
   lr: number;
   pad: number;
   method?: ClipMethod;
+  /** A per-example loss other than CE (clipped by the naive loop). */
+  exampleLoss?: ExampleLoss;
 }
 
 /** Noisy, clipped, normalised gradient (Σ c_i g_i + N(0, σ²C²)) / expectedBatch, per parameter. */
@@ -226,7 +242,7 @@ export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepO
   const norms: number[] = [];
   let loss = 0;
   for (const micro of chunk(logicalBatch, o.physicalBatch ?? (logicalBatch.length || 1))) {
-    const part = clippedSum(model, micro, o.clip, o.pad, o.method);
+    const part = clippedSum(model, micro, o.clip, o.pad, o.method, o.exampleLoss);
     norms.push(...part.norms);
     loss += part.loss;
     for (const [name, g] of part.sum) {
@@ -270,8 +286,8 @@ export const poissonSample = (n: number, q: number, rng: Rng): number[] => {
   return picked;
 };
 
-export interface DpTrainOptions {
-  model: LanguageModel;
+/** What every DP-SGD loop shares: the data, the sampling, the step count, the noise and the optimiser. */
+export interface DpLoopOptions {
   sequences: Batch;
   pad: number;
   /** Sampling rate q, or expectedBatch (q = expectedBatch / N). */
@@ -283,8 +299,6 @@ export interface DpTrainOptions {
   epochs?: number;
   /** 'poisson' (what the accountant assumes) or 'shuffle' (fixed-size shuffled batches, as in the paper's code). */
   sampling?: 'poisson' | 'shuffle';
-  physicalBatch?: number;
-  method?: ClipMethod;
   lr?: number;
   schedule?: Schedule;
   optimizer?: AdamWOptions;
@@ -297,14 +311,30 @@ export interface DpTrainOptions {
   onStep?: (report: StepReport & { batchSize: number }) => void;
 }
 
-/** DP-SGD training. `steps` is the number of noisy steps actually taken: give it to the accountant. */
-export const dpTrainLm = (o: DpTrainOptions): { steps: number; q: number; sigma: number; losses: number[] } => {
+export interface DpTrainOptions extends DpLoopOptions {
+  model: LanguageModel;
+  physicalBatch?: number;
+  method?: ClipMethod;
+  /** A per-example loss other than CE (e.g. the DPKD student's KD loss); clipped by the naive loop. */
+  exampleLoss?: ExampleLoss;
+}
+
+export interface DpTrainResult {
+  /** Noisy steps actually taken (fewer than planned when stopped): what the accountant must be given. */
+  steps: number;
+  q: number;
+  sigma: number;
+  losses: number[];
+}
+
+/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
+export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult => {
   const N = o.sequences.length;
-  if (N === 0) throw new Error('dpTrainLm: no training sequences');
+  if (N === 0) throw new Error(`${caller}: no training sequences`);
   const q = o.q ?? (o.expectedBatch !== undefined ? o.expectedBatch / N : Number.NaN);
-  if (!(q > 0 && q <= 1)) throw new Error(`dpTrainLm: sampling rate q must be in (0, 1]; give q or expectedBatch <= ${N}`);
-  if (!(o.clip > 0)) throw new Error('dpTrainLm: clip must be > 0');
-  if (!(o.sigma >= 0)) throw new Error('dpTrainLm: sigma must be >= 0');
+  if (!(q > 0 && q <= 1)) throw new Error(`${caller}: sampling rate q must be in (0, 1]; give q or expectedBatch <= ${N}`);
+  if (!(o.clip > 0)) throw new Error(`${caller}: clip must be > 0`);
+  if (!(o.sigma >= 0)) throw new Error(`${caller}: sigma must be >= 0`);
   const expectedBatch = q * N;
   const total = o.steps ?? Math.ceil((o.epochs ?? 1) / q);
   const rng = o.rng ?? createRng(o.seed ?? 0);
@@ -324,8 +354,8 @@ export const dpTrainLm = (o: DpTrainOptions): { steps: number; q: number; sigma:
       } else indices = poissonSample(N, q, rng);
       const batch = indices.map((i) => o.sequences[i]!);
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
-      const { loss } = dpStep(model(o), optimizer, batch, {
-        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, rng: noiseRng, lr, pad: o.pad, method: o.method,
+      const { loss } = dpStep(o.model, optimizer, batch, {
+        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, rng: noiseRng, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,
       });
       losses.push(loss);
       o.onStep?.({ step: step + 1, total, loss, batchSize: batch.length });
@@ -335,8 +365,6 @@ export const dpTrainLm = (o: DpTrainOptions): { steps: number; q: number; sigma:
   }
   return { steps: step, q, sigma: o.sigma, losses };
 };
-
-const model = (o: DpTrainOptions) => o.model;
 
 const shuffle = (n: number, rng: Rng): number[] => {
   const order = Array.from({ length: n }, (_, i) => i);

@@ -14,7 +14,7 @@ export type { AdamWOptions, Schedule } from './optim';
 export { gradientStep, trainLm, padSequences, ceLoss } from './train';
 export type { Batch, LossFn, StepReport, TrainOptions } from './train';
 export { naiveClippedSum, vectorisedClippedSum, clippedSum, dpGradient, dpStep, dpTrainLm, poissonSample } from './dp';
-export type { ClippedSum, ClipMethod, DpStepOptions, DpTrainOptions } from './dp';
+export type { ClippedSum, ClipMethod, DpLoopOptions, DpStepOptions, DpTrainOptions, DpTrainResult, ExampleLoss } from './dp';
 export { distillLm, distillLoss } from './distill';
 export type { DistillOptions } from './distill';
 export { generate, generateText, sampleToken } from './generate';

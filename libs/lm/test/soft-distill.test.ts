@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { createModel, distillLoss, dpDistillLm, forward, klDivergence, precomputedDistillLoss, softTargetKl, type SoftTargets, tf, trainLm } from '../src';
+import { createModel, distillLoss, dpDistillLm, dpTrainLm, forward, klDivergence, precomputedDistillLoss, softTargetKl, type SoftTargets, tf, trainLm } from '../src';
 import { PAD, randomBatch, TINY, useWasm } from './helpers';
 
 useWasm();
@@ -170,5 +170,22 @@ describe('dpDistillLm (DPKD)', () => {
     expect(stopped.steps).toBe(0);
     teacher.dispose();
     student.dispose();
+  });
+
+  test('with λ = 0 it is DP-SGD on CE: same batches, noise and update as dpTrainLm', () => {
+    const teacher = createModel(TINY, { seed: 1 });
+    const config = { ...TINY, layers: 1, d: 8, heads: 2, mlp: 16 };
+    const [a, b] = [createModel(config, { seed: 2 }), createModel(config, { seed: 2 })];
+    const data = randomBatch(8, T, V - 1, 9);
+    const common = { sequences: data, pad: PAD, q: 0.5, sigma: 0.7, clip: 0.5, steps: 3, lr: 0.01, seed: 4 };
+    const kd = dpDistillLm({ ...common, student: a, teacher, lambda: 0 });
+    const plain = dpTrainLm({ ...common, model: b, method: 'naive' });
+    expect(kd.losses.length).toBe(3);
+    kd.losses.forEach((l, i) => expect(l).toBeCloseTo(plain.losses[i]!, 4));
+    for (const [name, p] of a.params) {
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(p, b.params.get(name)!))).dataSync()[0]!);
+      expect(diff, name).toBeLessThan(1e-4);
+    }
+    [teacher, a, b].forEach((m) => m.dispose());
   });
 });
