@@ -5,7 +5,7 @@ import { nextTokenTargets } from './losses';
 import { forwardHidden, type LanguageModel } from './model';
 import { createTape, disposeTape, slices2d, sumPerExample, type Tape, tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
-import { createCryptoRng, createRng, type Rng } from './rng';
+import { createCryptoRng, createRng, fillNormal, type Rng, shuffledIndices } from './rng';
 import { type Batch, chunk, type StepReport } from './train';
 
 type T2 = tf.Tensor2D;
@@ -258,17 +258,11 @@ export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepO
   const noiseStd = o.sigma * o.clip;
   for (const [name, p] of model.params) {
     const sum = total.get(name);
-    const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(fillNoise(o.rng, p.size, noiseStd), p.shape) : undefined;
+    const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(fillNormal(o.rng, p.size, noiseStd), p.shape) : undefined;
     grads.set(name, tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)));
     tf.dispose([sum, noise].filter((t): t is tf.Tensor => t !== undefined));
   }
   return { grads, loss: logicalBatch.length > 0 ? loss / logicalBatch.length : Number.NaN, norms };
-};
-
-const fillNoise = (rng: Rng, n: number, std: number): Float32Array => {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
-  return out;
 };
 
 /** One DP-SGD step with AdamW on the privatised gradient. */
@@ -349,7 +343,7 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
       let indices: number[];
       if (o.sampling === 'shuffle') {
         const size = Math.max(1, Math.round(expectedBatch));
-        while (order.length < size) order = order.concat(shuffle(N, rng));
+        while (order.length < size) order = order.concat(shuffledIndices(N, rng));
         indices = order.splice(0, size);
       } else indices = poissonSample(N, q, rng);
       const batch = indices.map((i) => o.sequences[i]!);
@@ -364,13 +358,4 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
     optimizer.dispose();
   }
   return { steps: step, q, sigma: o.sigma, losses };
-};
-
-const shuffle = (n: number, rng: Rng): number[] => {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
 };

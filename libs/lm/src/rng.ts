@@ -69,3 +69,13 @@ export const fillNormal = (rng: Rng, n: number, std: number): Float32Array => {
   for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
   return out;
 };
+
+/** 0..n-1 in a uniformly random order (Fisher–Yates). */
+export const shuffledIndices = (n: number, rng: Rng): number[] => {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+};

@@ -3,7 +3,7 @@ import { nextTokenTargets } from './losses';
 import { forwardHidden, type LanguageModel } from './model';
 import { tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, clipByGlobalNorm, learningRate, type Schedule } from './optim';
-import { createRng, type Rng } from './rng';
+import { createRng, shuffledIndices } from './rng';
 
 export type Batch = number[][];
 
@@ -82,15 +82,6 @@ export interface TrainOptions {
 export const padSequences = (sequences: number[][], length: number, pad: number): Batch =>
   sequences.map((s) => (s.length >= length ? s.slice(0, length) : [...s, ...new Array<number>(length - s.length).fill(pad)]));
 
-const shuffled = (n: number, rng: Rng): number[] => {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
-};
-
 export const chunk = <X>(items: X[], size: number): X[][] => {
   const out: X[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -112,7 +103,7 @@ export const trainLm = (o: TrainOptions): { steps: number; losses: number[] } =>
   try {
     for (; step < total; step++) {
       if (o.shouldStop?.()) break;
-      if (order.length < o.batchSize) order = order.concat(shuffled(o.sequences.length, rng));
+      if (order.length < o.batchSize) order = order.concat(shuffledIndices(o.sequences.length, rng));
       const picked = order.splice(0, o.batchSize).map((i) => o.sequences[i]!);
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const loss = gradientStep(params, optimizer, chunk(picked, o.microBatchSize ?? o.batchSize), lossOf, { lr, clipNorm: o.clipNorm });
