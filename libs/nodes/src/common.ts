@@ -158,10 +158,16 @@ export function meanLoss(lossOf: (batch: number[][]) => tf.Scalar, sequences: nu
 }
 
 /** Progress every few steps (and the last), and a stop flag for the abort signal. */
-export const reporter = (ctx: NodeRunContext, every = 5) => ({
+/**
+ * Progress for a training loop: a report every `every` steps (at most ~50 per run) and at the end; with
+ * `epsilonAt`, each report carries the ε spent so far (DP nodes), computed only when reported.
+ */
+export const reporter = (ctx: NodeRunContext, every = 5, epsilonAt?: (step: number) => number) => ({
   shouldStop: () => ctx.signal.aborted,
   onStep: (r: { step: number; total: number; loss: number }) => {
-    if (r.step % every === 0 || r.step === r.total) ctx.progress({ step: r.step, total: r.total, loss: r.loss });
+    const interval = Math.max(every, Math.ceil(r.total / 50));
+    if (r.step % interval !== 0 && r.step !== r.total) return;
+    ctx.progress({ step: r.step, total: r.total, loss: r.loss, ...(epsilonAt ? { epsilon: epsilonAt(r.step) } : {}) });
   },
 });
 

@@ -3,7 +3,7 @@
 import type { DatasetDescription, InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, distillLoss, dpDistillLm, dpTrainLm } from '@dpkd/lm';
-import { type AccountantName, calibrateSigma, dpSgdEvent } from '@dpkd/privacy';
+import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf } from '@dpkd/privacy';
 import type { DPFineTuneParams, DpkdLoss } from '@dpkd/schema';
 import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, reporter, requireSeqLen, saveModelOutput, tokenizer } from './common';
 import { fineTuneExamples } from './fine-tune-data';
@@ -86,7 +86,10 @@ export const DPFineTuneNode: NodeImplementation = {
       const validationLoss = teacher
         ? () => meanLoss(distillLoss(model, teacher, { student: model, teacher, sequences: [], batchSize: 1, pad, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions }, []), validation)
         : () => meanLoss(ceLoss(model, pad), validation);
-      const progress = reporter(ctx, 2);
+      // ε so far: the accountant on the steps taken up to now (what an interrupted run has spent).
+      const epsilonAt = (step: number) =>
+        epsilonOf(dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: step }), plan.delta, { accountant: p.accountant as AccountantName }).epsilon;
+      const progress = reporter(ctx, 2, description.private ? epsilonAt : undefined);
       const common = {
         sequences: train, pad, q: plan.q, sigma: plan.sigma, clip: p.clip, steps: plan.steps, sampling: p.sampling,
         lr: p.lr, optimizer: { weightDecay: p.weightDecay }, seed: ctx.seed, shouldStop: progress.shouldStop,

@@ -67,6 +67,11 @@ describe('fine-tuning', () => {
     expect(epsilonOf(r.privacy![0]!.event!, 1 / 24).epsilon).toBeLessThanOrEqual(4);
     expect(m.selection.history.length).toBeGreaterThanOrEqual(1);
     expect(r.provenance).toEqual({ backend: 'wasm' });
+    // Progress carries the ε spent so far, ending at the executed claim's ε.
+    const spent = r.progress.map((p) => p.epsilon!);
+    expect(spent.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < spent.length; i++) expect(spent[i]!).toBeGreaterThan(spent[i - 1]!);
+    expect(spent.at(-1)).toBeCloseTo(epsilonOf(r.privacy![0]!.event!, 1 / 24).epsilon, 10);
   });
 
   test('DPFineTune with a teacher (DPKD student) trains with the KD loss', async () => {
