@@ -1,17 +1,16 @@
 // End to end: a tiny copy of graphs/quickstart.json (same nodes and wiring, tiny models) through the real
 // `dpkd run`, then the result table from `dpkd report`, its ε recomputed from the store, and a cached rerun.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DpEvent, epsilonOf } from '@dpkd/privacy';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { runCli, workspaceRoot } from './run-cli';
+import { runCli, scratchDir, workspaceRoot } from './run-cli';
 
 const fixture = 'libs/nodes/test/fixtures/tiny-quickstart.json';
 const graph = JSON.parse(readFileSync(join(workspaceRoot, fixture), 'utf8')) as {
   nodes: Record<string, { type: string; inputs?: Record<string, string>; params?: any }>;
 };
-const store = mkdtempSync(join(tmpdir(), 'dpkd-quickstart-'));
+const store = scratchDir('dpkd-quickstart-');
 
 interface Row { method: string; params: number; compressionRatio: number; epsilon: number | string; delta: number; perplexity: number }
 interface LineageEvent { key: string; node: string; event: DpEvent; n: number }

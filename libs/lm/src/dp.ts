@@ -298,7 +298,10 @@ export interface DpLoopOptions {
   optimizer?: AdamWOptions;
   /** Seed of the sampling and noise RNG (default 0). */
   seed?: number;
-  /** 'seeded' (default, reproducible) or 'crypto' (crypto.getRandomValues; what the DP theory assumes). */
+  /**
+   * Randomness of the Poisson sampling and the Gaussian noise: 'seeded' (default, reproducible from `seed`)
+   * or 'crypto' (crypto.getRandomValues: unpredictable, what the DP guarantee assumes; not reproducible).
+   */
   noise?: 'seeded' | 'crypto';
   rng?: Rng;
   shouldStop?: () => boolean;
@@ -331,8 +334,7 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
   if (!(o.sigma >= 0)) throw new Error(`${caller}: sigma must be >= 0`);
   const expectedBatch = q * N;
   const total = o.steps ?? Math.ceil((o.epochs ?? 1) / q);
-  const rng = o.rng ?? createRng(o.seed ?? 0);
-  const noiseRng = o.noise === 'crypto' ? createCryptoRng() : rng;
+  const rng = o.rng ?? (o.noise === 'crypto' ? createCryptoRng() : createRng(o.seed ?? 0));
   const optimizer = new AdamW(o.optimizer);
   const losses: number[] = [];
   let order: number[] = [];
@@ -349,7 +351,7 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
       const batch = indices.map((i) => o.sequences[i]!);
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const { loss } = dpStep(o.model, optimizer, batch, {
-        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, rng: noiseRng, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,
+        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, rng, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,
       });
       losses.push(loss);
       o.onStep?.({ step: step + 1, total, loss, batchSize: batch.length });

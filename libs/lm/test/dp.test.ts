@@ -94,4 +94,18 @@ describe('DP-SGD', () => {
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
   });
+
+  test("noise 'seeded' reproduces a run from its seed; 'crypto' does not (sampling and noise from the OS CSPRNG)", () => {
+    const data = randomBatch(12, 8, PAD, 5);
+    const train = (noise: 'seeded' | 'crypto') => {
+      const m = createModel(TINY, { seed: 1 });
+      const sizes: number[] = [];
+      dpTrainLm({ model: m, sequences: data, pad: PAD, q: 0.5, sigma: 1, clip: 1, steps: 3, lr: 1e-2, seed: 7, noise, onStep: (s) => sizes.push(s.batchSize) });
+      const wte = values(m.params.get('wte')!);
+      m.dispose();
+      return { wte, sizes };
+    };
+    expect(train('seeded')).toEqual(train('seeded'));
+    expect(train('crypto').wte).not.toEqual(train('crypto').wte);
+  });
 });

@@ -8,7 +8,7 @@ import type { DPFineTuneParams, DpkdLoss } from '@dpkd/schema';
 import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, reporter, requireSeqLen, saveModelOutput, tokenizer } from './common';
 import { fineTuneExamples } from './fine-tune-data';
 
-type Params = Required<Omit<DPFineTuneParams, 'seed' | 'epsilon' | 'sigma' | 'kd'>> & Pick<DPFineTuneParams, 'epsilon' | 'sigma' | 'kd'>;
+type Params = Required<Omit<DPFineTuneParams, 'seed' | 'epsilon' | 'sigma' | 'kd' | 'noise'>> & Pick<DPFineTuneParams, 'epsilon' | 'sigma' | 'kd' | 'noise'>;
 
 export const SHUFFLE_NOTE = 'fixed-size shuffled batches accounted as Poisson sampling (as the paper\'s code); the guarantee assumes Poisson';
 
@@ -92,7 +92,7 @@ export const DPFineTuneNode: NodeImplementation = {
       const progress = reporter(ctx, 2, description.private ? epsilonAt : undefined);
       const common = {
         sequences: train, pad, q: plan.q, sigma: plan.sigma, clip: p.clip, steps: plan.steps, sampling: p.sampling,
-        lr: p.lr, optimizer: { weightDecay: p.weightDecay }, seed: ctx.seed, shouldStop: progress.shouldStop,
+        lr: p.lr, optimizer: { weightDecay: p.weightDecay }, seed: ctx.seed, noise: p.noise ?? 'seeded', shouldStop: progress.shouldStop,
         onStep: (r: { step: number; total: number; loss: number }) => {
           progress.onStep(r);
           if (selectAt.has(r.step)) best.offer(r.step, validationLoss());

@@ -1,8 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lineage, NodeImplementation, NodeProgress, NodeRunContext } from '@dpkd/graph';
 import { validatorFor } from '@dpkd/schema';
+import { afterAll } from 'vitest';
 
 const files: Record<string, string> = {
   Dataset: 'dataset', Pretrain: 'pretrain', FineTune: 'fine-tune', DPFineTune: 'dp-fine-tune', Sample: 'sample',
@@ -22,6 +23,17 @@ export interface Output {
   meta?: unknown;
 }
 
+// Scratch dirs hold outputs that later tests of the same file read: remove them when the file is done.
+const scratchDirs: string[] = [];
+afterAll(() => {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+const scratchDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+};
+
 /** Runs a node with a context built like the engine's (a fresh scratch dir, defaults applied). */
 export async function runNode(
   impl: NodeImplementation,
@@ -37,7 +49,7 @@ export async function runNode(
     params: withDefaults(impl.type, params),
     seed,
     inputs: Object.fromEntries(Object.entries(inputs).map(([port, o]) => [port, { kind: o.kind ?? 'Artifact', path: o.file, meta: o.meta, lineage: o.lineage ?? {} }])),
-    scratchDir: mkdtempSync(join(tmpdir(), `dpkd-nodes-${impl.type}-`)),
+    scratchDir: scratchDir(`dpkd-nodes-${impl.type}-`),
     signal: new AbortController().signal,
     progress: (p) => progress.push(p),
     log: () => undefined,

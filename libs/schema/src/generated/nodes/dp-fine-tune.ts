@@ -41,6 +41,10 @@ export interface DPFineTuneParams {
    */
   accountant?: 'rdp' | 'pld';
   /**
+   * Randomness of the Poisson sampling and the Gaussian noise: seeded (when absent: a pseudo-random generator, reproducible from the node's seed) or crypto (crypto.getRandomValues, what the DP guarantee assumes; results are then not reproducible).
+   */
+  noise?: 'seeded' | 'crypto';
+  /**
    * Per-example gradient computation; naive is the slow reference.
    */
   clipping?: 'vectorised' | 'naive';
