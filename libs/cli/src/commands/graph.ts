@@ -49,7 +49,7 @@ export function register(program: Command): void {
       const graph = await loadOrFail(file);
       const store = await openStore(resolveStoreDir(options.store));
       const plan = await planGraph(graph, { store, registry: nodeRegistry() });
-      process.stdout.write(options.json ? `${JSON.stringify(planJson(plan))}\n` : renderPlan(plan));
+      process.stdout.write(options.json ? `${JSON.stringify(planJson(plan))}\n` : `${renderPlan(plan).trimEnd()}\n`);
       if (plan.violations.length > 0) process.exitCode = ExitCode.budgetExceeded;
     });
 
