@@ -4,10 +4,9 @@ import { forward, type LanguageModel } from './model';
 import { type DpLoopOptions, type DpTrainResult, dpTrainLm } from './dp';
 import { type Batch, type LossFn, type TrainOptions, trainLm } from './train';
 
-export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'extraParams'> {
-  student: LanguageModel;
-  teacher: LanguageModel;
-  /** Weight of the soft-label term: (1 - λ)·CE + λ·KL + α·hidden. The paper: 0.4. */
+/** The weights and shape of the KD objective (1 − λ)·CE + λ·t²·KL + α·hidden, shared by every KD trainer. */
+export interface KdObjective {
+  /** Weight of the soft-label term. The paper: 0.4. */
   lambda: number;
   temperature?: number;
   /** Weight of hidden-state alignment (0 = off, the paper's default). */
@@ -16,6 +15,11 @@ export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'e
   skipPositions?: number;
   /** CE counts PAD targets when false (the paper's KD code); default true. */
   maskPad?: boolean;
+}
+
+export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'extraParams'>, KdObjective {
+  student: LanguageModel;
+  teacher: LanguageModel;
   hidden?: Omit<HiddenAlignmentOptions, 'projections'>;
 }
 
@@ -68,16 +72,9 @@ export interface PrecomputedTargets {
   hidden?: Float32Array[];
 }
 
-export interface PrecomputedDistillOptions {
+export interface PrecomputedDistillOptions extends KdObjective {
   student: LanguageModel;
   pad: number;
-  /** (1 − λ)·CE + λ·KL + α·hidden. */
-  lambda: number;
-  temperature?: number;
-  alpha?: number;
-  klReduction?: 'token-mean' | 'batch-sum';
-  skipPositions?: number;
-  maskPad?: boolean;
   /** Student hidden index (into forward()'s hidden list) of each hidden pair, and the loss. */
   hidden?: { studentLayers: number[]; loss?: 'mse' | 'cosine' };
   /** The precomputed targets of a batch (the rows are the caller's own sequence arrays). */
@@ -120,13 +117,9 @@ export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections
   return loss;
 };
 
-export interface DpDistillOptions extends DpLoopOptions {
+export interface DpDistillOptions extends DpLoopOptions, Pick<KdObjective, 'lambda' | 'temperature' | 'klReduction' | 'skipPositions'> {
   student: LanguageModel;
   teacher: LanguageModel;
-  lambda: number;
-  temperature?: number;
-  klReduction?: 'token-mean' | 'batch-sum';
-  skipPositions?: number;
 }
 
 /**

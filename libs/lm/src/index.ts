@@ -16,7 +16,7 @@ export type { Batch, LossFn, StepReport, TrainOptions } from './train';
 export { naiveClippedSum, vectorisedClippedSum, clippedSum, dpGradient, dpStep, dpTrainLm, poissonSample } from './dp';
 export type { ClippedSum, ClipMethod, DpLoopOptions, DpStepOptions, DpTrainOptions, DpTrainResult, ExampleLoss } from './dp';
 export { distillLm, distillLoss } from './distill';
-export type { DistillOptions } from './distill';
+export type { DistillOptions, KdObjective } from './distill';
 export { generate, generateText, sampleToken } from './generate';
 export type { GenerateOptions, TextCodec } from './generate';
 export { perplexity, streamPerplexity, rowNll } from './perplexity';
