@@ -8,7 +8,7 @@ import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, mean
 import { readCorpusFile } from './corpus-file';
 import { absoluteLayer } from './hidden-align';
 import { hiddenRowsOf, readHiddenStates } from './hidden-states-file';
-import { corpusSequences } from './soft-label';
+import { corpusSequences } from './teacher-on-corpus';
 import { readSoftLabels, softTargetsOf } from './soft-labels-file';
 
 type Params = Required<Omit<DistillParams, 'seed'>>;

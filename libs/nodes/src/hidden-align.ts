@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { NodeImplementation } from '@dpkd/graph';
 import { forward, tf } from '@dpkd/lm';
 import type { HiddenAlignParams } from '@dpkd/schema';
-import { abortIfStopped, backend, chunk, inputOf, loadModelInput, NodeInputError, requireSeqLen, tokenizerInfo } from './common';
+import { abortIfStopped, chunk, NodeInputError, tokenizerInfo } from './common';
 import { writeHiddenStates } from './hidden-states-file';
-import { corpusSequences } from './soft-label';
+import { withTeacherOnCorpus } from './teacher-on-corpus';
 
 type Params = Required<Omit<HiddenAlignParams, 'seed'>>;
 
@@ -21,11 +21,7 @@ export const HiddenAlignNode: NodeImplementation = {
   type: 'HiddenAlign',
   async run(ctx) {
     const p = ctx.params as unknown as Params;
-    const backendName = await backend();
-    const sequences = corpusSequences(inputOf(ctx, 'corpus').path, p.seqLen);
-    const { model } = await loadModelInput(ctx, 'teacher');
-    try {
-      requireSeqLen(ctx, p.seqLen, model, 'teacher');
+    return withTeacherOnCorpus(ctx, p.seqLen, async (model, sequences) => {
       const layers = [...new Set(p.layers.map((l) => absoluteLayer(l, model.config.layers, 'teacher')))];
       const { d } = model.config;
       const L = p.seqLen;
@@ -40,9 +36,7 @@ export const HiddenAlignNode: NodeImplementation = {
       const meta = await writeHiddenStates(file, {
         sequences: sequences.length, seqLen: L, d, layers, teacherLayers: model.config.layers, tokenizer: tokenizerInfo(), tokens: Uint16Array.from(sequences.flat()), states,
       });
-      return { outputs: { hidden: { file, meta } }, metrics: { ...meta }, provenance: { backend: backendName } };
-    } finally {
-      model.dispose();
-    }
+      return { outputs: { hidden: { file, meta } }, metrics: { ...meta } };
+    });
   },
 };

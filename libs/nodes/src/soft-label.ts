@@ -4,24 +4,17 @@ import { join } from 'node:path';
 import type { NodeImplementation } from '@dpkd/graph';
 import { forward, tf } from '@dpkd/lm';
 import type { SoftLabelParams } from '@dpkd/schema';
-import { abortIfStopped, backend, chunk, encodeFixed, inputOf, loadModelInput, requireSeqLen, tokenizerInfo } from './common';
-import { readCorpusFile } from './corpus-file';
+import { abortIfStopped, chunk, tokenizerInfo } from './common';
 import { writeSoftLabels } from './soft-labels-file';
+import { withTeacherOnCorpus } from './teacher-on-corpus';
 
 type Params = Required<Omit<SoftLabelParams, 'seed'>>;
-
-/** What students, SoftLabel and HiddenAlign see: the raw synthetic text, no control code, no EOS, padded. */
-export const corpusSequences = (path: string, seqLen: number): number[][] => encodeFixed(readCorpusFile(path).map((r) => r.text), seqLen);
 
 export const SoftLabelNode: NodeImplementation = {
   type: 'SoftLabel',
   async run(ctx) {
     const p = ctx.params as unknown as Params;
-    const backendName = await backend();
-    const sequences = corpusSequences(inputOf(ctx, 'corpus').path, p.seqLen);
-    const { model } = await loadModelInput(ctx, 'teacher');
-    try {
-      requireSeqLen(ctx, p.seqLen, model, 'teacher');
+    return withTeacherOnCorpus(ctx, p.seqLen, async (model, sequences) => {
       const V = model.config.vocab;
       const L = p.seqLen;
       const S = sequences.length;
@@ -58,9 +51,7 @@ export const SoftLabelNode: NodeImplementation = {
       const file = join(ctx.scratchDir, 'soft-labels.bin');
       const meta = await writeSoftLabels(file, { sequences: S, seqLen: L, topK: k, vocab: V, tokenizer: tokenizerInfo(), tokens, probs, ids, tail });
       ctx.log(`${S} sequences × ${L} positions, top-${k || 'all'}: ${meta.bytesPerToken} bytes per token`);
-      return { outputs: { soft: { file, meta } }, metrics: { ...meta, bytes: meta.bytesPerToken * S * L }, provenance: { backend: backendName } };
-    } finally {
-      model.dispose();
-    }
+      return { outputs: { soft: { file, meta } }, metrics: { ...meta, bytes: meta.bytesPerToken * S * L } };
+    });
   },
 };

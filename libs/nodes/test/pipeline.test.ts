@@ -116,7 +116,9 @@ describe('synthetic data and distillation', () => {
   });
 
   test('SoftLabel stores top-k with tail mass (bytes per token stated); HiddenAlign stores chosen layers', async () => {
-    soft = (await runNode(SoftLabelNode, { topK: 5, seqLen: 32 }, { teacher: dpTeacher, corpus })).outputs.soft!;
+    const softRun = await runNode(SoftLabelNode, { topK: 5, seqLen: 32 }, { teacher: dpTeacher, corpus });
+    expect(softRun.provenance).toEqual({ backend: 'wasm' });
+    soft = softRun.outputs.soft!;
     expect(soft.meta).toMatchObject({ topK: 5, seqLen: 32, sequences: 10, bytesPerToken: 2 + 6 * 5 + 4 });
     const s = readSoftLabels(soft.file);
     for (let row = 0; row < 10 * 32; row += 37) {
@@ -126,7 +128,9 @@ describe('synthetic data and distillation', () => {
     }
     const full = (await runNode(SoftLabelNode, { topK: 0, seqLen: 8 }, { teacher: dpTeacher, corpus })).outputs.soft!;
     expect((full.meta as { bytesPerToken: number }).bytesPerToken).toBe(2 + 4 * 4098);
-    hidden = (await runNode(HiddenAlignNode, { layers: [-1, 1], seqLen: 32 }, { teacher: dpTeacher, corpus })).outputs.hidden!;
+    const hiddenRun = await runNode(HiddenAlignNode, { layers: [-1, 1], seqLen: 32 }, { teacher: dpTeacher, corpus });
+    expect(hiddenRun.provenance).toEqual({ backend: 'wasm' });
+    hidden = hiddenRun.outputs.hidden!;
     const h = readHiddenStates(hidden.file);
     expect(h.layers).toEqual([2, 1]);
     expect(h.states[0]).toHaveLength(10 * 32 * 48);
