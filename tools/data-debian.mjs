@@ -1,5 +1,5 @@
-// `npm run data:debian`: fetches the Debian-packaged corpora (FOLDOC for `foldoc`, fortunes for
-// `public-mix`) into the git-ignored cache data/cache/ (or $DPKD_DATA_CACHE).
+// `npm run data:debian`: fetches the Debian-packaged corpora (FOLDOC for `foldoc`, the fortunes for
+// `fortunes`) into the git-ignored cache data/cache/ (or $DPKD_DATA_CACHE).
 // Why `apt-get download` + `dpkg -x` rather than `apt-get install`: nothing is installed
 // system-wide, no root-owned files land in /usr, and `dict-foldoc`'s recommended `dictd` server is
 // never pulled in or started. Idempotent: a package whose .deb is present and already extracted is
@@ -16,11 +16,12 @@ const debs = join(cache, 'debs');
 const extracted = join(cache, 'deb');
 const manifestPath = join(cache, 'debian-manifest.json');
 
-// Pinned to Debian 12 (bookworm); the corpus digests in libs/data were computed from these.
+// Pinned to Debian 12 (bookworm); the content digests in libs/data/src/pins.ts were computed from these
+// (a Dataset refuses other content, so a fallback version below is caught at plan time).
 const packages = [
   { name: 'dict-foldoc', version: '20230119-1', corpus: 'foldoc' },
-  { name: 'fortunes', version: '1:1.99.1-7.3', corpus: 'public-mix' },
-  { name: 'fortunes-min', version: '1:1.99.1-7.3', corpus: 'public-mix' },
+  { name: 'fortunes', version: '1:1.99.1-7.3', corpus: 'fortunes' },
+  { name: 'fortunes-min', version: '1:1.99.1-7.3', corpus: 'fortunes' },
 ];
 
 const run = (cmd, args, cwd) => spawnSync(cmd, args, { cwd, encoding: 'utf8' });
@@ -57,7 +58,7 @@ const download = (pkg) => {
       );
       return false;
     }
-    console.warn(`data:debian: ${pkg.name} ${pkg.version} is not available; took the candidate version (split digests may differ)`);
+    console.warn(`data:debian: ${pkg.name} ${pkg.version} is not available; took the candidate version (its content will not match the pin in libs/data/src/pins.ts, and Datasets refuse it)`);
   }
   return true;
 };
@@ -93,4 +94,4 @@ const tmp = `${manifestPath}.${process.pid}.tmp`;
 writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
 renameSync(tmp, manifestPath);
 if (failures > 0) process.exit(1);
-console.log(`data:debian: done; corpora 'foldoc' and the fortunes part of 'public-mix' read ${extracted}`);
+console.log(`data:debian: done; corpora 'foldoc' and 'fortunes' read ${extracted}`);

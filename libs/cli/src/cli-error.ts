@@ -21,3 +21,25 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/** Error classes (by name, so no lib has to import the CLI) whose message tells the user what to fix. */
+const userErrorNames = new Set([
+  'InvalidNodeInput', // a node's own check, attributed to its JSON pointer (@dpkd/graph)
+  'NodeInputError', // the same, not attributed to a node
+  'DataError', // @dpkd/data: a corpus or dataset file the user can fix or fetch
+  'CorpusUnavailableError',
+  'CorpusContentMismatchError',
+  'CorpusUnknownError',
+  'StoreOpenError', // @dpkd/store: --store / DPKD_STORE is not a usable directory (the message says why)
+]);
+
+/**
+ * The CliError (exit 2) for an error the user caused, with `file` in front when it names a place in a
+ * graph file; undefined for anything else (a bug: main prints it as an internal error).
+ */
+export function userError(error: unknown, file?: string): CliError | undefined {
+  if (error instanceof CliError) return error;
+  if (!(error instanceof Error) || !userErrorNames.has(error.name)) return undefined;
+  const where = file && error.name === 'InvalidNodeInput' ? `${file}: ` : '';
+  return new CliError(`${where}${error.message}`, ExitCode.invalidInput);
+}

@@ -1,8 +1,14 @@
-// Which node types `dpkd` can plan and run: the real ones (libs/nodes) and, behind a test hook, the
-// engine's test-only types.
+// Which node types `dpkd` can plan and run (the real ones from libs/nodes and, behind a test hook, the
+// engine's test-only types), and the key environment: what every action key covers beyond the graph file.
+// The CLI is the one layer that may import the model, tokenizer and data libs, so it computes the
+// environment here and hands it to @dpkd/graph, which hashes it (action-key.ts) without knowing what it is.
+import { createRequire } from 'node:module';
 import { makeRegistry, testNodes, testSignatures, type NodeRegistryApi, type RegisteredNode } from '@dpkd/engine';
-import { defaultSignatures, type Signature } from '@dpkd/graph';
+import { defaultSignatures, loadGraphFile, type KeyEnvironment, type LoadResult, type Signature } from '@dpkd/graph';
+import { initBackend, MODEL_PRESETS, tf } from '@dpkd/lm';
 import { nodeImplementations } from '@dpkd/nodes';
+import { createTokenizer } from '@dpkd/tokenizer';
+import { CliError, ExitCode } from './cli-error';
 
 /**
  * Test hook: with DPKD_TEST_NODES=1 the test-only node types (Sleep, Fail, Count, FakeDataset, EmitDpEvent,
@@ -20,4 +26,70 @@ export function nodeRegistry(): NodeRegistryApi {
     outputs: Object.fromEntries(Object.entries(signatures.get(implementation.type)?.outputs ?? {}).map(([port, spec]) => [port, spec.kind])),
   }));
   return makeRegistry([...real, ...(testHook() ? testNodes : [])]);
+}
+
+const require = createRequire(import.meta.url);
+const versionOf = (pkg: string): string | undefined => {
+  try {
+    return (require(`${pkg}/package.json`) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The npm package behind each backend name libs/lm/src/backend.ts can pick, in its order of preference
+ * (for `tensorflow` the GPU build is tried first, so the first installed one is the one it loads).
+ */
+const backendPackages: Record<string, string[]> = {
+  tensorflow: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],
+  wasm: ['@tensorflow/tfjs-backend-wasm'],
+  cpu: ['@tensorflow/tfjs-backend-cpu'],
+};
+
+/**
+ * `<name>@<version>` of the backend the nodes of this process (and the workers it spawns, which inherit
+ * its environment and node_modules) run on. It initialises the backend exactly as the nodes do
+ * (initBackend: DPKD_BACKEND, else the first that loads), about 0.1 s once per process.
+ */
+async function backendId(): Promise<string> {
+  let name: string;
+  try {
+    name = await initBackend();
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}`, ExitCode.invalidInput);
+  }
+  for (const pkg of backendPackages[name] ?? []) {
+    const version = versionOf(pkg);
+    if (version) return `${name}@${version}`;
+  }
+  return `${name}@${tf.version.tfjs}`;
+}
+
+let environment: Promise<KeyEnvironment> | undefined;
+
+/**
+ * What every action key covers beyond the graph: the tokenizer digest (createTokenizer(), the nodes'
+ * one tokenizer), the tfjs version and the backend with its version; per node, the digests of the
+ * external content it reads (NodeImplementation.externalContent: a Dataset's pinned corpus digest).
+ */
+export function keyEnvironment(): Promise<KeyEnvironment> {
+  environment ??= (async (): Promise<KeyEnvironment> => {
+    const registry = nodeRegistry();
+    return {
+      common: { tokenizer: createTokenizer().fingerprint, tfjs: tf.version.tfjs, backend: await backendId() },
+      forNode: (type, params) => registry.get(type)?.externalContent?.(params),
+    };
+  })();
+  environment.catch(() => (environment = undefined));
+  return environment;
+}
+
+/** The context length of a model preset of libs/lm (validate checks every seqLen against it). */
+const presetContext = (preset: string): number | undefined =>
+  Object.hasOwn(MODEL_PRESETS, preset) ? MODEL_PRESETS[preset as keyof typeof MODEL_PRESETS].ctx : undefined;
+
+/** Reads, validates and keys a graph file exactly as every command does (one recipe, one environment). */
+export async function loadGraph(file: string): Promise<LoadResult> {
+  return loadGraphFile(file, { extraSignatures: extraSignatures(), keyEnvironment: await keyEnvironment(), presetContext });
 }

@@ -18,7 +18,7 @@ describe('dpkd data list', () => {
     const r = runCli(['data', 'list', '--json'], { env: { DPKD_DATA_CACHE: emptyCache } });
     expect(r.code).toBe(0);
     const { corpora } = JSON.parse(r.stdout);
-    expect(corpora.map((c: { name: string }) => c.name)).toEqual(['imdb', 'wordnet', 'foldoc', 'spam', 'public-mix']);
+    expect(corpora.map((c: { name: string }) => c.name)).toEqual(['imdb', 'wordnet', 'foldoc', 'spam', 'public-mix', 'fortunes']);
     const foldoc = corpora.find((c: { name: string }) => c.name === 'foldoc');
     expect(foldoc).toMatchObject({ available: false, privateByDefault: true, labelName: 'domain' });
     expect(foldoc.howToGet).toMatch(/npm run data:debian/);
@@ -40,7 +40,9 @@ describe('dpkd data info', () => {
     expect(r.code).toBe(0);
     const expected = JSON.parse(readFileSync(join(fixtures, 'expected-info.json'), 'utf8')).find((i: { name: string }) => i.name === 'foldoc');
     expect(JSON.parse(r.stdout)).toEqual(expected);
-    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['name', 'documents', 'characters', 'tokens', 'classes', 'splits']);
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['name', 'documents', 'characters', 'tokens', 'classes', 'content', 'splits']);
+    // The fixture is not the pinned FOLDOC: info says so (a Dataset would refuse it).
+    expect(JSON.parse(r.stdout).content).toMatchObject({ pinned: expect.stringMatching(/^[0-9a-f]{64}$/), matches: false });
   });
 
   test('the table shows counts and hashes, never document text', () => {
@@ -53,7 +55,7 @@ describe('dpkd data info', () => {
 
   test('a missing corpus fails with one line saying how to get it', () => {
     const r = runCli(['data', 'info', 'foldoc', '--json'], { env: { DPKD_DATA_CACHE: emptyCache } });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/corpus 'foldoc' is not available.*npm run data:debian/);

@@ -1,9 +1,14 @@
 // Process-level engine tests: the real `dpkd run` with the test-only node types (DPKD_TEST_NODES=1).
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { processIdentity } from '@dpkd/store';
 import { runCli, scratchDir, workspaceRoot } from './run-cli';
+
+const hostTagOf = () => createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 const bundle = join(workspaceRoot, 'dist/dpkd.js');
 const env = { DPKD_TEST_NODES: '1' };
@@ -89,7 +94,7 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(ls.actions).toHaveLength(2);
   });
 
-  test('Ctrl-C stops a worker, commits nothing and exits 130', async () => {
+  test('Ctrl-C stops a worker, commits nothing, charges the started DP attempt and exits 130', async () => {
     const { graph, store, counter } = setup({});
     writeFileSync(graph, JSON.stringify({ name: 'sigint', nodes: {
       imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
@@ -104,7 +109,9 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(keys).toEqual(['imdb']);
     expect(readdirSync(join(store, 'tmp')).filter((n) => n.startsWith('scratch'))).toEqual([]);
     const ledger = JSON.parse(runCli(['ledger', '--store', store, '--json']).stdout);
-    expect(ledger.entries).toBe(0);
+    expect(ledger.records.map((r: { node: string; outcome: string }) => [r.node, r.outcome])).toEqual([['teacher', 'started']]); // charged before it trained
+    expect(lines(counter)[0]).toMatch(/ charged=true$/);
+    expect(ledger.units[0].uncommittedAttempts).toBe(1);
     expect(JSON.parse(runCli(['status', '--store', store, '--json']).stdout).status).toBe('interrupted');
   });
 
@@ -125,4 +132,83 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(verify.code).toBe(1);
     expect(verify.stdout).toContain(digest);
   });
+
+  test('a damaged ledger: run refuses before any DP node starts (exit 1), ledger prints no ε, rebuild restores it', () => {
+    const { graph, store, counter } = setup({});
+    const write = (seed: number) =>
+      writeFileSync(graph, JSON.stringify({ name: 'ledger-damage', seed, nodes: {
+        imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
+        teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.1, steps: 10, count: counter } },
+      } }));
+    write(1);
+    expect(runCli(['run', graph, '--store', store, '--executor', 'in-process'], { env }).code).toBe(0);
+    writeFileSync(join(store, 'logs/privacy-ledger.jsonl'), 'garbage\n', { flag: 'a' });
+
+    write(2);
+    const refused = runCli(['run', graph, '--store', store, '--executor', 'in-process'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('privacy ledger');
+    expect(refused.stderr).toContain('`dpkd ledger verify`');
+    expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(lines(counter)).toHaveLength(1); // the second DP node never started
+
+    const shown = runCli(['ledger', '--store', store]);
+    expect(shown.code).toBe(1);
+    expect(shown.stdout).not.toContain('ε=');
+    expect(shown.stderr).toContain('line 2 is not JSON');
+    expect(runCli(['ledger', 'verify', '--store', store]).code).toBe(1);
+
+    const rebuilt = runCli(['ledger', 'rebuild', '--store', store]);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toContain('the ledger checks out');
+    expect(readdirSync(join(store, 'logs')).some((n) => n.startsWith('privacy-ledger.jsonl.damaged-'))).toBe(true);
+    expect(runCli(['ledger', 'verify', '--store', store]).code).toBe(0);
+    expect(runCli(['run', graph, '--store', store, '--executor', 'in-process'], { env }).code).toBe(0);
+    for (const line of lines(counter)) expect(line).toMatch(/ charged=true$/);
+    const ledger = JSON.parse(runCli(['ledger', '--store', store, '--json']).stdout);
+    expect(ledger.records.map((r: { outcome: string }) => r.outcome)).toEqual(['rebuilt', 'started']);
+  });
+
+  test('a lock held by a live process: run says who holds it and since when, and one Ctrl-C ends the wait (exit 130)', async () => {
+    const { graph, store, counter } = setup({});
+    writeFileSync(graph, JSON.stringify({ name: 'lock-wait', nodes: { a: { type: 'Count', params: { file: counter } } } }));
+    const plan = JSON.parse(runCli(['plan', graph, '--store', store, '--json'], { env }).stdout);
+    const key = plan.nodes[0].key as string;
+    mkdirSync(join(store, 'locks'), { recursive: true });
+    // Held by this (live) test process, with its real identity: not stale.
+    writeFileSync(join(store, 'locks', `action-${key}.lock`), JSON.stringify({
+      pid: process.pid, hostname: hostname(), hostTag: hostTagOf(), startedAt: '2026-01-02T03:04:05.000Z', token: 'feedfacefeedface',
+      command: 'dpkd run other.json', identity: processIdentity(process.pid),
+    }));
+    const { child, exited } = start(['run', graph, '--store', store, '--executor', 'in-process']);
+    let said = '';
+    child.stderr.on('data', (c) => (said += c));
+    await waitFor(() => said.includes('waiting'));
+    expect(said).toContain(`held by pid ${process.pid} on this machine since 2026-01-02T03:04:05.000Z`);
+    child.kill('SIGINT');
+    const result = await exited;
+    expect(result.code).toBe(130);
+  });
+
+  test('--store naming a file is a one-line error (exit 2); cache gc on a read-only store is a message, not a stack trace', () => {
+    const { graph, store, counter } = setup({});
+    writeFileSync(graph, JSON.stringify({ name: 'read-only', nodes: { a: { type: 'Count', params: { file: counter } } } }));
+    const asStore = runCli(['cache', 'ls', '--store', graph]);
+    expect(asStore.code).toBe(2);
+    expect(asStore.stderr.trim()).toMatch(/^dpkd: Cannot open the store .* it is a file, not a directory/);
+    expect(runCli(['run', graph, '--store', graph], { env }).code).toBe(2);
+
+    expect(runCli(['run', graph, '--store', store], { env }).code).toBe(0);
+    const dirs = [store, ...['objects', 'actions', 'locks', 'tmp', 'logs', 'engine'].map((d) => join(store, d))];
+    const immutable = spawnSync('chattr', ['+i', ...dirs]);
+    if (immutable.status !== 0) throw new Error(`chattr +i is needed to make a read-only store as root: ${immutable.stderr}`);
+    try {
+      const gc = runCli(['cache', 'gc', '--store', store]);
+      expect(gc.code).toBe(1);
+      expect(gc.stderr.trim()).toMatch(/^dpkd: cache gc: operation not permitted \(EPERM on .*\); nothing more was changed$/);
+    } finally {
+      spawnSync('chattr', ['-i', ...dirs]);
+    }
+  });
 });
+

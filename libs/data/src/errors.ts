@@ -32,3 +32,19 @@ export function parseJsonQuietly(text: string, what: string): unknown {
     throw new DataError(`${what} is not valid JSON${position ? ` (near byte ${position})` : ''}; reinstall the package or fix the file`);
   }
 }
+
+/**
+ * The corpus on this machine is not the pinned one (another package version, an edited cache): its
+ * documents would silently differ from everyone else's under the same action keys, so nothing uses them.
+ */
+export class CorpusContentMismatchError extends DataError {
+  constructor(
+    readonly corpus: string,
+    readonly actual: string,
+    readonly pinned: string,
+    readonly fix: string,
+  ) {
+    super(`corpus '${corpus}' has content sha256 ${actual}, but dpkd pins ${pinned}; to get the pinned content: ${fix}`);
+    this.name = 'CorpusContentMismatchError';
+  }
+}

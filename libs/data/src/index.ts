@@ -1,10 +1,12 @@
 export type { CorpusDescription, CorpusName, Document, SourceOverrides, SplitName, SplitSet, SplitSizes } from './types';
 export { splitNames } from './types';
-export { CorpusUnavailableError, DataError } from './errors';
+export { CorpusContentMismatchError, CorpusUnavailableError, DataError } from './errors';
+export { corpusPins, type CorpusPin } from './pins';
 export { decodeHtmlEntities, normaliseText, stripHtml } from './normalise';
 export { finaliseDocuments, type FinaliseStats } from './documents';
 export {
-  corpusLabels, corpusNames, CorpusUnknownError, describeCorpus, isCorpusName, loadCorpus, loadCorpusWithStats,
+  checkPinnedContent, corpusDigest, corpusLabels, corpusNames, CorpusUnknownError, describeCorpus, isCorpusName, loadCorpus,
+  loadCorpusWithStats, loadPinnedCorpus,
   type LoadedCorpus,
 } from './corpora';
 export { defaultSplitSizes, splitCorpus, splitDigest, splitOrderKey } from './split';

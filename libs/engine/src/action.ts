@@ -1,15 +1,20 @@
-// One action from start to commit: run the node in a scratch dir, move its outputs into the store, append
-// its executed mechanisms to the ledger, then write the manifest. The in-process executor and `dpkd exec`
-// (the worker) both call runActionLocked, so both commit the same way.
+// One action from start to commit: verify its inputs, charge its DP mechanisms to the ledger (before it
+// touches its data), run the node in a scratch dir, move its outputs into the store, then write the
+// manifest. The in-process executor and `dpkd exec` (the worker) both call runActionLocked, so both commit
+// the same way.
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { NodeProgress, NodeRunContext, NodeRunResult, PrivacyClaim } from '@dpkd/graph';
-import { writeFileAtomic, type Store } from '@dpkd/store';
+import type { DpEvent } from '@dpkd/privacy';
+import { canonicalJson, writeFileAtomic, type Store } from '@dpkd/store';
 import type { AccountantName } from './graph-types';
 import { type KeyMaterial } from './key-material';
 import { recordKey } from './key-index';
-import { nodeLogPath, nodeLogsDir, specPath, specsDir } from './layout';
+import { checkpointDir, nodeLogPath, nodeLogsDir, specPath, specsDir } from './layout';
+import { NonFiniteResult } from './errors';
+import { verifiedRead } from './integrity';
 import { appendToLedger } from './ledger';
+import { chargeAttempt, chargeableClaims } from './ledger-guard';
 import { DPKD_VERSION, type ActionManifest, type ArtifactRef } from './manifest';
 import { addClaims, mergeLineage, type Lineage } from './privacy-plan';
 import type { NodeRegistryApi } from './registry';
@@ -23,7 +28,8 @@ export interface ActionSpec {
   version: number;
   params: Record<string, unknown>;
   seed: number;
-  inputs: Record<string, { key: string; port: string; digest: string; kind: string; meta?: unknown; lineage: Lineage }>;
+  /** `fingerprint`: the run verified this object already (Store.verifyObject), so a worker need not hash it again. */
+  inputs: Record<string, { key: string; port: string; digest: string; kind: string; meta?: unknown; lineage: Lineage; fingerprint?: string }>;
   plannedClaims: PrivacyClaim[];
   upstreamLineage: Lineage;
   keyMaterial: KeyMaterial;
@@ -37,7 +43,15 @@ export interface ActionHooks {
   signal: AbortSignal;
   progress(p: NodeProgress): void;
   executor: 'in-process' | 'worker';
+  /** A line for the user that is not progress (e.g. who holds a lock the action waits for). */
+  notice?(message: string): void;
 }
+
+/** Waiting for the action's lock says who holds it and since when, and ends on the action's abort signal (Ctrl-C). */
+const lockWaitNotice = (hooks: ActionHooks) => ({
+  signal: hooks.signal,
+  onWait: (wait: { description: string }) => hooks.notice?.(`waiting: ${wait.description}`),
+});
 
 export class ActionAborted extends Error {
   constructor(readonly key: string) {
@@ -69,11 +83,15 @@ export async function runActionLocked(
   spec: ActionSpec,
   hooks: ActionHooks,
 ): Promise<{ manifest: ActionManifest; cached: boolean }> {
-  return store.withLock(`action-${spec.key}`, async () => {
-    const existing = await store.getManifest<ActionManifest>(spec.key);
-    if (existing) return { manifest: existing, cached: true };
-    return { manifest: await performAction(store, registry, spec, hooks), cached: false };
-  });
+  return store.withLock(
+    `action-${spec.key}`,
+    async () => {
+      const existing = await store.getManifest<ActionManifest>(spec.key);
+      if (existing) return { manifest: existing, cached: true };
+      return { manifest: await performAction(store, registry, spec, hooks), cached: false };
+    },
+    lockWaitNotice(hooks),
+  );
 }
 
 async function performAction(store: Store, registry: NodeRegistryApi, spec: ActionSpec, hooks: ActionHooks): Promise<ActionManifest> {
@@ -87,10 +105,23 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
   const started = Date.now();
   const pendingLogs: Promise<unknown>[] = [];
   try {
+    // Every input is checked against its digest before the node reads it (a corrupt or missing object drops
+    // its producer's manifest, so the producer runs again, and fails this action with ObjectUnavailable).
     const inputs: NodeRunContext['inputs'] = {};
     for (const [port, input] of Object.entries(spec.inputs)) {
-      inputs[port] = { kind: input.kind, path: store.objectPath(input.digest), meta: input.meta, lineage: input.lineage };
+      const object = await verifiedRead(store, {
+        digest: input.digest, reader: `${spec.nodeId}.${port}`, producerKey: input.key, ...(input.fingerprint ? { trusted: input.fingerprint } : {}),
+      });
+      inputs[port] = { kind: input.kind, path: object.path, meta: input.meta, lineage: input.lineage };
     }
+
+    // Charge before training (see README, "The ledger never under-counts"): from here on the attempt is in the
+    // ledger whatever happens to it. A damaged ledger or a failed write stops the action before it starts.
+    if (hooks.signal.aborted) throw new ActionAborted(spec.key);
+    const context = { key: spec.key, node: spec.nodeId, type: spec.type, graph: spec.graph, run: spec.run, attempt: spec.attempt };
+    const charges = await chargeAttempt(store, spec.plannedClaims, context, spec.accountant);
+    if (charges.length > 0) await log(`# charged to the privacy ledger before starting: entries ${charges.map((c) => c.seq).join(', ')}`);
+
     let result: NodeRunResult;
     try {
       result = await impl.run({
@@ -101,6 +132,7 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
         seed: spec.seed,
         inputs,
         scratchDir,
+        checkpointDir: checkpointDir(store, spec.key),
         signal: hooks.signal,
         progress: hooks.progress,
         log: (line) => void pendingLogs.push(log(line)),
@@ -110,6 +142,12 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
       throw error;
     }
     if (hooks.signal.aborted) throw new ActionAborted(spec.key);
+    const nonFinite = findNonFinite(result.metrics ?? {}, '/metrics');
+    if (nonFinite) {
+      const error = new NonFiniteResult({ nodeId: spec.nodeId, type: spec.type, pointer: nonFinite.pointer, value: nonFinite.value });
+      await log(`# failed: ${error.message}`);
+      throw error;
+    }
 
     const outputs: Record<string, ArtifactRef> = {};
     for (const [port, output] of Object.entries(result.outputs)) {
@@ -128,14 +166,12 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
     mergeLineage(lineage, spec.upstreamLineage);
     addClaims(lineage, { id: spec.nodeId, key: spec.key }, executed);
 
-    // Ledger first, then manifest: a crash in between charges a mechanism whose result is discarded
-    // (over-counting), never the reverse.
-    await appendToLedger(
-      store,
-      executed,
-      { key: spec.key, node: spec.nodeId, type: spec.type, graph: spec.graph, run: spec.run, attempt: spec.attempt, outcome: 'executed' },
-      spec.accountant,
-    );
+    // The planned mechanisms were charged before the run. A node that reports having executed more than that
+    // (DPFineTune reports the steps it took, never more than planned) is charged what it reports as well.
+    if (!coveredBy(chargeableClaims(executed), chargeableClaims(spec.plannedClaims))) {
+      const extra = await appendToLedger(store, executed, { ...context, outcome: 'executed' }, spec.accountant);
+      charges.push(...extra.map((r) => ({ seq: r.seq, hash: r.hash })));
+    }
     await Promise.all(pendingLogs);
     const seconds = (Date.now() - started) / 1000;
     await log(`# done in ${seconds.toFixed(3)} s`);
@@ -167,11 +203,35 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
         executor: hooks.executor,
       },
       ...(logDigest ? { logDigest } : {}),
+      ...(charges.length > 0 ? { charges } : {}),
     };
     await store.putManifest(spec.key, manifest);
+    await rm(checkpointDir(store, spec.key), { recursive: true, force: true }); // the result is committed: no resume needed
     await recordKey(store, spec.baseId, spec.key, spec.keyMaterial);
     return manifest;
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether every executed claim is within a charged one of the same unit and split: the same event, or the
+ * same mechanism self-composed no more times (ε grows with the count, so fewer steps cost no more).
+ */
+function coveredBy(executed: PrivacyClaim[], charged: PrivacyClaim[]): boolean {
+  const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+  const within = (e: DpEvent, c: DpEvent) =>
+    same(e, c) || (e.type === 'SelfComposed' && c.type === 'SelfComposed' && same(e.event, c.event) && e.count <= c.count);
+  return executed.every((x) => charged.some((c) => c.dataset.unit === x.dataset.unit && c.split === x.split && within(x.event!, c.event!)));
+}
+
+/** The first NaN or ±Infinity in a node's metrics, with its JSON pointer (canonical JSON has no form for them). */
+function findNonFinite(value: unknown, pointer: string): { pointer: string; value: string } | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { pointer, value: String(value) };
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const found = findNonFinite(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+    if (found) return found;
+  }
+  return undefined;
 }

@@ -20,7 +20,9 @@ export function inProcessExecutor(store: Store, registry: NodeRegistryApi): Exec
     execute: (spec, options) =>
       Effect.async<{ manifest: ActionManifest; cached: boolean }, NodeFailed>((resume) => {
         const controller = new AbortController();
-        const running = runActionLocked(store, registry, spec, { signal: controller.signal, progress: options.progress, executor: 'in-process' });
+        const running = runActionLocked(store, registry, spec, {
+          signal: controller.signal, progress: options.progress, executor: 'in-process', ...(options.notice ? { notice: options.notice } : {}),
+        });
         running.then(
           (result) => resume(Effect.succeed(result)),
           (error) => resume(Effect.fail(failed(spec, options.logPath, messageOf(error)))),
@@ -60,7 +62,7 @@ export function workerExecutor(store: Store, options: WorkerOptions): ExecutorAp
 function spawnWorker(
   store: Store,
   spec: ActionSpec,
-  execOptions: { logPath: string; progress(p: NodeProgress): void },
+  execOptions: { logPath: string; progress(p: NodeProgress): void; notice?(message: string): void },
   options: WorkerOptions,
 ): Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed> {
   return Effect.async((resume) => {
@@ -80,6 +82,7 @@ function spawnWorker(
         try {
           const message = JSON.parse(line) as { type: string } & NodeProgress & { cached?: boolean };
           if (message.type === 'progress') execOptions.progress(message);
+          if (message.type === 'notice' && typeof message.message === 'string') execOptions.notice?.(message.message);
           if (message.type === 'done') cached = Boolean(message.cached);
         } catch {
           // a stray non-JSON line from a library: ignore (the node's log has its output)

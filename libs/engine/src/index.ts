@@ -6,6 +6,8 @@ export * from './manifest';
 export * from './layout';
 export { readKeyIndex, recordKey } from './key-index';
 export * from './ledger';
+export * from './ledger-guard';
+export { checkCachedOutputs, dropProducer, verifiedRead, type ObjectRead } from './integrity';
 export * from './registry';
 export { ActionAborted, readSpec, runActionLocked, writeSpec, type ActionHooks, type ActionSpec } from './action';
 export * from './run-records';

@@ -1,23 +1,12 @@
 // Miss explanations: the closest earlier action of the same graph node, and the key fields that differ.
+// The key recipe itself is @dpkd/graph's action-key.ts (one recipe: expansion computes every key there).
+import type { KeyMaterial } from '@dpkd/graph';
 import type { EngineNode } from './graph-types';
 
-/**
- * The fields an action key is made of (the graph lib hashes the same fields): an input is named by its
- * upstream action key plus the port, so "the upstream changed" is visible without hashing data.
- */
-export interface KeyMaterial {
-  type: string;
-  version: number;
-  params: Record<string, unknown>;
-  inputs: Record<string, string>;
-  seed: number;
-}
+export type { KeyMaterial };
 
-export function keyMaterialOf(node: EngineNode, keyOf: (nodeId: string) => string): KeyMaterial {
-  const inputs: Record<string, string> = {};
-  for (const [port, ref] of Object.entries(node.inputs)) inputs[port] = `${keyOf(ref.node)}#${ref.port}`;
-  return { type: node.type, version: node.version, params: node.params, inputs, seed: node.seed };
-}
+/** The material the node's key was computed from (recorded in manifests and the key index). */
+export const keyMaterialOf = (node: EngineNode): KeyMaterial => node.material;
 
 /** Flattens nested params to `a.b.c` paths so a difference names the exact field. */
 function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
@@ -35,12 +24,16 @@ const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringi
 /** Every differing field of `before` -> `now`, e.g. `params.lr: 0.0001 -> 0.0002`, `inputs.data: upstream changed`. */
 export function differences(before: KeyMaterial, now: KeyMaterial): string[] {
   const out: string[] = [];
+  if (before.keyFormat !== now.keyFormat) out.push(`keyFormat: ${show(before.keyFormat)} -> ${show(now.keyFormat)} (dpkd's key recipe changed)`);
   if (before.version !== now.version) out.push(`version: ${before.version} -> ${now.version}`);
   if (before.seed !== now.seed) out.push(`seed: ${before.seed} -> ${now.seed}`);
   const a = new Map<string, unknown>();
   const b = new Map<string, unknown>();
   flatten(before.params, 'params', a);
   flatten(now.params, 'params', b);
+  // Material recorded before keyFormat 2 has no environment: every entry shows as (unset) -> value.
+  for (const [k, v] of Object.entries(before.environment ?? {})) a.set(`environment.${k}`, v);
+  for (const [k, v] of Object.entries(now.environment ?? {})) b.set(`environment.${k}`, v);
   for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
     if (JSON.stringify(a.get(path)) !== JSON.stringify(b.get(path))) out.push(`${path}: ${show(a.get(path))} -> ${show(b.get(path))}`);
   }

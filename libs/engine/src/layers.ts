@@ -5,6 +5,7 @@ import { Store } from '@dpkd/store';
 import { autoExecutor, inProcessExecutor, workerExecutor, type WorkerOptions } from './executors';
 import { consoleProgress, type ConsoleProgressOptions } from './progress';
 import type { NodeRegistryApi } from './registry';
+import { StoreFailure, messageOf } from './errors';
 import { writeRunRecord } from './run-records';
 import { ArtifactStore, Executor, NodeRegistry, Progress, RunRecords, type ProgressApi } from './services';
 
@@ -30,7 +31,10 @@ export function engineLayer(options: EngineLayerOptions) {
     Layer.succeed(ArtifactStore, options.store),
     Layer.succeed(NodeRegistry, options.registry),
     Layer.succeed(Executor, executor),
-    Layer.succeed(RunRecords, { write: (record) => Effect.promise(() => writeRunRecord(options.store, record)) }),
+    Layer.succeed(RunRecords, {
+      write: (record) =>
+        Effect.tryPromise({ try: () => writeRunRecord(options.store, record), catch: (e) => new StoreFailure({ operation: 'write the run record', message: messageOf(e) }) }),
+    }),
     Layer.succeed(Progress, progress),
   );
 }

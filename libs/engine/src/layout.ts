@@ -9,6 +9,8 @@ export const nodeLogsDir = (store: Store) => join(engineDir(store), 'node-logs')
 export const keyIndexDir = (store: Store) => join(engineDir(store), 'key-index');
 export const specPath = (store: Store, key: string) => join(specsDir(store), `${key}.json`);
 export const nodeLogPath = (store: Store, key: string) => join(nodeLogsDir(store), `${key}.log`);
+/** A long training's resumable state: kept until the action commits (NodeRunContext.checkpointDir). */
+export const checkpointDir = (store: Store, key: string) => join(store.root, 'checkpoints', key);
 
 /** The privacy ledger: the store's hash-chained log `logs/privacy-ledger.jsonl`. */
 export const LEDGER_LOG = 'privacy-ledger';

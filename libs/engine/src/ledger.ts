@@ -1,16 +1,24 @@
-// The workspace privacy ledger: one hash-chained line per executed DP mechanism (never per cache hit).
-import { epsilonOf, type DpEvent } from '@dpkd/privacy';
+// The workspace privacy ledger: one hash-chained line per executed DP mechanism (never per cache hit), and
+// one (NoOp, charging nothing) per executed gap-only use of a private split, so the ledger lists the gaps.
+// Totals compose with @dpkd/privacy's composeUnit at the unit's δ, which every entry records.
+import { composeUnit, type DpEvent } from '@dpkd/privacy';
 import type { PrivacyClaim } from '@dpkd/graph';
 import type { LogRecord, Store } from '@dpkd/store';
 import { LEDGER_LOG } from './layout';
+import { claimGaps, isMechanism } from './privacy-plan';
 import type { AccountantName } from './graph-types';
 
 export interface LedgerEntry {
   unit: string;
   n: number;
+  /** The unit's δ the mechanism was calibrated and is stated at (absent in ledgers from before: 1/n then). */
+  delta?: number;
   split: string;
+  /** The mechanism; NoOp for an entry that only records a gap. */
   event: DpEvent;
   note?: string;
+  /** Where this use departs from the proof (shuffled batches, seeded noise, held-out uses). */
+  gaps?: string[];
   /** Action key and graph node that executed the mechanism. */
   key: string;
   node: string;
@@ -18,8 +26,14 @@ export interface LedgerEntry {
   graph: string;
   run: string;
   attempt: number;
-  /** "executed": the action committed; "failed-attempt": it failed after starting, charged anyway (see README). */
-  outcome: 'executed' | 'failed-attempt';
+  /**
+   * "started": charged before the attempt touched its data (ledger-guard.ts; the manifest names the entry if
+   * it committed). "rebuilt" / "salvaged": written by `dpkd ledger rebuild` from a DP manifest / from a readable
+   * line of the damaged ledger. "executed" / "failed-attempt": older ledgers (charged after the attempt).
+   */
+  outcome: 'started' | 'rebuilt' | 'salvaged' | 'executed' | 'failed-attempt';
+  /** Set on entries written by `dpkd ledger rebuild`: when, and where the damaged ledger was kept. */
+  rebuild?: { at: string; damagedLedger?: string };
   at: string;
   /** The unit's cumulative cost after this entry, so `ledger verify` can recompute and compare. */
   cumulative: { epsilon: number | null; delta: number; accountant: AccountantName };
@@ -28,32 +42,40 @@ export interface LedgerEntry {
 export interface UnitTotal {
   unit: string;
   epsilon: number;
+  /** The δ the ε holds at: the unit's (the smallest recorded, if a budget's δ changed between runs). */
   delta: number;
   n: number;
   accountant: AccountantName;
   mechanisms: number;
   failedAttempts: number;
   nodes: string[];
+  /** Distinct gaps recorded for the unit. */
+  gaps: string[];
 }
 
-const composed = (events: DpEvent[]): DpEvent => (events.length === 1 ? events[0]! : { type: 'Composed', events });
+/** The entry's δ: recorded, or 1/n for entries written before δ belonged to the unit (the rule then). */
+const deltaOfEntry = (e: LedgerEntry): number => e.delta ?? 1 / e.n;
 
-/** ε of every ledger event of one unit composed, at δ = 1/(smallest n seen). */
+/**
+ * ε of every ledger entry of one unit composed (composeUnit, the plan's and Report's rule). Each entry is one
+ * execution, so entries are never merged by action key: a rerun of a DP node is charged again.
+ */
 export function unitTotal(unit: string, entries: LedgerEntry[], accountant: AccountantName): UnitTotal {
   const mine = entries.filter((e) => e.unit === unit);
-  const n = Math.min(...mine.map((e) => e.n));
-  const delta = 1 / n;
-  const events = mine.map((e) => e.event);
-  const epsilon = events.some((e) => e.type === 'NonPrivate') ? Infinity : epsilonOf(composed(events), delta, { accountant }).epsilon;
+  const total = composeUnit(
+    mine.map((e, i) => ({ key: `#${i}`, event: e.event, delta: deltaOfEntry(e), ...(e.gaps ? { gaps: e.gaps } : {}) })),
+    accountant,
+  );
   return {
     unit,
-    epsilon,
-    delta,
-    n,
+    epsilon: total.epsilon,
+    delta: total.delta,
+    n: Math.min(...mine.map((e) => e.n)),
     accountant,
-    mechanisms: mine.length,
+    mechanisms: total.mechanisms,
     failedAttempts: mine.filter((e) => e.outcome === 'failed-attempt').length,
-    nodes: [...new Set(mine.map((e) => e.node))],
+    nodes: [...new Set(mine.filter((e) => e.event.type !== 'NoOp').map((e) => e.node))],
+    gaps: total.gaps,
   };
 }
 
@@ -67,7 +89,7 @@ export async function appendToLedger(
   context: Omit<LedgerEntry, 'unit' | 'n' | 'split' | 'event' | 'note' | 'at' | 'cumulative'>,
   accountant: AccountantName,
 ): Promise<LogRecord<LedgerEntry>[]> {
-  const charged = claims.filter((c) => c.dataset.private && c.event && c.event.type !== 'NoOp');
+  const charged = claims.filter((c) => isMechanism(c) || claimGaps(c).length > 0);
   if (charged.length === 0) return [];
   const log = store.appendLog<LedgerEntry>(LEDGER_LOG);
   return store.withLock('ledger', async () => {
@@ -75,12 +97,15 @@ export async function appendToLedger(
     const history: LedgerEntry[] = [...entries];
     const written: LogRecord<LedgerEntry>[] = [];
     for (const claim of charged) {
+      const gaps = claimGaps(claim);
       const base = {
         unit: claim.dataset.unit,
         n: claim.dataset.n,
+        ...(claim.dataset.delta !== undefined ? { delta: claim.dataset.delta } : {}),
         split: claim.split,
-        event: claim.event!,
+        event: isMechanism(claim) ? claim.event! : ({ type: 'NoOp' } as DpEvent),
         ...(claim.note ? { note: claim.note } : {}),
+        ...(gaps.length ? { gaps } : {}),
         ...context,
         at: new Date().toISOString(),
       };

@@ -11,7 +11,7 @@ export interface ArtifactRef {
 }
 
 /**
- * What `actions/<key>.json` holds. It is written last (after outputs are stored and the ledger appended),
+ * What `actions/<key>.json` holds. It is written last (after the ledger charge, the run and the outputs),
  * so its existence is the proof that the action happened.
  */
 export interface ActionManifest {
@@ -42,6 +42,8 @@ export interface ActionManifest {
     [extra: string]: unknown;
   };
   logDigest?: string;
+  /** The privacy-ledger entries that charged this action (written before it ran): its completion record. */
+  charges?: Array<{ seq: number; hash: string }>;
 }
 
 export const DPKD_VERSION = '0.1.0';

@@ -28,6 +28,8 @@ export interface GraphPlan {
   nodes: PlannedNode[];
   privacy: PrivacyPlan;
   violations: ReturnType<typeof budgetViolations>;
+  /** Privacy declarations that cannot be planned (exit 2): mixed private/public, two budgets, δ ≥ 1/N. */
+  invalid: PrivacyPlan['invalid'];
   /** Node types with no registered implementation (the run refuses them). */
   unknownTypes: Array<{ node: string; type: string }>;
 }
@@ -42,10 +44,9 @@ export interface PlanOptions {
 
 export async function planGraph(graph: EngineGraph, options: PlanOptions): Promise<GraphPlan> {
   const settings = privacySettingsOf(graph);
-  const keyOf = new Map(graph.nodes.map((n) => [n.id, n.key]));
   const nodes: PlannedNode[] = [];
   for (const node of graph.nodes) {
-    const material = keyMaterialOf(node, (id) => keyOf.get(id) ?? '?');
+    const material = keyMaterialOf(node);
     // existsSync: a cached rerun of a big graph plans by stat calls alone (no manifest reads).
     const cached = existsSync(options.store.manifestPath(node.key));
     const planned: PlannedNode = { id: node.id, baseId: node.baseId, type: node.type, key: node.key, deps: node.deps, heavy: node.heavy, status: cached ? 'cached' : 'to-run', material };
@@ -55,12 +56,14 @@ export async function planGraph(graph: EngineGraph, options: PlanOptions): Promi
   const privacy = await planPrivacy(graph, {
     accountant: options.accountant ?? settings.accountant,
     budgets: settings.budgets,
+    strict: settings.strict,
+    allowSeededNoise: settings.allowSeededNoise,
     implementationOf: (t) => options.registry.get(t),
     outputKindOf: (t, p) => options.registry.outputKind(t, p),
     ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}),
   });
   const unknownTypes = graph.nodes.filter((n) => !options.registry.get(n.type)).map((n) => ({ node: n.id, type: n.type }));
-  return { graph: graph.name, sweepPoints: graph.sweepPoints.length, nodes, privacy, violations: budgetViolations(privacy), unknownTypes };
+  return { graph: graph.name, sweepPoints: graph.sweepPoints.length, nodes, privacy, violations: budgetViolations(privacy), invalid: privacy.invalid, unknownTypes };
 }
 
 /** The `privacy` object of `plan --json` / `run --json`: per dataset unit, ε, δ and the distinct events. */
@@ -71,9 +74,11 @@ export function privacyJson(plan: PrivacyPlan) {
       epsilon: Number.isFinite(d.epsilon) ? d.epsilon : null,
       delta: d.delta,
       deltaSource: d.deltaSource,
+      corpusSize: d.corpusSize,
       accountant: d.accountant,
       events: d.events,
       ...(d.budget ? { budget: d.budget, withinBudget: d.withinBudget } : {}),
+      ...(d.refusals.length ? { refusals: d.refusals } : {}),
       ...(d.nonPrivateNodes.length ? { nonPrivateNodes: d.nonPrivateNodes } : {}),
       ...(d.perPoint.length ? { perPoint: d.perPoint.map((p) => ({ axes: p.axes, epsilon: Number.isFinite(p.epsilon) ? p.epsilon : null })) } : {}),
       gaps: plan.gaps.filter((g) => g.unit === unit),
@@ -90,6 +95,9 @@ export function planJson(plan: GraphPlan) {
     nodes: plan.nodes.map((n) => ({ id: n.id, type: n.type, deps: n.deps, key: n.key, status: n.status, ...(n.why ? { why: n.why } : {}) })),
     privacy: privacyJson(plan.privacy),
     ...(plan.violations.length ? { violations: plan.violations } : {}),
+    ...(plan.invalid.length ? { invalid: plan.invalid } : {}),
+    // Per node: ε of its outputs per unit (the Report's ε column), at the unit's δ above.
+    lineageEpsilon: Object.fromEntries(Object.entries(plan.privacy.lineageEpsilon).map(([id, u]) => [id, Object.fromEntries(Object.entries(u).map(([k, e]) => [k, Number.isFinite(e) ? e : null]))])),
     ...(plan.unknownTypes.length ? { unknownTypes: plan.unknownTypes } : {}),
   };
 }
@@ -100,13 +108,15 @@ export function renderPrivacy(privacy: PrivacyPlan): string {
   if (units.length === 0) return 'privacy: no private dataset is read';
   lines.push(`privacy (${privacy.accountant} accountant; released cost = every distinct mechanism of the graph):`);
   for (const d of units) {
-    const budget = d.budget ? `  budget ε=${d.budget.epsilon}${d.withinBudget ? '' : '  EXCEEDED'}` : '';
+    const budget = d.budget ? `  budget "${d.budget.name}" ε=${d.budget.epsilon}${d.withinBudget ? '' : '  REFUSED'}` : '';
     lines.push(`  ${d.unit}: ε=${formatEps(d.epsilon)} at δ=${d.delta.toExponential(2)} (${d.deltaSource}), ${d.events.length} mechanism(s)${budget}`);
-    for (const e of d.events) lines.push(`    - ${e.node} [${e.key.slice(0, 12)}] ${describeEvent(e.event)}`);
+    for (const e of d.events) lines.push(`    - ${e.node} [${e.key.slice(0, 12)}] ${describeEvent(e.event)}${e.gaps?.length ? `  [gap: ${e.gaps.join('; ')}]` : ''}`);
     for (const p of d.perPoint) lines.push(`    point ${JSON.stringify(p.axes)}: ε=${formatEps(p.epsilon)}`);
+    for (const r of d.refusals) lines.push(`    refused: ${r.reason} (nodes: ${r.nodes.join(', ')})`);
     for (const w of d.warnings) lines.push(`    warning: ${w}`);
   }
-  for (const g of privacy.gaps) lines.push(`  gap: ${g.node} uses ${g.unit}/${g.split} without a DP mechanism (${g.note})`);
+  for (const g of privacy.gaps) lines.push(`  gap (not covered by ε): ${g.node} on ${g.unit}/${g.split}: ${g.note}`);
+  for (const e of privacy.invalid) lines.push(`  error: ${e.pointer}: ${e.message}`);
   for (const n of privacy.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
 }

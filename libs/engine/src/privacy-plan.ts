@@ -1,12 +1,16 @@
 // Plan-time privacy: per node, what it does to each private dataset; per artifact, its lineage; per
-// dataset, the composed cost of everything the graph (and the whole sweep) releases.
-import { epsilonOf, type DpEvent } from '@dpkd/privacy';
-import type { DatasetDescription, InputInfo, Lineage, LineageEvent, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+// privacy unit (a corpus), its δ and the composed cost of everything the graph (and the whole sweep)
+// releases. Composition itself is @dpkd/privacy's composeUnit, the rule the ledger and Report use too.
+// Also the checks a graph author could use to get around a budget: one declaration and one budget per
+// unit (exit 2), δ below 1/N (exit 2), seeded noise and, under `strict`, any gap under a budget (exit 3).
+import { composeUnit, defaultUnitDelta, type DpEvent, SEEDED_NOISE_GAP, unitDeltaProblem, type UnitPrivacy } from '@dpkd/privacy';
+import { atNode, type DatasetDescription, type InputInfo, type Lineage, type LineageEvent, type NodeImplementation, type PrivacyClaim } from '@dpkd/graph';
 import type { AccountantName, Budget, EngineGraph, EngineNode } from './graph-types';
 
 /** One DP event, identified by the action key of the node that executes it. */
 export type { Lineage, LineageEvent } from '@dpkd/graph';
 
+/** A place where practice departs from the proof: a non-DP use of a private split, or a mechanism's caveat. */
 export interface PrivacyGap {
   node: string;
   unit: string;
@@ -14,39 +18,54 @@ export interface PrivacyGap {
   note: string;
 }
 
+/** A privacy declaration that cannot be planned (exit 2): it names the nodes or budgets involved. */
+export interface PrivacyDeclarationError {
+  /** JSON pointer into the graph file. */
+  pointer: string;
+  message: string;
+}
+
 export interface DatasetPrivacy {
   unit: string;
   epsilon: number;
   delta: number;
-  /** How delta was chosen: "budget", "1/n (n=…)", plus a note when the unit has several n. */
+  /** Where δ comes from: the budget (named) or the default 1/(10·N). */
   deltaSource: string;
+  /** Train documents of the unit's Dataset nodes (the smallest, for q); N is corpusSize. */
   n: number;
+  corpusSize: number;
   accountant: AccountantName;
-  events: Array<{ key: string; node: string; event: DpEvent }>;
+  events: Array<{ key: string; node: string; event: DpEvent; gaps?: string[] }>;
   nonPrivateNodes: string[];
-  budget?: { epsilon: number; delta: number };
+  budget?: { epsilon: number; delta: number; name: string };
   withinBudget: boolean;
   /** ε of each sweep point on its own (the sweep total above composes all of them). */
   perPoint: Array<{ axes: Record<string, unknown>; epsilon: number }>;
+  /** Refusals under the budget other than ε (seeded noise, strict gaps): exit 3. */
+  refusals: Array<{ reason: string; nodes: string[] }>;
   warnings: string[];
 }
 
 export interface PrivacyPlan {
   accountant: AccountantName;
   datasets: Record<string, DatasetPrivacy>;
-  /** Per node: the claims it makes (plan time). */
+  /** Per node: the claims it makes (plan time), each dataset description carrying its unit's δ. */
   claims: Record<string, PrivacyClaim[]>;
   /** Per node: the lineage of its outputs. */
   lineage: Record<string, Lineage>;
-  /** Per node and unit: ε of its outputs' lineage (the quickstart table's ε column). */
+  /** Per node and unit: ε of its outputs' lineage at the unit's δ (the Report's ε column). */
   lineageEpsilon: Record<string, Record<string, number>>;
   gaps: PrivacyGap[];
+  /** Declarations that cannot be planned: the graph is invalid (exit 2). */
+  invalid: PrivacyDeclarationError[];
   notes: string[];
 }
 
 export interface PrivacyPlanOptions {
   accountant: AccountantName;
   budgets: Record<string, Budget>;
+  strict?: boolean;
+  allowSeededNoise?: boolean;
   implementationOf(type: string): NodeImplementation | undefined;
   /** Output kind of a node type's port, if the caller knows the signatures. */
   outputKindOf?(type: string, port: string): string | undefined;
@@ -77,42 +96,128 @@ export function claimsOf(
   return claims;
 }
 
-export function mergeLineage(into: Lineage, from: Lineage): void {
-  for (const [unit, events] of Object.entries(from)) Object.assign((into[unit] ??= {}), events);
+/** The gaps of a claim on private data: its declared caveats, and the use itself when it has no mechanism. */
+export function claimGaps(claim: PrivacyClaim): string[] {
+  if (!claim.dataset.private) return [];
+  const own = claim.event ? [] : [claim.note ?? `non-DP use of the ${claim.split} split`];
+  return [...own, ...(claim.gaps ?? [])];
 }
 
-/** Adds a node's executed claims (those with an event) to a lineage, keyed by the node's action key. */
-export function addClaims(lineage: Lineage, node: { id: string; key: string }, claims: PrivacyClaim[]): void {
-  for (const claim of claims) {
-    if (!claim.event || claim.event.type === 'NoOp') continue;
-    const unit = (lineage[claim.dataset.unit] ??= {});
-    const existing = unit[node.key];
-    // A node with two claims on one unit (e.g. a noisy histogram and DP-SGD) composes them under its key.
-    const event: DpEvent = existing ? ({ type: 'Composed', events: [existing.event, claim.event] } as DpEvent) : claim.event;
-    unit[node.key] = { key: node.key, node: node.id, event, n: Math.min(existing?.n ?? Infinity, claim.dataset.n) };
+/** A claim that spends privacy (a mechanism other than NoOp on private data). */
+export const isMechanism = (claim: PrivacyClaim): boolean => claim.dataset.private && claim.event !== undefined && claim.event.type !== 'NoOp';
+
+export function mergeLineage(into: Lineage, from: Lineage): void {
+  for (const [unit, events] of Object.entries(from)) {
+    const mine = (into[unit] ??= {});
+    for (const [key, e] of Object.entries(events)) mine[key] = e;
   }
 }
 
-const composedOf = (events: DpEvent[]): DpEvent =>
-  events.length === 1 ? events[0]! : ({ type: 'Composed', events } as DpEvent);
+/** The δ a claim's mechanism is stated at: the unit's, as its Dataset described it. */
+const deltaOfClaim = (claim: PrivacyClaim): number => {
+  if (claim.dataset.delta === undefined) throw new Error(`no δ for privacy unit ${claim.dataset.unit} in a claim on its ${claim.split} split`);
+  return claim.dataset.delta;
+};
 
-/** ε of a set of events; memoised by the sorted keys, since many nodes share one lineage. */
-function makeEpsilonOf(accountant: AccountantName) {
-  const memo = new Map<string, { epsilon: number; warnings: string[] }>();
-  return (events: LineageEvent[], delta: number): { epsilon: number; warnings: string[] } => {
-    if (events.length === 0) return { epsilon: 0, warnings: [] };
-    const id = `${delta}|${events.map((e) => e.key).sort().join(',')}`;
-    let hit = memo.get(id);
-    if (!hit) {
-      if (events.some((e) => e.event.type === 'NonPrivate')) hit = { epsilon: Infinity, warnings: [] };
-      else {
-        const report = epsilonOf(composedOf(events.map((e) => e.event)), delta, { accountant });
-        hit = { epsilon: report.epsilon, warnings: report.warnings ?? [] };
-      }
-      memo.set(id, hit);
+/**
+ * Adds a node's claims to a lineage under the node's action key: its mechanisms (with their δ and gaps),
+ * and its gap-only uses of private splits as NoOp entries (so every downstream row shows them).
+ */
+export function addClaims(lineage: Lineage, node: { id: string; key: string }, claims: PrivacyClaim[]): void {
+  for (const claim of claims) {
+    const gaps = claimGaps(claim);
+    if (!isMechanism(claim) && gaps.length === 0) continue;
+    const unit = (lineage[claim.dataset.unit] ??= {});
+    const existing = unit[node.key];
+    const event: DpEvent = isMechanism(claim) ? claim.event! : { type: 'NoOp' };
+    // A node with two claims on one unit (e.g. a noisy histogram and DP-SGD) composes them under its key.
+    const merged: DpEvent = !existing || existing.event.type === 'NoOp' ? event : event.type === 'NoOp' ? existing.event : ({ type: 'Composed', events: [existing.event, event] } as DpEvent);
+    const allGaps = [...new Set([...(existing?.gaps ?? []), ...gaps])];
+    unit[node.key] = {
+      key: node.key,
+      node: node.id,
+      event: merged,
+      n: Math.min(existing?.n ?? Infinity, claim.dataset.n),
+      delta: Math.min(existing?.delta ?? Infinity, deltaOfClaim(claim)),
+      ...(allGaps.length ? { gaps: allGaps } : {}),
+    };
+  }
+}
+
+interface UnitDeclaration {
+  unit: string;
+  corpusSize: number;
+  n: number;
+  delta: number;
+  deltaSource: string;
+  budget?: { name: string; budget: Budget };
+}
+
+/** The per-unit declarations and their errors: one private/public, one budget, one N, δ < 1/N. */
+function declareUnits(
+  datasets: Map<string, DatasetDescription>,
+  budgets: Record<string, Budget>,
+  invalid: PrivacyDeclarationError[],
+  notes: string[],
+): Map<string, UnitDeclaration> {
+  const byUnit = new Map<string, Array<[string, DatasetDescription]>>();
+  for (const [id, d] of datasets) (byUnit.get(d.unit) ?? byUnit.set(d.unit, []).get(d.unit)!).push([id, d]);
+
+  for (const [unit, nodes] of byUnit) {
+    const priv = nodes.find(([, d]) => d.private);
+    const pub = nodes.find(([, d]) => !d.private);
+    if (priv && pub) {
+      invalid.push({
+        pointer: `/nodes/${pub[0]}/params/private`,
+        message: `Dataset nodes ${priv[0]} (private) and ${pub[0]} (public) disagree about ${unit}: a privacy unit is private or public for the whole graph (a public view of private data would go uncharged); set the same "private" on both`,
+      });
     }
-    return hit;
-  };
+  }
+
+  // Budgets by unit: a budget names a corpus or a Dataset node (mapped to its unit).
+  const budgetOf = new Map<string, { name: string; budget: Budget }>();
+  for (const [name, budget] of Object.entries(budgets)) {
+    const unit = datasets.get(name)?.unit ?? name;
+    const other = budgetOf.get(unit);
+    if (other) {
+      invalid.push({
+        pointer: `/privacy/budgets/${name}`,
+        message: `privacy unit ${unit} has two budgets, "${other.name}" (ε ${other.budget.epsilon}) and "${name}" (ε ${budget.epsilon}); a unit has one account: keep one budget`,
+      });
+      continue;
+    }
+    budgetOf.set(unit, { name, budget });
+  }
+
+  const declared = new Map<string, UnitDeclaration>();
+  for (const [unit, nodes] of byUnit) {
+    if (!nodes.some(([, d]) => d.private)) continue;
+    const sizes = [...new Set(nodes.map(([, d]) => d.corpusSize))];
+    if (sizes.length > 1) {
+      invalid.push({ pointer: `/nodes/${nodes[0]![0]}`, message: `Dataset nodes over ${unit} report different corpus sizes (${sizes.join(', ')}); N must be the whole corpus` });
+    }
+    const corpusSize = Math.min(...sizes);
+    const n = Math.min(...nodes.map(([, d]) => d.n));
+    const budget = budgetOf.get(unit);
+    let delta = defaultUnitDelta(corpusSize);
+    let deltaSource = `default 1/(10·N), N = ${corpusSize} documents of ${unit}`;
+    if (budget?.budget.delta !== undefined) {
+      const problem = unitDeltaProblem(budget.budget.delta, corpusSize);
+      if (problem) invalid.push({ pointer: `/privacy/budgets/${budget.name}/delta`, message: `budget "${budget.name}" for ${unit}: ${problem}` });
+      delta = budget.budget.delta;
+      deltaSource = `budget "${budget.name}" (N = ${corpusSize})`;
+    }
+    for (const [id, d] of nodes) {
+      if (d.delta !== undefined && d.delta !== delta) {
+        invalid.push({ pointer: `/nodes/${id}`, message: `Dataset node ${id} states δ = ${d.delta} for ${unit}, but the unit's δ is ${delta} (${deltaSource})` });
+      }
+    }
+    declared.set(unit, { unit, corpusSize, n, delta, deltaSource, ...(budget ? { budget } : {}) });
+  }
+  for (const [unit, { name }] of budgetOf) {
+    if (!declared.has(unit)) notes.push(`budget "${name}": no node of this graph reads a private dataset of ${unit}`);
+  }
+  return declared;
 }
 
 export async function planPrivacy(graph: EngineGraph, options: PrivacyPlanOptions): Promise<PrivacyPlan> {
@@ -123,105 +228,117 @@ export async function planPrivacy(graph: EngineGraph, options: PrivacyPlanOption
     if (!impl?.describeDataset) continue;
     let description = cache.get(node.key);
     if (!description) {
-      description = await impl.describeDataset(node.params);
+      // atNode: a node's own input check names the node and its JSON pointer (the CLI exits 2 with it).
+      description = await atNode(node, () => impl.describeDataset!(node.params));
       cache.set(node.key, description);
     }
     datasets.set(node.id, description);
   }
 
-  // A budget may name a Dataset node (its unit is what the node describes) or a unit (corpus) directly.
-  const budgets: Record<string, Budget> = {};
-  for (const [name, budget] of Object.entries(options.budgets)) budgets[datasets.get(name)?.unit ?? name] = budget;
+  const invalid: PrivacyDeclarationError[] = [];
+  const notes: string[] = [];
+  const units = declareUnits(datasets, options.budgets, invalid, notes);
+  // Every private description carries its unit's δ: what DP nodes calibrate at and the ledger records.
+  const described = new Map<string, DatasetDescription>();
+  for (const [id, d] of datasets) {
+    const unit = units.get(d.unit);
+    described.set(id, d.private && unit ? { ...d, delta: unit.delta, corpusSize: unit.corpusSize } : d);
+  }
 
   const claims: Record<string, PrivacyClaim[]> = {};
   const lineage: Record<string, Lineage> = {};
   const gaps: PrivacyGap[] = [];
   const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
-  const nsByUnit = new Map<string, Set<number>>();
-  for (const d of datasets.values()) if (d.private) (nsByUnit.get(d.unit) ?? nsByUnit.set(d.unit, new Set()).get(d.unit)!).add(d.n);
 
   for (const node of graph.nodes) {
     const inputs: Record<string, InputInfo> = {};
     const own: Lineage = {};
     for (const [port, ref] of Object.entries(node.inputs)) {
-      const dataset = datasets.get(ref.node);
+      const dataset = described.get(ref.node);
       const upstream = nodeById.get(ref.node);
       const kind = dataset ? 'Dataset' : (upstream && options.outputKindOf?.(upstream.type, ref.port)) ?? 'Artifact';
       inputs[port] = dataset ? { kind, dataset } : { kind };
       mergeLineage(own, lineage[ref.node] ?? {});
     }
     const impl = options.implementationOf(node.type);
-    const nodeClaims = claimsOf(node, impl, inputs);
+    const nodeClaims = invalid.length > 0 ? [] : atNode(node, () => claimsOf(node, impl, inputs));
     claims[node.id] = nodeClaims;
-    for (const c of nodeClaims) {
-      if (!c.event && c.dataset.private) gaps.push({ node: node.id, unit: c.dataset.unit, split: c.split, note: c.note ?? `non-DP use of the ${c.split} split` });
-      if (c.dataset.private) (nsByUnit.get(c.dataset.unit) ?? nsByUnit.set(c.dataset.unit, new Set()).get(c.dataset.unit)!).add(c.dataset.n);
-    }
+    for (const c of nodeClaims) for (const note of claimGaps(c)) gaps.push({ node: node.id, unit: c.dataset.unit, split: c.split, note });
     addClaims(own, node, nodeClaims);
     lineage[node.id] = own;
   }
 
-  const epsilonFor = makeEpsilonOf(options.accountant);
-  const notes: string[] = [];
-  const deltaOfUnit = (unit: string): { delta: number; source: string; n: number } => {
-    const ns = [...(nsByUnit.get(unit) ?? [])];
-    const n = ns.length > 0 ? Math.min(...ns) : NaN;
-    const several = ns.length > 1 ? `; ${unit} has several n (${ns.join(', ')}): the smallest is used` : '';
-    const budget = budgets[unit];
-    if (budget && typeof budget.delta === 'number') return { delta: budget.delta, source: `budget${several}`, n };
-    return { delta: 1 / n, source: `1/n (n=${n})${several}`, n };
-  };
+  const memo = new Map<string, UnitPrivacy>();
+  const compose = (events: LineageEvent[]) => composeUnit(events, options.accountant, memo);
 
   const result: Record<string, DatasetPrivacy> = {};
-  const units = new Set<string>([...nsByUnit.keys()]);
-  for (const node of graph.nodes) for (const unit of Object.keys(lineage[node.id] ?? {})) units.add(unit);
-  for (const unit of [...units].sort()) {
+  const unitNames = new Set<string>([...units.keys()]);
+  for (const node of graph.nodes) for (const unit of Object.keys(lineage[node.id] ?? {})) unitNames.add(unit);
+  for (const unit of [...unitNames].sort()) {
+    const declared = units.get(unit);
+    if (!declared) continue;
     // Everything the graph writes lands in the store, so the released cost composes every distinct event.
     const all = new Map<string, LineageEvent>();
     for (const node of graph.nodes) for (const e of Object.values(lineage[node.id]?.[unit] ?? {})) all.set(e.key, e);
-    const events = [...all.values()];
-    const { delta, source, n } = deltaOfUnit(unit);
-    const total = epsilonFor(events, delta);
+    const entries = [...all.values()];
+    const mechanisms = entries.filter((e) => e.event.type !== 'NoOp');
+    const total = compose(entries);
     const perPoint = graph.sweepPoints.length > 1
       ? graph.sweepPoints.map((point) => {
           const inPoint = new Map<string, LineageEvent>();
           for (const id of point.nodes) for (const e of Object.values(lineage[id]?.[unit] ?? {})) inPoint.set(e.key, e);
-          return { axes: point.axes, epsilon: epsilonFor([...inPoint.values()], delta).epsilon };
+          return { axes: point.axes, epsilon: compose([...inPoint.values()]).epsilon };
         })
       : [];
-    const budget = budgets[unit];
-    const nonPrivateNodes = events.filter((e) => e.event.type === 'NonPrivate').map((e) => e.node);
+    const budget = declared.budget;
+    const nonPrivateNodes = mechanisms.filter((e) => e.event.type === 'NonPrivate').map((e) => e.node);
+    const refusals: DatasetPrivacy['refusals'] = [];
+    if (budget) {
+      const unitGaps = gaps.filter((g) => g.unit === unit);
+      const seeded = [...new Set(unitGaps.filter((g) => g.note === SEEDED_NOISE_GAP).map((g) => g.node))];
+      if (seeded.length > 0 && !options.allowSeededNoise) {
+        refusals.push({ reason: `noise seeded by the graph under a budget (set privacy.allowSeededNoise to allow it for a reproducibility study): ${SEEDED_NOISE_GAP}`, nodes: seeded });
+      }
+      if (options.strict && unitGaps.length > 0) {
+        refusals.push({ reason: 'privacy.strict: gaps under a budget', nodes: [...new Set(unitGaps.map((g) => g.node))] });
+      }
+    }
     result[unit] = {
       unit,
       epsilon: total.epsilon,
-      delta,
-      deltaSource: source,
-      n,
+      delta: declared.delta,
+      deltaSource: declared.deltaSource,
+      n: declared.n,
+      corpusSize: declared.corpusSize,
       accountant: options.accountant,
-      events: events.map(({ key, node, event }) => ({ key, node, event })),
+      events: mechanisms.map(({ key, node, event, gaps: g }) => ({ key, node, event, ...(g?.length ? { gaps: g } : {}) })),
       nonPrivateNodes,
-      ...(budget ? { budget: { epsilon: budget.epsilon, delta } } : {}),
-      withinBudget: !budget || (nonPrivateNodes.length === 0 && total.epsilon <= budget.epsilon),
+      ...(budget ? { budget: { epsilon: budget.budget.epsilon, delta: declared.delta, name: budget.name } } : {}),
+      withinBudget: !budget || (nonPrivateNodes.length === 0 && total.epsilon <= budget.budget.epsilon && refusals.length === 0),
       perPoint,
+      refusals,
       warnings: total.warnings,
     };
-  }
-  for (const unit of Object.keys(budgets)) {
-    if (!units.has(unit)) notes.push(`budget for ${unit}: no node of this graph reads a dataset with that unit`);
   }
 
   const lineageEpsilon: Record<string, Record<string, number>> = {};
   for (const node of graph.nodes) {
     const perUnit: Record<string, number> = {};
-    for (const [unit, events] of Object.entries(lineage[node.id] ?? {})) perUnit[unit] = epsilonFor(Object.values(events), deltaOfUnit(unit).delta).epsilon;
+    for (const [unit, events] of Object.entries(lineage[node.id] ?? {})) {
+      const p = compose(Object.values(events));
+      if (p.mechanisms > 0) perUnit[unit] = p.epsilon;
+    }
     lineageEpsilon[node.id] = perUnit;
   }
-  return { accountant: options.accountant, datasets: result, claims, lineage, lineageEpsilon, gaps, notes };
+  return { accountant: options.accountant, datasets: result, claims, lineage, lineageEpsilon, gaps, invalid, notes };
 }
 
-/** Budget violations of a plan, for the refusal message (exit 3). */
+/** Budget violations of a plan, for the refusal message (exit 3): ε over budget, non-private uses, refusals. */
 export function budgetViolations(plan: PrivacyPlan) {
   return Object.values(plan.datasets)
     .filter((d) => !d.withinBudget && d.budget)
-    .map((d) => ({ unit: d.unit, epsilon: d.epsilon, budget: d.budget!.epsilon, delta: d.delta, nonPrivateNodes: d.nonPrivateNodes }));
+    .map((d) => ({
+      unit: d.unit, epsilon: d.epsilon, budget: d.budget!.epsilon, delta: d.delta, nonPrivateNodes: d.nonPrivateNodes,
+      ...(d.refusals.length ? { refusals: d.refusals } : {}),
+    }));
 }

@@ -11,6 +11,7 @@ interface Running {
   total?: number;
   loss?: number;
   epsilon?: number;
+  message?: string;
 }
 
 export interface ConsoleProgressOptions {
@@ -41,7 +42,8 @@ export function consoleProgress(options: ConsoleProgressOptions = {}): ProgressA
       const step = r.total ? ` ${r.step ?? 0}/${r.total}` : '';
       const loss = r.loss !== undefined ? ` loss ${r.loss.toFixed(4)}` : '';
       const eps = r.epsilon !== undefined ? ` ε ${formatEps(r.epsilon)}` : '';
-      return `  ▸ ${r.node}${step}${loss}${eps}${eta(r, now)}`;
+      // A node's own message (e.g. training's tokens/s and ETA, right after a resume too) replaces the step-rate ETA.
+      return `  ▸ ${r.node}${step}${loss}${eps}${r.message ? ` ${r.message}` : eta(r, now)}`;
     });
     for (const l of lines) write(`${l}\n`);
     drawn = lines.length;
@@ -69,7 +71,7 @@ export function consoleProgress(options: ConsoleProgressOptions = {}): ProgressA
             break;
           case 'node-progress': {
             const r = running.get(event.node);
-            if (r) Object.assign(r, { step: event.step, total: event.total, loss: event.loss, epsilon: event.epsilon });
+            if (r) Object.assign(r, { step: event.step, total: event.total, loss: event.loss, epsilon: event.epsilon, message: event.message });
             redraw(event.at);
             break;
           }
@@ -77,6 +79,9 @@ export function consoleProgress(options: ConsoleProgressOptions = {}): ProgressA
             running.delete(event.node);
             if (event.status !== 'cached' || !tty)
               above(`${event.status.padEnd(8)}${event.node} (${event.seconds.toFixed(2)} s)${event.error ? `: ${event.error}` : ''}${event.log && event.status === 'failed' ? ` [log: ${event.log}]` : ''}`, event.at);
+            break;
+          case 'notice':
+            above(`note   ${event.message}`, event.at);
             break;
           case 'run-end':
             above(`run ${event.run} ${event.status} in ${event.seconds.toFixed(2)} s`, event.at);

@@ -2,10 +2,11 @@
 // upstream Deferreds, then takes one of `jobs` semaphore permits; failures skip descendants only.
 import { hostname } from 'node:os';
 import { Clock, Deferred, Duration, Effect, Either } from 'effect';
-import type { DatasetDescription, NodeProgress } from '@dpkd/graph';
+import { type DatasetDescription, InvalidNodeInput, type NodeProgress } from '@dpkd/graph';
 import type { ActionSpec } from './action';
-import { appendToLedger } from './ledger';
-import { ActionFailed, BudgetExceeded, NodeFailed, NodeTimedOut, PlanFailure, StoreFailure, UnknownNodeType, messageOf } from './errors';
+import { ActionFailed, BudgetExceeded, PrivacyDeclarationInvalid, LedgerDamaged, NodeFailed, NodeTimedOut, PlanFailure, StoreFailure, UnknownNodeType, messageOf } from './errors';
+import { checkCachedOutputs } from './integrity';
+import { ledgerClaims, requireIntactLedger } from './ledger-guard';
 import { privacySettingsOf, type AccountantName, type EngineGraph, type EngineNode } from './graph-types';
 import { nodeLogPath } from './layout';
 import type { ActionManifest } from './manifest';
@@ -45,17 +46,34 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
 
     const plan: GraphPlan = yield* Effect.tryPromise({
       try: () => planGraph(graph, { store, registry, ...(options.accountant ? { accountant: options.accountant } : {}), ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}) }),
-      catch: (e) => new PlanFailure({ nodeId: '(plan)', message: messageOf(e) }),
+      // A node's own input check (InvalidNodeInput) stays itself: the CLI reports it with its pointer, exit 2.
+      catch: (e) => (e instanceof InvalidNodeInput ? e : new PlanFailure({ nodeId: '(plan)', message: messageOf(e) })),
     });
     if (plan.unknownTypes.length > 0) {
       const first = plan.unknownTypes[0]!;
       return yield* Effect.fail(new UnknownNodeType({ nodeId: first.node, type: first.type }));
     }
+    if (plan.invalid.length > 0) return yield* Effect.fail(new PrivacyDeclarationInvalid({ errors: plan.invalid }));
     if (plan.violations.length > 0) return yield* Effect.fail(new BudgetExceeded({ violations: plan.violations }));
 
     const accountant = options.accountant ?? privacySettingsOf(graph).accountant;
     const startMs = yield* Clock.currentTimeMillis;
     const runId = options.runId ?? newRunId(new Date(startMs));
+    const plannedClaims = plan.privacy.claims;
+    const cachedAtPlan = new Set(plan.nodes.filter((n) => n.status === 'cached').map((n) => n.key));
+
+    // Before anything runs: the cached results this run builds on or presents are checked (see checkCachedResults),
+    // and, if any action to run writes the ledger (a DP mechanism, or a gap-only use of a private split), the
+    // ledger is checked (chain, head, every DP manifest charged).
+    const fingerprints = yield* checkCachedResults(graph, cachedAtPlan, (message) => progress.emit({ type: 'notice', run: runId, message, at: Date.now() }));
+    const writesLedger = graph.nodes.some((n) => !cachedAtPlan.has(n.key) && ledgerClaims(plannedClaims[n.id] ?? []).length > 0);
+    if (writesLedger) {
+      yield* Effect.tryPromise({
+        try: () => requireIntactLedger(store),
+        catch: (e) => (e instanceof LedgerDamaged ? e : new StoreFailure({ operation: 'check the privacy ledger', message: messageOf(e) })),
+      });
+    }
+
     const nodeRecords = new Map<string, NodeRecord>(
       graph.nodes.map((n) => [n.id, { id: n.id, type: n.type, key: n.key, status: 'pending', seconds: 0, attempts: [] }]),
     );
@@ -83,8 +101,8 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
       yield* saveRecord;
     });
     yield* saveRecord;
-    yield* Effect.promise(() => store.cleanupStaleTemp().catch(() => []));
-    const toRun = plan.nodes.filter((n) => n.status === 'to-run').length;
+    yield* Effect.tryPromise(() => store.cleanupStaleTemp()).pipe(Effect.orElseSucceed(() => [])); // best effort: stale temp files only cost space
+    const toRun = new Set(graph.nodes.filter((n) => !cachedAtPlan.has(n.key)).map((n) => n.key)).size;
     yield* progress.emit({ type: 'run-start', run: runId, graph: graph.name, nodes: graph.nodes.length, toRun, at: startMs });
 
     // Sweep points share nodes by key: each distinct action runs once, its outcome goes to every node id.
@@ -92,8 +110,6 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
     for (const node of graph.nodes) (byKey.get(node.key) ?? byKey.set(node.key, []).get(node.key)!).push(node);
     const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
     const plannedByKey = new Map(plan.nodes.map((p) => [p.key, p]));
-    const cachedAtPlan = new Set(plan.nodes.filter((n) => n.status === 'cached').map((n) => n.key));
-    const plannedClaims = plan.privacy.claims;
     const done = new Map<string, Deferred.Deferred<Outcome>>();
     for (const key of byKey.keys()) done.set(key, yield* Deferred.make<Outcome>());
     const semaphore = yield* Effect.makeSemaphore(Math.max(1, options.jobs));
@@ -131,12 +147,12 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           inputs[port] = {
             key: from.key, port: ref.port, digest: output.digest, kind: output.kind, lineage: outcome.manifest.lineage,
             ...(output.meta !== undefined ? { meta: output.meta } : {}),
+            ...(fingerprints.has(output.digest) ? { fingerprint: fingerprints.get(output.digest)! } : {}),
           };
           mergeLineage(upstreamLineage, outcome.manifest.lineage);
         }
         const material = plannedByKey.get(key)!.material;
         const claims = plannedClaims[node.id] ?? [];
-        const isDp = claims.some((c) => c.event && c.dataset.private);
         const logPath = nodeLogPath(store, key);
         const attempts: NodeRecord['attempts'] = [];
         const maxAttempts = 1 + Math.max(0, node.retries ?? 0);
@@ -152,7 +168,8 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           const r = nodeRecords.get(node.id)!;
           r.status = 'running';
           const report = (p: NodeProgress) => Effect.runFork(progress.emit({ type: 'node-progress', run: runId, node: node.id, at: Date.now(), ...p }));
-          let run: Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed | NodeTimedOut> = executor.execute(spec, { heavy: node.heavy, logPath, progress: report });
+          const notice = (message: string) => Effect.runFork(progress.emit({ type: 'notice', run: runId, message: `${node.id}: ${message}`, at: Date.now() }));
+          let run: Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed | NodeTimedOut> = executor.execute(spec, { heavy: node.heavy, logPath, progress: report, notice });
           if (node.timeoutSeconds !== undefined) {
             const seconds = node.timeoutSeconds;
             run = run.pipe(
@@ -170,12 +187,7 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           }
           lastError = result.left.message;
           attempts.push({ attempt, seconds: (now - attemptStart) / 1000, error: lastError });
-          // A DP node that failed after starting may have touched its data: charge the attempt (over-count, never under).
-          if (isDp) {
-            yield* Effect.promise(() =>
-              appendToLedger(store, claims, { key, node: node.id, type: node.type, graph: graph.name, run: runId, attempt, outcome: 'failed-attempt' }, accountant).catch(() => []),
-            );
-          }
+          // No charge here: a DP attempt was charged before it started (action.ts), exactly once, whatever its end.
         }
         const now = yield* Clock.currentTimeMillis;
         return yield* Effect.fail(new ActionFailed({ message: `${lastError}${maxAttempts > 1 ? ` (after ${maxAttempts} attempts)` : ''}`, seconds: (now - started) / 1000, attempts }));
@@ -205,11 +217,23 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
 
     const interrupted = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis;
-      for (const r of nodeRecords.values()) if (r.status === 'running' || r.status === 'pending') r.status = 'interrupted';
+      // A node whose action committed while the interrupt was on its way is not "interrupted": its manifest says so.
+      for (const r of nodeRecords.values()) {
+        if (r.status !== 'running' && r.status !== 'pending') continue;
+        const manifest = yield* Effect.tryPromise(() => store.getManifest<ActionManifest>(r.key)).pipe(Effect.orElseSucceed(() => undefined));
+        if (!manifest) {
+          r.status = 'interrupted';
+          continue;
+        }
+        r.status = manifest.provenance?.run === runId ? 'ran' : 'cached';
+        r.outputs = manifest.outputs;
+        r.metrics = manifest.metrics;
+        r.epsilon = plan.privacy.lineageEpsilon[r.id] ?? {};
+      }
       record.status = 'interrupted';
       record.finishedAt = new Date(now).toISOString();
       record.seconds = (now - startMs) / 1000;
-      yield* saveRecord;
+      yield* saveRecord.pipe(Effect.catchAll((e) => progress.emit({ type: 'notice', run: runId, message: `the run record could not be written: ${e.message}`, at: now })));
       yield* progress.emit({ type: 'run-end', run: runId, status: 'interrupted', seconds: record.seconds, at: now });
     });
 
@@ -238,6 +262,50 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
     };
     return summary;
   });
+
+/**
+ * Checks the cached results a run relies on, before it starts. Outputs that the run reads (inputs of an action
+ * that will run) or presents (outputs of a node nothing in the graph consumes: reports, evaluations) are
+ * hashed; the other cached outputs are checked to exist with their recorded size. A cached action with a
+ * missing or bad output loses its manifest and runs again (which can make more outputs "read": repeated until
+ * stable). Returns the fingerprints of what was hashed, so workers do not hash those objects again.
+ */
+function checkCachedResults(graph: EngineGraph, cached: Set<string>, notice: (message: string) => Effect.Effect<void>) {
+  return Effect.gen(function* () {
+    const store = yield* ArtifactStore;
+    const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
+    const consumed = new Set(graph.nodes.flatMap((n) => n.deps));
+    const fingerprints = new Map<string, string>();
+    const checked = new Map<string, boolean>(); // key -> hashed?
+    for (let changed = true; changed; ) {
+      changed = false;
+      const read = new Set(graph.nodes.filter((n) => !consumed.has(n.id)).map((n) => n.key));
+      for (const n of graph.nodes) if (!cached.has(n.key)) for (const ref of Object.values(n.inputs)) read.add(nodeById.get(ref.node)!.key);
+      for (const node of graph.nodes) {
+        const key = node.key;
+        const hash = read.has(key);
+        if (!cached.has(key) || checked.get(key) === true || checked.get(key) === hash) continue;
+        const manifest = yield* Effect.tryPromise({ try: () => store.getManifest<ActionManifest>(key), catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }) });
+        const result = manifest
+          ? yield* Effect.tryPromise({ try: () => checkCachedOutputs(store, manifest, { hash, reader: node.id }), catch: (e) => new StoreFailure({ operation: 'verify cached outputs', message: messageOf(e) }) })
+          : undefined;
+        if (result?.ok) {
+          checked.set(key, hash);
+          for (const [digest, fingerprint] of result.fingerprints) fingerprints.set(digest, fingerprint);
+          continue;
+        }
+        if (result) {
+          yield* Effect.tryPromise({ try: () => store.deleteManifest(key), catch: (e) => new StoreFailure({ operation: 'deleteManifest', message: messageOf(e) }) });
+          const { reader, digest, path, problem } = result.problem;
+          yield* notice(`cached output ${reader} (object ${digest.slice(0, 12)}…, ${path}) is ${problem === 'missing' ? 'missing' : 'corrupt'}: dropped its manifest, ${node.id} runs again`);
+        }
+        cached.delete(key);
+        changed = true;
+      }
+    }
+    return fingerprints;
+  });
+}
 
 /** Exported for tests and `plan`: privacy alone, without touching the store. */
 export { planPrivacy };

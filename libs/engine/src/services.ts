@@ -4,7 +4,7 @@ import { Context, type Effect } from 'effect';
 import type { NodeProgress } from '@dpkd/graph';
 import type { Store } from '@dpkd/store';
 import type { ActionSpec } from './action';
-import type { NodeFailed } from './errors';
+import type { NodeFailed, StoreFailure } from './errors';
 import type { ActionManifest } from './manifest';
 import type { NodeRegistryApi } from './registry';
 import type { RunRecord } from './run-records';
@@ -22,14 +22,15 @@ export interface ExecutorApi {
    */
   execute(
     spec: ActionSpec,
-    options: { heavy: boolean; logPath: string; progress(p: NodeProgress): void },
+    options: { heavy: boolean; logPath: string; progress(p: NodeProgress): void; notice?(message: string): void },
   ): Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed>;
 }
 
 export class Executor extends Context.Tag('dpkd/Executor')<Executor, ExecutorApi>() {}
 
 export interface RunRecordsApi {
-  write(record: RunRecord): Effect.Effect<void>;
+  /** Fails with StoreFailure when the record cannot be written (disk full, read-only store). */
+  write(record: RunRecord): Effect.Effect<void, StoreFailure>;
 }
 
 export class RunRecords extends Context.Tag('dpkd/RunRecords')<RunRecords, RunRecordsApi>() {}
@@ -39,7 +40,9 @@ export type EngineEvent =
   | { type: 'node-start'; run: string; node: string; key: string; attempt: number; at: number }
   | ({ type: 'node-progress'; run: string; node: string; at: number } & NodeProgress)
   | { type: 'node-end'; run: string; node: string; key: string; status: string; seconds: number; error?: string; log?: string; at: number }
-  | { type: 'run-end'; run: string; status: string; seconds: number; at: number };
+  | { type: 'run-end'; run: string; status: string; seconds: number; at: number }
+  /** Something the user should know that is not a node's progress (e.g. a cached result found damaged and dropped). */
+  | { type: 'notice'; run: string; message: string; at: number };
 
 export interface ProgressApi {
   emit(event: EngineEvent): Effect.Effect<void>;

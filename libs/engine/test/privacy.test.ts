@@ -14,7 +14,7 @@ describe('privacy', () => {
     const store = await openTestStore();
     const counter = join(tempDir(), 'count.txt');
     const graph = graphOf({
-      privacy: { accountant: 'rdp', budgets: { imdb: { epsilon: 0.5, delta: '1/n' } } },
+      privacy: { accountant: 'rdp', budgets: { imdb: { epsilon: 0.5 } } },
       nodes: { imdb: dataset, teacher: dp({ sigma: 0.6, count: counter }) },
     });
     const { exit } = await run(store, graph);
@@ -53,7 +53,8 @@ describe('privacy', () => {
     const plan = await planGraph(graph, { store, registry });
     const teacherKey = plan.nodes.find((n) => n.id === 'teacher')!.key;
     expect(Object.keys(plan.privacy.lineage.merged!.imdb!)).toEqual([teacherKey]);
-    const alone = epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), 1 / 1000, { accountant: 'rdp' }).epsilon;
+    // δ = the unit's default 1/(10·N), N = 1000 documents (FakeDataset's corpusSize defaults to n).
+    const alone = epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), 1e-4, { accountant: 'rdp' }).epsilon;
     expect(plan.privacy.lineageEpsilon.merged!.imdb).toBeCloseTo(alone, 10);
     expect(plan.privacy.datasets.imdb!.epsilon).toBeCloseTo(alone, 10);
     expect(plan.privacy.datasets.imdb!.events).toHaveLength(1);
@@ -67,8 +68,8 @@ describe('privacy', () => {
       nodes: { imdb: dataset, teacher: dp(), student: { ...dp({ sigma: 1.2 }), inputs: { data: 'imdb', teacher: 'teacher' } } },
     });
     const plan = await planGraph(graph, { store, registry });
-    const teacher = epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), 1e-3, { accountant: 'rdp' }).epsilon;
-    const both = epsilonOf({ type: 'Composed', events: [dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), dpSgdEvent({ q: 0.01, sigma: 1.2, steps: 100 })] }, 1e-3, { accountant: 'rdp' }).epsilon;
+    const teacher = epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), 1e-4, { accountant: 'rdp' }).epsilon;
+    const both = epsilonOf({ type: 'Composed', events: [dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), dpSgdEvent({ q: 0.01, sigma: 1.2, steps: 100 })] }, 1e-4, { accountant: 'rdp' }).epsilon;
     expect(plan.privacy.datasets.imdb!.events).toHaveLength(2);
     expect(plan.privacy.lineageEpsilon.student!.imdb).toBeCloseTo(both, 10);
     expect(plan.privacy.lineageEpsilon.teacher!.imdb).toBeCloseTo(teacher, 10);
@@ -104,6 +105,6 @@ describe('privacy', () => {
     writeFileSync(path, 'tampered');
     const report = await verifyCache(store);
     expect(report.corrupt.map((c) => c.digest)).toEqual([manifest.outputs.dataset.digest]);
-    expect(report.corrupt[0]!.usedBy[0]).toContain('imdb.dataset');
+    expect(report.corrupt[0]!.usedBy[0]).toContain('output dataset of imdb');
   });
 });

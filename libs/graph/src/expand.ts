@@ -2,16 +2,14 @@
 // inputs do not depend on the point. Keys are input-addressed (Nix-style), so the whole DAG is
 // keyed before anything runs.
 import type { Graph, GraphNode } from '@dpkd/schema';
-import { digestOf } from '@dpkd/store';
+import { type KeyEnvironment, type KeyMaterial, actionKey, keyMaterial } from './action-key';
 import type { Analysis } from './check';
 import { type Diagnostic, type SourceMap, pointerOf } from './diagnostics';
 import { interpolate } from './interpolate';
+import { unitPrivacyParams } from './privacy-unit';
 import { schemaDiagnostics } from './schema-errors';
-import { type SignatureRegistry, paramsValidator, primaryOutput } from './signatures';
+import { type SignatureRegistry, paramsValidator } from './signatures';
 import { type SweepAxis, formatAxisValue, sweepPoints } from './sweep';
-
-/** Bumped when the key recipe changes: every key changes with it. */
-export const keyFormat = 1;
 
 export interface ExpandedNode {
   /** `teacher`, or `teacher[epsilon=2]` when it depends on sweep axes. */
@@ -27,8 +25,10 @@ export interface ExpandedNode {
   inputs: Record<string, { node: string; port: string }>;
   /** Upstream expanded ids, each once, in input order. */
   deps: string[];
-  /** Action key (sha256 hex). */
+  /** Action key (sha256 hex): actionKey(material). */
   key: string;
+  /** What the key hashes (action-key.ts). */
+  material: KeyMaterial;
   seed: number;
   /** Values of the sweep axes this node depends on. */
   axes: Record<string, unknown>;
@@ -47,17 +47,13 @@ export interface ExpandedGraph {
   nodes: ExpandedNode[];
 }
 
-/** The material an action key hashes (design section 4); exported so tools can explain keys. */
-export function keyMaterial(node: Pick<ExpandedNode, 'type' | 'version' | 'params' | 'seed'>, inputs: Record<string, string>) {
-  return { keyFormat, type: node.type, version: node.version, params: node.params, inputs, seed: node.seed };
-}
-
 export function expand(
   graph: Graph,
   analysis: Analysis,
   axes: SweepAxis[],
   signatures: SignatureRegistry,
   map: SourceMap,
+  environment: KeyEnvironment,
 ): { graph?: ExpandedGraph; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const reportedErrors = new Set<string>();
@@ -121,17 +117,17 @@ export function expand(
     }
     const seed = typeof params.seed === 'number' ? params.seed : graphSeed;
     delete params.seed;
+    Object.assign(params, unitPrivacyParams(graph, signatures, baseId)); // the unit's budget δ (privacy-unit.ts)
 
     const inputs: ExpandedNode['inputs'] = {};
-    const inputKeys: Record<string, string> = {};
+    const inputKeys: Record<string, { key: string; port: string }> = {};
     for (const u of upstream) {
       const up = u.node!;
       inputs[u.port] = { node: up.id, port: u.ref.port };
-      const primary = primaryOutput(signatures.get(up.type)!);
-      inputKeys[u.port] = u.ref.port === primary ? up.key : `${up.key}#${u.ref.port}`;
+      inputKeys[u.port] = { key: up.key, port: u.ref.port };
     }
-    const partial = { type: node.type, version: signature.version, params, seed };
-    const key = digestOf(keyMaterial(partial, inputKeys));
+    const material = keyMaterial({ type: node.type, version: signature.version, params, seed }, inputKeys, environment);
+    const key = actionKey(material);
 
     // Same key as an existing instance of this node: the axes it mentions did not change what it computes.
     const sameKey = byKey.get(baseId)?.get(key);
@@ -147,6 +143,7 @@ export function expand(
       inputs,
       deps: [...new Set(Object.values(inputs).map((i) => i.node))],
       key,
+      material,
       seed,
       axes: Object.fromEntries(nodeAxes.map((a) => [a, values[a]])),
     };

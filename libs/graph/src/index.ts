@@ -1,8 +1,12 @@
 export * from './node-contract';
 export { type Diagnostic, didYouMean, formatDiagnostic } from './diagnostics';
-export { type ExpandedGraph, type ExpandedNode, keyFormat, keyMaterial } from './expand';
+export { type ExpandedGraph, type ExpandedNode } from './expand';
+export {
+  type KeyEnvironment, type KeyMaterial, actionKey, emptyKeyEnvironment, inputRef, keyFormat, keyMaterial, rehashKeyMaterial,
+} from './action-key';
 export { interpolate, referencesIn } from './interpolate';
 export { type LoadOptions, type LoadResult, loadGraphFile, validateGraph } from './load';
+export { type PresetContext, seqLenDiagnostics } from './model-context';
 export { type PlanJson, planJson, planText, toDot, toMermaid } from './render';
 export {
   type ArtifactKind,

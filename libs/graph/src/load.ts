@@ -1,7 +1,9 @@
 // The whole front end: text -> parsed JSON -> graph schema -> semantic checks -> expanded DAG.
 import { readFile } from 'node:fs/promises';
 import { type Graph, graphValidator } from '@dpkd/schema';
+import { type KeyEnvironment, emptyKeyEnvironment } from './action-key';
 import { analyse } from './check';
+import { type PresetContext, seqLenDiagnostics } from './model-context';
 import type { Diagnostic } from './diagnostics';
 import { type ExpandedGraph, expand } from './expand';
 import { parseJsonWithPositions } from './parse';
@@ -14,6 +16,13 @@ export interface LoadOptions {
   signatures?: SignatureRegistry;
   /** More node types, merged over `signatures` (engine tests register Sleep, Fail, ...). */
   extraSignatures?: Iterable<Signature>;
+  /**
+   * What the action keys cover beyond the graph file (tokenizer, tfjs, backend, corpus digests). Default:
+   * none, for tests only; the CLI passes the real one (keyEnvironment() in libs/cli/src/registry.ts).
+   */
+  keyEnvironment?: KeyEnvironment;
+  /** The context length of a model preset name, so `seqLen` is checked against it (the CLI passes libs/lm's presets). */
+  presetContext?: PresetContext;
 }
 
 export interface LoadResult {
@@ -36,8 +45,11 @@ export function validateGraph(text: string, file: string, options: LoadOptions =
   const axes = sweepAxes(graph.sweep);
   const analysis = analyse(graph, parsed.map, signatures, axes);
   if (analysis.diagnostics.length) return { diagnostics: sortByPosition(analysis.diagnostics) };
-  const expanded = expand(graph, analysis, axes, signatures, parsed.map);
-  return { graph: expanded.graph, diagnostics: sortByPosition(expanded.diagnostics) };
+  const expanded = expand(graph, analysis, axes, signatures, parsed.map, options.keyEnvironment ?? emptyKeyEnvironment);
+  if (!expanded.graph) return { diagnostics: sortByPosition(expanded.diagnostics) };
+  const tooLong = seqLenDiagnostics(expanded.graph.nodes, signatures, parsed.map, options.presetContext);
+  if (tooLong.length) return { diagnostics: sortByPosition(tooLong) };
+  return { graph: expanded.graph, diagnostics: [] };
 }
 
 /** Reads and validates a graph file; an unreadable file is a diagnostic too. */

@@ -45,7 +45,7 @@ describe('interpolation', () => {
   });
 
   test('an object param can be interpolated (a model config)', () => {
-    const config = { layers: 2, d: 32, heads: 2, mlp: 64, ctx: 64 };
+    const config = { layers: 2, d: 32, heads: 2, mlp: 64, ctx: 128 };
     const g = load(pipeline({ params: { epsilon: 2, student: config } }));
     expect(byId(g).get('s0')!.params.model).toEqual(config);
   });

@@ -38,7 +38,7 @@ const cases: Record<string, Case> = {
   'param-missing-required': { pointer: '/nodes/syn/params', message: /missing required property `count`/, at: '{}' },
   'interpolated-wrong-type': { pointer: '/nodes/teacher/params/epsilon', message: /wrong type: string "two"/, at: '"${epsilon}"', hint: /sweep point epsilon=two/ },
   'epsilon-and-sigma': { pointer: '/nodes/teacher/params', message: /either epsilon .* or sigma .*not both/, at: '{\n        "epsilon"' },
-  'public-mix-private': { pointer: '/nodes/public/params/private', message: /public-mix is public data/, at: 'true' },
+  'public-mix-private': { pointer: '/nodes/public/params/private', message: /public-mix and fortunes are public data/, at: 'true' },
   'budget-unknown-dataset': { pointer: '/privacy/budgets/imbd', message: /neither a Dataset node nor a corpus/, at: '"imbd"', hint: /did you mean `imdb`\?/ },
   'report-row-unknown-port': { pointer: '/nodes/table/params/rows/0/metrics', message: /`teachr` is not an input/, at: '"teachr"', hint: /did you mean `teacher`\?/ },
 };

@@ -43,7 +43,7 @@ export const distillLoss = (student: LanguageModel, teacher: LanguageModel, o: D
 };
 
 /** Knowledge distillation of `student` from a fixed `teacher` (non-private: the inputs are synthetic). */
-export const distillLm = (o: DistillOptions): { steps: number; losses: number[] } => {
+export const distillLm = async (o: DistillOptions): Promise<{ steps: number; losses: number[] }> => {
   const alpha = o.alpha ?? 0;
   const sH = o.student.config.d;
   const tH = o.teacher.config.d;
@@ -58,7 +58,7 @@ export const distillLm = (o: DistillOptions): { steps: number; losses: number[] 
     });
   }
   try {
-    return trainLm({ ...o, model: o.student, loss: distillLoss(o.student, o.teacher, o, projections), extraParams: extra });
+    return await trainLm({ ...o, model: o.student, loss: distillLoss(o.student, o.teacher, o, projections), extraParams: extra });
   } finally {
     extra.forEach((v) => v.dispose());
   }

@@ -1,11 +1,13 @@
 // DP-SGD: per-example clipping (vectorised book-keeping, and the naive loop as the oracle),
-// Gaussian noise on the clipped sum, normalised by the expected batch size, Poisson sampling.
+// Gaussian noise on the clipped sum, normalised by the expected batch size, Poisson sampling. The sampling
+// and the noise draw from a noise.ts source: the OS CSPRNG by default, a seeded one only when asked.
 import * as tf from '@tensorflow/tfjs';
 import { nextTokenTargets } from './losses';
 import { forwardHidden, type LanguageModel } from './model';
 import { createTape, disposeTape, slices2d, sumPerExample, type Tape, tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
-import { createCryptoRng, createRng, fillNormal, type Rng, shuffledIndices } from './rng';
+import { cryptoSource, gaussianNoise, type NoiseSource, type RandomSource, seededSource, uniform53 } from './noise';
+import { createRng, shuffledIndices } from './rng';
 import { type Batch, chunk, type StepReport } from './train';
 
 type T2 = tf.Tensor2D;
@@ -228,7 +230,8 @@ export interface DpStepOptions {
   expectedBatch: number;
   /** Micro-batch size for the per-example work (memory bound); the noise is added once per logical batch. */
   physicalBatch?: number;
-  rng: Rng;
+  /** Where the Gaussian noise comes from (noise.ts). */
+  noise: RandomSource;
   lr: number;
   pad: number;
   method?: ClipMethod;
@@ -258,10 +261,11 @@ export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepO
   const noiseStd = o.sigma * o.clip;
   for (const [name, p] of model.params) {
     const sum = total.get(name);
-    const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(fillNormal(o.rng, p.size, noiseStd), p.shape) : undefined;
+    const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(gaussianNoise(o.noise, p.size, noiseStd), p.shape) : undefined;
     grads.set(name, tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)));
     tf.dispose([sum, noise].filter((t): t is tf.Tensor => t !== undefined));
   }
+  // The loss of a private batch is un-noised: callers must not publish it (DPFineTune does not).
   return { grads, loss: logicalBatch.length > 0 ? loss / logicalBatch.length : Number.NaN, norms };
 };
 
@@ -273,12 +277,16 @@ export const dpStep = (model: LanguageModel, optimizer: AdamW, logicalBatch: Bat
   return { loss, norms };
 };
 
-/** Poisson subsampling: each index independently with probability q (variable batch size). */
-export const poissonSample = (n: number, q: number, rng: Rng): number[] => {
+/** Poisson subsampling: each index independently with probability q (variable batch size), 53-bit uniforms. */
+export const poissonSample = (n: number, q: number, source: RandomSource): number[] => {
   const picked: number[] = [];
-  for (let i = 0; i < n; i++) if (rng.next() < q) picked.push(i);
+  for (let i = 0; i < n; i++) if (uniform53(source) < q) picked.push(i);
   return picked;
 };
+
+/** The source of a DP loop's sampling and noise: the OS CSPRNG unless 'seeded' is asked for. */
+export const dpRandomSource = (noise: NoiseSource | undefined, seed: number): RandomSource =>
+  noise === 'seeded' ? seededSource(createRng(seed)) : cryptoSource();
 
 /** What every DP-SGD loop shares: the data, the sampling, the step count, the noise and the optimiser. */
 export interface DpLoopOptions {
@@ -296,14 +304,15 @@ export interface DpLoopOptions {
   lr?: number;
   schedule?: Schedule;
   optimizer?: AdamWOptions;
-  /** Seed of the sampling and noise RNG (default 0). */
+  /** Seed of the sampling and noise when noise is 'seeded' (default 0). */
   seed?: number;
   /**
-   * Randomness of the Poisson sampling and the Gaussian noise: 'seeded' (default, reproducible from `seed`)
-   * or 'crypto' (crypto.getRandomValues: unpredictable, what the DP guarantee assumes; not reproducible).
+   * Randomness of the Poisson sampling and the Gaussian noise: 'crypto' (default: the OS CSPRNG, what the DP
+   * guarantee assumes; not reproducible) or 'seeded' (reproducible from `seed`, predictable from it).
    */
-  noise?: 'seeded' | 'crypto';
-  rng?: Rng;
+  noise?: NoiseSource;
+  /** An explicit source (tests: two loops on the same seeded stream). */
+  source?: RandomSource;
   shouldStop?: () => boolean;
   onStep?: (report: StepReport & { batchSize: number }) => void;
 }
@@ -334,7 +343,9 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
   if (!(o.sigma >= 0)) throw new Error(`${caller}: sigma must be >= 0`);
   const expectedBatch = q * N;
   const total = o.steps ?? Math.ceil((o.epochs ?? 1) / q);
-  const rng = o.rng ?? (o.noise === 'crypto' ? createCryptoRng() : createRng(o.seed ?? 0));
+  const source = o.source ?? dpRandomSource(o.noise, o.seed ?? 0);
+  // Shuffled batches are DP sampling too: the permutation comes from the same source.
+  const shuffleRng = { next: () => uniform53(source), normal: () => Number.NaN };
   const optimizer = new AdamW(o.optimizer);
   const losses: number[] = [];
   let order: number[] = [];
@@ -345,13 +356,13 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
       let indices: number[];
       if (o.sampling === 'shuffle') {
         const size = Math.max(1, Math.round(expectedBatch));
-        while (order.length < size) order = order.concat(shuffledIndices(N, rng));
+        while (order.length < size) order = order.concat(shuffledIndices(N, shuffleRng));
         indices = order.splice(0, size);
-      } else indices = poissonSample(N, q, rng);
+      } else indices = poissonSample(N, q, source);
       const batch = indices.map((i) => o.sequences[i]!);
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const { loss } = dpStep(o.model, optimizer, batch, {
-        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, rng, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,
+        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, noise: source, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,
       });
       losses.push(loss);
       o.onStep?.({ step: step + 1, total, loss, batchSize: batch.length });

@@ -27,6 +27,11 @@ export interface AdamWOptions {
 
 const defaultDecays = (name: string) => !/\.b$/.test(name) && !/(^|\.)ln\w*\.g$/.test(name);
 
+export interface AdamWState {
+  t: number;
+  moments: Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>;
+}
+
 /**
  * AdamW (decoupled weight decay, bias-corrected moments) with moments keyed by parameter name:
  * tfjs's own optimizers key slots by position in the gradient list, which silently mixes moments up
@@ -68,6 +73,22 @@ export class AdamW {
         if (weightDecay > 0 && decays(name)) update = tf.add(update, tf.mul(p, weightDecay));
         p.assign(tf.sub(p, tf.mul(update, lr)));
       });
+    }
+  }
+
+  /** The step count and a copy of every moment, by parameter name (for a resumable training checkpoint). */
+  exportState(): AdamWState {
+    const moments = new Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>();
+    for (const [name, { m, v }] of this.moments) moments.set(name, { m: (m.dataSync() as Float32Array).slice(), v: (v.dataSync() as Float32Array).slice(), shape: m.shape });
+    return { t: this.t, moments };
+  }
+
+  /** Continues from an exported state: the next step is exactly the one the exporting optimiser would have taken. */
+  importState(state: AdamWState): void {
+    this.dispose();
+    this.t = state.t;
+    for (const [name, { m, v, shape }] of state.moments) {
+      this.moments.set(name, tf.tidy(() => ({ m: tf.variable(tf.tensor(m, shape), false), v: tf.variable(tf.tensor(v, shape), false) })));
     }
   }
 

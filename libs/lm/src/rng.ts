@@ -15,9 +15,25 @@ const splitmix32 = (seed: number) => () => {
   return (z ^ (z >>> 16)) >>> 0;
 };
 
-export const createRng = (seed: number): Rng => {
+/** The whole state of a seeded generator: sfc32's four words and Box-Muller's cached second normal. */
+export interface RngState {
+  sfc32: [number, number, number, number];
+  spare?: number;
+}
+
+/** A seeded generator whose state can be saved (state()) and continued later (restoreRng): resumable training. */
+export interface SeededRng extends Rng {
+  state(): RngState;
+}
+
+export const createRng = (seed: number): SeededRng => {
   const init = splitmix32(seed >>> 0);
-  let a = init(), b = init(), c = init(), d = init();
+  return restoreRng({ sfc32: [init(), init(), init(), init()] });
+};
+
+/** A generator that continues exactly where the one that produced `saved` was. */
+export const restoreRng = (saved: RngState): SeededRng => {
+  let [a, b, c, d] = saved.sfc32;
   const next = (): number => {
     a |= 0; b |= 0; c |= 0; d |= 0;
     const t = (((a + b) | 0) + d) | 0;
@@ -28,7 +44,11 @@ export const createRng = (seed: number): Rng => {
     c = (c + t) | 0;
     return (t >>> 0) / 4294967296;
   };
-  return withNormal(next);
+  const normal = withNormal(next, saved.spare);
+  return {
+    ...normal,
+    state: () => ({ sfc32: [a | 0, b | 0, c | 0, d | 0], ...(normal.spare() !== undefined ? { spare: normal.spare() } : {}) }),
+  };
 };
 
 /** A generator backed by the OS CSPRNG (crypto.getRandomValues): use it for DP noise that must not be reproducible. */
@@ -44,10 +64,11 @@ export const createCryptoRng = (): Rng => {
   });
 };
 
-const withNormal = (next: () => number): Rng => {
-  let spare: number | undefined;
+const withNormal = (next: () => number, initialSpare?: number): Rng & { spare(): number | undefined } => {
+  let spare = initialSpare;
   return {
     next,
+    spare: () => spare,
     normal() {
       if (spare !== undefined) {
         const s = spare;

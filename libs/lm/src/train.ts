@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { nextTokenTargets } from './losses';
 import { forwardHidden, type LanguageModel } from './model';
 import { tiedHeadNll } from './ops';
-import { AdamW, type AdamWOptions, clipByGlobalNorm, learningRate, type Schedule } from './optim';
-import { createRng, shuffledIndices } from './rng';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from './checkpoint';
+import { AdamW, type AdamWOptions, type AdamWState, clipByGlobalNorm, learningRate, type Schedule } from './optim';
+import { createRng, restoreRng, type RngState, shuffledIndices } from './rng';
 
 export type Batch = number[][];
 
@@ -57,6 +58,35 @@ export const gradientStep = (
   return loss;
 };
 
+/**
+ * Everything trainLm needs to continue a run exactly where it stopped: the parameters, AdamW's moments
+ * and step, the data cursor (the rest of the current shuffled order and the generator that makes the
+ * next one), the losses so far, and the caller's own JSON state (e.g. its validation history).
+ */
+export interface TrainState {
+  /** Optimiser steps done. */
+  step: number;
+  total: number;
+  order: number[];
+  rng: RngState;
+  optimizer: AdamWState;
+  params: Map<string, NamedArray>;
+  losses: number[];
+  extra: Record<string, unknown>;
+  /** The caller's own arrays (e.g. the best parameters so far). */
+  arrays: Map<string, NamedArray>;
+}
+
+export interface TrainCheckpointing {
+  /** A state saved by an earlier, interrupted run of the same training: it continues from there. */
+  resume?: TrainState;
+  /** Milliseconds between saves; a state is also saved when stopping early and at the end. */
+  everyMs: number;
+  save(state: TrainState): Promise<void>;
+  /** The caller's state to save with each checkpoint. */
+  extra?: () => { extra?: Record<string, unknown>; arrays?: Map<string, NamedArray> };
+}
+
 export interface TrainOptions {
   model: LanguageModel;
   /** Token sequences, all of the same length (see padSequences). */
@@ -77,6 +107,8 @@ export interface TrainOptions {
   extraParams?: Map<string, tf.Variable>;
   shouldStop?: () => boolean;
   onStep?: (report: StepReport) => void;
+  /** Periodic saves of the whole training state, and resuming from one. */
+  checkpoint?: TrainCheckpointing;
 }
 
 export const padSequences = (sequences: number[][], length: number, pad: number): Batch =>
@@ -88,30 +120,112 @@ export const chunk = <X>(items: X[], size: number): X[][] => {
   return out;
 };
 
-/** Non-private training: shuffled fixed-size batches, AdamW, schedule, accumulation, clipping. */
-export const trainLm = (o: TrainOptions): { steps: number; losses: number[] } => {
+const arraysOf = (params: Map<string, tf.Variable>): Map<string, NamedArray> =>
+  new Map([...params].map(([name, p]) => [name, { data: (p.dataSync() as Float32Array).slice(), shape: p.shape }]));
+
+/** Puts saved values into the parameters, refusing a state whose parameter names or shapes differ. */
+const restoreParams = (params: Map<string, tf.Variable>, saved: Map<string, NamedArray>): void => {
+  const names = [...params.keys()].sort().join(',');
+  if ([...saved.keys()].sort().join(',') !== names) throw new Error('trainLm: the saved training state has other parameters than this model');
+  for (const [name, { data, shape }] of saved) {
+    const p = params.get(name)!;
+    if (shape.join('x') !== p.shape.join('x')) throw new Error(`trainLm: saved parameter '${name}' has shape ${shape.join('x')}, the model ${p.shape.join('x')}`);
+    tf.tidy(() => p.assign(tf.tensor(data, shape)));
+  }
+};
+
+/** Lets timers and signal handlers run between steps (so Ctrl-C can stop training and save its state). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Non-private training: shuffled fixed-size batches, AdamW, schedule, accumulation, clipping. With
+ * `checkpoint`, the whole state is saved every `everyMs`, on an early stop and at the end, and a run
+ * resumed from a saved state takes exactly the steps the uninterrupted run would have taken.
+ */
+export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses: number[] }> => {
   if (o.sequences.length === 0) throw new Error('trainLm: no training sequences');
   const perEpoch = Math.max(1, Math.floor(o.sequences.length / o.batchSize));
   const total = o.steps ?? perEpoch * (o.epochs ?? 1);
-  const rng = createRng(o.seed ?? 0);
+  const resume = o.checkpoint?.resume;
+  if (resume && resume.total !== total) throw new Error(`trainLm: the saved training state is for ${resume.total} steps, this run has ${total}`);
+  if (resume && resume.order.some((i) => i >= o.sequences.length)) throw new Error('trainLm: the saved training state indexes more sequences than this run has');
+  const rng = resume ? restoreRng(resume.rng) : createRng(o.seed ?? 0);
   const optimizer = new AdamW(o.optimizer);
   const params = new Map([...o.model.params, ...(o.extraParams ?? new Map())]);
   const lossOf = o.loss ?? ceLoss(o.model, o.pad);
-  const losses: number[] = [];
-  let order: number[] = [];
-  let step = 0;
+  const losses: number[] = resume ? [...resume.losses] : [];
+  let order: number[] = resume ? [...resume.order] : [];
+  let step = resume?.step ?? 0;
+  let savedAt = Date.now();
+  const save = async () => {
+    const caller = o.checkpoint!.extra?.() ?? {};
+    await o.checkpoint!.save({
+      step, total, order: [...order], rng: rng.state(), optimizer: optimizer.exportState(), params: arraysOf(params), losses: [...losses],
+      extra: caller.extra ?? {}, arrays: caller.arrays ?? new Map(),
+    });
+    savedAt = Date.now();
+  };
   try {
-    for (; step < total; step++) {
-      if (o.shouldStop?.()) break;
+    if (resume) {
+      restoreParams(params, resume.params);
+      optimizer.importState(resume.optimizer);
+    }
+    const resumedAt = step;
+    let stopped = false;
+    while (step < total) {
+      await yieldToEventLoop();
+      if (o.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
       if (order.length < o.batchSize) order = order.concat(shuffledIndices(o.sequences.length, rng));
       const picked = order.splice(0, o.batchSize).map((i) => o.sequences[i]!);
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const loss = gradientStep(params, optimizer, chunk(picked, o.microBatchSize ?? o.batchSize), lossOf, { lr, clipNorm: o.clipNorm });
+      step += 1;
       losses.push(loss);
-      o.onStep?.({ step: step + 1, total, loss });
+      o.onStep?.({ step, total, loss });
+      if (o.checkpoint && step < total && Date.now() - savedAt >= o.checkpoint.everyMs) await save();
     }
+    if (o.checkpoint && (stopped || step > resumedAt)) await save();
   } finally {
     optimizer.dispose();
   }
   return { steps: step, losses };
+};
+
+const TRAIN_STATE_FORMAT = 'dpkd-train-state/1';
+
+/** A training state as one safetensors file: arrays exactly (F32), the cursor and the caller's JSON in the metadata. */
+export const encodeTrainState = (state: TrainState): Uint8Array => {
+  const arrays: Array<[string, NamedArray]> = [];
+  for (const [name, a] of state.params) arrays.push([`param/${name}`, a]);
+  for (const [name, { m, v, shape }] of state.optimizer.moments) arrays.push([`adam.m/${name}`, { data: m, shape }], [`adam.v/${name}`, { data: v, shape }]);
+  for (const [name, a] of state.arrays) arrays.push([`extra/${name}`, a]);
+  const cursor = { step: state.step, total: state.total, order: state.order, rng: state.rng, adamSteps: state.optimizer.t, losses: state.losses, extra: state.extra };
+  return encodeSafetensors(arrays, { format: TRAIN_STATE_FORMAT, state: JSON.stringify(cursor) });
+};
+
+export const decodeTrainState = (bytes: Uint8Array): TrainState => {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  if (metadata.format !== TRAIN_STATE_FORMAT || !metadata.state) throw new Error(`not a training state (${TRAIN_STATE_FORMAT})`);
+  const cursor = JSON.parse(metadata.state) as Omit<TrainState, 'params' | 'optimizer' | 'arrays'> & { adamSteps: number };
+  const params = new Map<string, NamedArray>();
+  const arrays = new Map<string, NamedArray>();
+  const moments: AdamWState['moments'] = new Map();
+  for (const [key, a] of tensors) {
+    const slash = key.indexOf('/');
+    const [kind, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    if (kind === 'param') params.set(name, a);
+    else if (kind === 'extra') arrays.set(name, a);
+    else if (kind === 'adam.m' || kind === 'adam.v') {
+      const slot = moments.get(name) ?? { m: new Float32Array(0), v: new Float32Array(0), shape: a.shape };
+      slot[kind === 'adam.m' ? 'm' : 'v'] = a.data;
+      moments.set(name, slot);
+    }
+  }
+  return {
+    step: cursor.step, total: cursor.total, order: cursor.order, rng: cursor.rng, losses: cursor.losses, extra: cursor.extra ?? {},
+    params, arrays, optimizer: { t: cursor.adamSteps, moments },
+  };
 };

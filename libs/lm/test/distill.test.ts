@@ -5,12 +5,12 @@ import { PAD, randomBatch, TINY, useWasm } from './helpers';
 useWasm();
 
 describe('distillation', () => {
-  test('distillLm trains a narrower student with KL + hidden alignment through a learned projection, without leaks', () => {
+  test('distillLm trains a narrower student with KL + hidden alignment through a learned projection, without leaks', async () => {
     const teacher = createModel(TINY, { seed: 1 });
     const student = createModel({ ...TINY, layers: 1, d: 8, heads: 2, mlp: 16 }, { seed: 2 });
     const before = tf.memory().numTensors;
     const data = randomBatch(8, 10, 6, 3);
-    const { steps, losses } = distillLm({
+    const { steps, losses } = await distillLm({
       student, teacher, sequences: data, pad: PAD, steps: 6, batchSize: 4, lr: 0.01,
       lambda: 0.4, temperature: 2, alpha: 1, klReduction: 'batch-sum', skipPositions: 5, hidden: { loss: 'cosine' },
     });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import {
-  ceLoss, createModel, createRng, dpGradient, dpTrainLm, naiveClippedSum, poissonSample, tf, vectorisedClippedSum,
+  ceLoss, createModel, createRng, cryptoSource, dpGradient, dpTrainLm, naiveClippedSum, poissonSample, seededSource, tf, vectorisedClippedSum,
 } from '../src';
 import { maxRelDiff, PAD, randomBatch, TINY, useWasm, values } from './helpers';
 
@@ -45,7 +45,7 @@ describe('DP-SGD', () => {
   test('sigma = 0 and C = infinity: the DP step is the non-private step', () => {
     const batch = randomBatch(4, 8, PAD, 2); // no PAD: per-example means average to the batch mean
     const m = createModel(TINY, { seed: 6 });
-    const { grads } = dpGradient(m, batch, { clip: Infinity, sigma: 0, expectedBatch: 4, physicalBatch: 3, rng: createRng(0), lr: 0.01, pad: PAD });
+    const { grads } = dpGradient(m, batch, { clip: Infinity, sigma: 0, expectedBatch: 4, physicalBatch: 3, noise: seededSource(createRng(0)), lr: 0.01, pad: PAD });
     const vars = [...m.params.values()];
     const plain = tf.variableGrads(() => ceLoss(m, PAD)(batch), vars);
     for (const [name, p] of m.params) {
@@ -60,7 +60,7 @@ describe('DP-SGD', () => {
     const m = createModel(TINY, { seed: 8 });
     const noiseOf = (seed: number) => {
       // An empty logical batch (possible under Poisson sampling): the gradient is pure noise.
-      const { grads } = dpGradient(m, [], { clip: 2, sigma: 1.5, expectedBatch: 4, rng: createRng(seed), lr: 0, pad: PAD });
+      const { grads } = dpGradient(m, [], { clip: 2, sigma: 1.5, expectedBatch: 4, noise: seededSource(createRng(seed)), lr: 0, pad: PAD });
       const v = values(grads.get('wte')!).slice();
       grads.forEach((g) => g.dispose());
       return v;
@@ -76,8 +76,8 @@ describe('DP-SGD', () => {
   });
 
   test('Poisson sampling: variable batch size with mean qN; dpTrainLm reports the steps taken', () => {
-    const rng = createRng(3);
-    const sizes = Array.from({ length: 200 }, () => poissonSample(100, 0.1, rng).length);
+    const source = cryptoSource();
+    const sizes = Array.from({ length: 200 }, () => poissonSample(100, 0.1, source).length);
     const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
     expect(mean).toBeGreaterThan(9);
     expect(mean).toBeLessThan(11);
@@ -107,5 +107,17 @@ describe('DP-SGD', () => {
     };
     expect(train('seeded')).toEqual(train('seeded'));
     expect(train('crypto').wte).not.toEqual(train('crypto').wte);
+  });
+
+  test('the default is crypto: two runs with the same seed and no noise option differ', () => {
+    const data = randomBatch(12, 8, PAD, 5);
+    const train = () => {
+      const m = createModel(TINY, { seed: 1 });
+      dpTrainLm({ model: m, sequences: data, pad: PAD, q: 0.5, sigma: 1, clip: 1, steps: 2, lr: 1e-2, seed: 7 });
+      const wte = values(m.params.get('wte')!);
+      m.dispose();
+      return wte;
+    };
+    expect(train()).not.toEqual(train());
   });
 });

@@ -108,7 +108,7 @@ describe('softTargetKl', () => {
 });
 
 describe('training against precomputed targets', () => {
-  test('precomputedDistillLoss with full soft labels equals the live KD loss; the student learns; no leaks', () => {
+  test('precomputedDistillLoss with full soft labels equals the live KD loss; the student learns; no leaks', async () => {
     const teacher = createModel(TINY, { seed: 1 });
     const student = createModel({ ...TINY, layers: 1, d: 8, heads: 2, mlp: 16 }, { seed: 2 });
     const data = randomBatch(4, T, V - 1, 3);
@@ -127,14 +127,14 @@ describe('training against precomputed targets', () => {
     const live = tf.tidy(() => distillLoss(student, teacher, { ...options, teacher, sequences: data, batchSize: 2 }, [])(batch).dataSync()[0]!);
     expect(Math.abs(stored - live)).toBeLessThan(1e-5 * Math.max(1, live));
     const before = tf.memory().numTensors;
-    const { losses } = trainLm({ model: student, sequences: data, pad: PAD, steps: 8, batchSize: 2, lr: 0.02, loss: precomputedDistillLoss(options) });
+    const { losses } = await trainLm({ model: student, sequences: data, pad: PAD, steps: 8, batchSize: 2, lr: 0.02, loss: precomputedDistillLoss(options) });
     expect(tf.memory().numTensors).toBe(before);
     expect(losses[7]!).toBeLessThan(losses[0]!);
     teacher.dispose();
     student.dispose();
   });
 
-  test('hidden targets through a learned projection (widths differ)', () => {
+  test('hidden targets through a learned projection (widths differ)', async () => {
     const student = createModel({ ...TINY, layers: 1, d: 8, heads: 2, mlp: 16 }, { seed: 2 });
     const data = randomBatch(2, T, V - 1, 5);
     const hiddenTarget = Float32Array.from({ length: 2 * T * 16 }, (_, i) => Math.sin(i));
@@ -143,7 +143,7 @@ describe('training against precomputed targets', () => {
       { student, pad: PAD, lambda: 0, alpha: 1, hidden: { studentLayers: [-1 + 2] }, targetsFor: () => ({ hidden: [hiddenTarget] }) },
       [projection],
     );
-    const { losses } = trainLm({ model: student, sequences: data, pad: PAD, steps: 6, batchSize: 2, lr: 0.05, loss, extraParams: new Map([['proj0', projection]]) });
+    const { losses } = await trainLm({ model: student, sequences: data, pad: PAD, steps: 6, batchSize: 2, lr: 0.05, loss, extraParams: new Map([['proj0', projection]]) });
     expect(losses[5]!).toBeLessThan(losses[0]!);
     projection.dispose();
     student.dispose();
@@ -177,7 +177,7 @@ describe('dpDistillLm (DPKD)', () => {
     const config = { ...TINY, layers: 1, d: 8, heads: 2, mlp: 16 };
     const [a, b] = [createModel(config, { seed: 2 }), createModel(config, { seed: 2 })];
     const data = randomBatch(8, T, V - 1, 9);
-    const common = { sequences: data, pad: PAD, q: 0.5, sigma: 0.7, clip: 0.5, steps: 3, lr: 0.01, seed: 4 };
+    const common = { sequences: data, pad: PAD, q: 0.5, sigma: 0.7, clip: 0.5, steps: 3, lr: 0.01, seed: 4, noise: 'seeded' as const };
     const kd = dpDistillLm({ ...common, student: a, teacher, lambda: 0 });
     const plain = dpTrainLm({ ...common, model: b, method: 'naive' });
     expect(kd.losses.length).toBe(3);

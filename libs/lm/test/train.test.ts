@@ -55,11 +55,11 @@ describe('training', () => {
     expect(maxRelDiff(results[1]!, results[0]!)).toBeLessThan(1e-5);
   });
 
-  test('loss decreases and tensors do not leak across steps', () => {
+  test('loss decreases and tensors do not leak across steps', async () => {
     const m = createModel(TINY, { seed: 2 });
     const data = padSequences(randomBatch(8, 10, 6, 11), 12, PAD); // a small vocabulary: easy to learn
     const counts: number[] = [];
-    const { losses, steps } = trainLm({
+    const { losses, steps } = await trainLm({
       model: m, sequences: data, pad: PAD, steps: 12, batchSize: 4, microBatchSize: 2, lr: 0.01,
       schedule: { kind: 'cosine', warmup: 2, total: 12 }, clipNorm: 1,
       onStep: () => counts.push(tf.memory().numTensors),
@@ -68,7 +68,7 @@ describe('training', () => {
     expect(losses[11]!).toBeLessThan(losses[0]! - 0.5);
     expect(new Set(counts.slice(1)).size).toBe(1);
     let stopAfter = 0;
-    const stopped = trainLm({ model: m, sequences: data, pad: PAD, steps: 10, batchSize: 4, shouldStop: () => stopAfter++ >= 3 });
+    const stopped = await trainLm({ model: m, sequences: data, pad: PAD, steps: 10, batchSize: 4, shouldStop: () => stopAfter++ >= 3 });
     expect(stopped.steps).toBe(3);
     m.dispose();
   });

@@ -2,8 +2,8 @@
 // JSON artifacts, progress and checkpoint selection.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeRunContext } from '@dpkd/graph';
-import { initBackend, type LanguageModel, loadCheckpoint, parameterCount, saveCheckpoint, tf, type ModelConfig } from '@dpkd/lm';
+import { NodeInputError, type NodeRunContext } from '@dpkd/graph';
+import { initBackend, type LanguageModel, loadCheckpoint, type NamedArray, parameterCount, saveCheckpoint, tf, type ModelConfig } from '@dpkd/lm';
 import { createTokenizer, type Tokenizer } from '@dpkd/tokenizer';
 
 /** The one tokenizer of every node (GPT-2 BPE truncated to 4096 + EOS + PAD). */
@@ -25,10 +25,8 @@ export interface ModelMeta {
   preset?: string;
 }
 
-/** Errors a user can fix by editing the graph. */
-export class NodeInputError extends Error {
-  override name = 'NodeInputError';
-}
+/** Errors a user can fix by editing the graph (the contract's class: the engine attributes it to the node). */
+export { NodeInputError };
 
 const describeInput = (ctx: NodeRunContext, port: string) => `${ctx.type} node ${ctx.id}: input \`${port}\``;
 
@@ -131,6 +129,25 @@ export class BestCheckpoint {
     this.bestStep = step;
     this.best?.forEach((t) => t.dispose());
     this.best = new Map([...this.params].map(([name, v]) => [name, tf.clone(v)]));
+  }
+
+  /** Its state for a resumable training checkpoint (see resumable.ts). */
+  snapshot(): { extra: Record<string, unknown>; arrays: Map<string, NamedArray> } {
+    const arrays = new Map<string, NamedArray>();
+    this.best?.forEach((t, name) => arrays.set(`best/${name}`, { data: (t.dataSync() as Float32Array).slice(), shape: t.shape }));
+    return { extra: { best: { loss: this.bestLoss, step: this.bestStep, history: this.history } }, arrays };
+  }
+
+  /** Continues from a snapshot() saved by an interrupted run. */
+  resumeFrom(extra: Record<string, unknown>, arrays: Map<string, NamedArray>): void {
+    const saved = extra.best as { loss: number | null; step: number; history: Array<{ step: number; loss: number }> } | undefined;
+    if (!saved) return;
+    this.bestLoss = saved.loss ?? Infinity; // JSON has no Infinity: null before any offer
+    this.bestStep = saved.step;
+    this.history.splice(0, this.history.length, ...saved.history);
+    this.dispose();
+    const best = [...arrays].filter(([key]) => key.startsWith('best/'));
+    if (best.length > 0) this.best = new Map(best.map(([key, { data, shape }]) => [key.slice('best/'.length), tf.tensor(data, shape)]));
   }
 
   /** Puts the best parameters back into the model (no-op if nothing was offered). */

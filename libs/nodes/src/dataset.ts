@@ -1,15 +1,19 @@
 // Dataset: loads a corpus, splits it deterministically, writes @dpkd/data's dataset file.
 import { join } from 'node:path';
-import type { DatasetDescription, NodeImplementation } from '@dpkd/graph';
-import { type Dataset, describeCorpus, type Document, loadCorpus, makeDataset, splitCorpus, writeDatasetFile } from '@dpkd/data';
+import { type DatasetDescription, type NodeImplementation, NodeInputError } from '@dpkd/graph';
+import {
+  CorpusContentMismatchError, corpusPins, CorpusUnavailableError, type CorpusName, type Dataset, DataError, describeCorpus, type Document,
+  loadPinnedCorpus, makeDataset, splitCorpus, writeDatasetFile,
+} from '@dpkd/data';
+import { defaultUnitDelta } from '@dpkd/privacy';
 import type { DatasetParams } from '@dpkd/schema';
 
-/** The loaded corpus per process: describeDataset (plan time) and run share it. */
+/** The loaded corpus per process, checked against its pin: describeDataset (plan time) and run share it. */
 const corpora = new Map<string, Promise<Document[]>>();
 const loadCached = (corpus: string): Promise<Document[]> => {
   let hit = corpora.get(corpus);
   if (!hit) {
-    hit = loadCorpus(corpus);
+    hit = loadPinnedCorpus(corpus);
     hit.catch(() => corpora.delete(corpus));
     corpora.set(corpus, hit);
   }
@@ -24,8 +28,19 @@ export function buildDataset(params: DatasetParams): Promise<Dataset> {
   let hit = datasets.get(id);
   if (!hit) {
     hit = (async () => {
-      const documents = await loadCached(params.corpus);
-      const splits = splitCorpus(params.corpus, documents, { train: params.train, validation: params.validation ?? 1000, test: params.test ?? 1000 });
+      const documents = await loadCached(params.corpus).catch((error: unknown) => {
+        // A missing or different corpus is the user's to fix (the message says how), at the `corpus` field.
+        if (error instanceof CorpusUnavailableError || error instanceof CorpusContentMismatchError) throw new NodeInputError(error.message, 'corpus');
+        throw error;
+      });
+      const sizes = { train: params.train, validation: params.validation ?? 1000, test: params.test ?? 1000 };
+      let splits;
+      try {
+        splits = splitCorpus(params.corpus, documents, sizes);
+      } catch (error) {
+        if (error instanceof DataError) throw new NodeInputError(error.message, oversizedSplit(sizes, documents.length));
+        throw error;
+      }
       const cut = params.maxLength;
       if (cut !== undefined) {
         for (const split of ['train', 'validation', 'test'] as const) {
@@ -40,13 +55,33 @@ export function buildDataset(params: DatasetParams): Promise<Dataset> {
   return hit;
 }
 
+/** The split size to point at when the sizes do not fit the corpus: one that alone is too big, else train if set. */
+function oversizedSplit(sizes: { train?: number | undefined; validation: number; test: number }, n: number): string {
+  const alone = (['train', 'validation', 'test'] as const).find((s) => (sizes[s] ?? 0) > n);
+  return alone ?? (sizes.train !== undefined ? 'train' : 'validation');
+}
+
 const isPrivate = (params: DatasetParams): boolean => params.private ?? describeCorpus(params.corpus).privateByDefault;
 
-/** What the engine stores with a Dataset artifact. */
+/**
+ * Who the records are about, and the privacy unit's δ: the budget's (params.unitDelta, which the graph lib
+ * puts in every Dataset of a budgeted unit, so it is in the key) or the default 1/(10·N), N = the corpus.
+ */
+function unitDescription(params: DatasetParams, dataset: Dataset, corpusSize: number): DatasetDescription {
+  const budgetDelta = (params as { unitDelta?: number }).unitDelta;
+  return {
+    unit: params.corpus, private: dataset.private, n: dataset.splits.train.length, corpusSize,
+    ...(dataset.private ? { delta: budgetDelta ?? defaultUnitDelta(corpusSize) } : {}),
+  };
+}
+
+/** What the engine stores with a Dataset artifact (DP nodes read the unit's δ from it at run time). */
 export interface DatasetMeta {
   unit: string;
   private: boolean;
   n: number;
+  corpusSize: number;
+  delta?: number;
   labels: string[];
   corpus: string;
   sizes: { train: number; validation: number; test: number };
@@ -54,10 +89,12 @@ export interface DatasetMeta {
 
 export const DatasetNode: NodeImplementation = {
   type: 'Dataset',
+  // The pinned digest enters the key; loadPinnedCorpus refuses any other content at plan and run time.
+  externalContent: (params) => ({ corpus: corpusPins[(params as unknown as DatasetParams).corpus as CorpusName].sha256 }),
   async describeDataset(raw): Promise<DatasetDescription> {
     const params = raw as unknown as DatasetParams;
     const dataset = await buildDataset(params);
-    return { unit: params.corpus, private: dataset.private, n: dataset.splits.train.length };
+    return unitDescription(params, dataset, (await loadCached(params.corpus)).length);
   },
   async run(ctx) {
     const params = ctx.params as unknown as DatasetParams;
@@ -65,7 +102,7 @@ export const DatasetNode: NodeImplementation = {
     const file = join(ctx.scratchDir, 'dataset.json');
     writeDatasetFile(file, dataset);
     const sizes = { train: dataset.splits.train.length, validation: dataset.splits.validation.length, test: dataset.splits.test.length };
-    const meta: DatasetMeta = { unit: params.corpus, private: dataset.private, n: sizes.train, labels: dataset.labels, corpus: params.corpus, sizes };
+    const meta: DatasetMeta = { ...unitDescription(params, dataset, (await loadCached(params.corpus)).length), labels: dataset.labels, corpus: params.corpus, sizes };
     ctx.log(`${params.corpus}: train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test} (${dataset.private ? 'private' : 'public'})`);
     return { outputs: { dataset: { file, meta } }, metrics: { ...sizes, private: dataset.private } };
   },

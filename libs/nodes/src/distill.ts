@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import type { NodeImplementation, NodeRunContext } from '@dpkd/graph';
 import { createProjection, precomputedDistillLoss, type PrecomputedTargets, tf, trainLm } from '@dpkd/lm';
 import type { DistillParams } from '@dpkd/schema';
-import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, reporter, requireSeqLen, saveModelOutput, tokenizer, tokenizerInfo } from './common';
+import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, requireSeqLen, saveModelOutput, tokenizer, tokenizerInfo } from './common';
+import { resumableTraining, trainingProgress } from './resumable';
 import { readCorpusFile } from './corpus-file';
 import { absoluteLayer } from './hidden-align';
 import { hiddenRowsOf, readHiddenStates } from './hidden-states-file';
@@ -87,16 +88,23 @@ export const DistillNode: NodeImplementation = {
       );
       const total = Math.max(1, Math.round(Math.max(1, Math.floor(train.length / p.batchSize)) * p.epochs));
       const selectAt = p.select === 'best-validation' && holdout.length > 0 ? evaluationSteps(total, p.epochs) : new Set<number>();
-      const progress = reporter(ctx);
+      const resumable = await resumableTraining(ctx, {
+        minutes: p.checkpointMinutes,
+        identity: { node: 'Distill', key: ctx.key, sequences: train.length, total },
+        extra: () => best.snapshot(),
+      });
+      if (resumable.resumed) best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
+      const progress = trainingProgress(ctx, { tokensPerStep: p.batchSize * p.seqLen, startStep: resumable.resumed?.step ?? 0 });
       ctx.log(`distilling on ${train.length} sequences (${holdout.length} held out), ${total} steps, λ ${p.lambda}, t ${p.temperature}, α ${p.alpha}`);
-      const { steps, losses } = trainLm({
+      const { steps, losses } = await trainLm({
         model, sequences: train, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed,
-        optimizer: { weightDecay: p.weightDecay }, loss, extraParams: extra, shouldStop: progress.shouldStop,
+        optimizer: { weightDecay: p.weightDecay }, loss, extraParams: extra, shouldStop: progress.shouldStop, checkpoint: resumable.checkpoint,
         onStep: (r) => {
-          progress.onStep(r);
           if (selectAt.has(r.step)) best.offer(r.step, meanLoss(loss, holdout));
+          progress.onStep(r);
         },
       });
+      if (ctx.signal.aborted) throw new Error(`Distill node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
       best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {

@@ -1,16 +1,19 @@
 // DPFineTune: DP-SGD on the private train split (with a teacher input: the DPKD baseline student).
-// The plan-time claim and run() compute q, steps, δ and σ with the same function (dpPlan).
+// The plan-time claim and run() compute q, steps and σ with the same function (dpPlan), at the privacy
+// unit's δ, which the Dataset input states (the budget's, else 1/(10·N)): no node chooses its own δ.
+// No private statistic leaves the node un-noised: metrics and progress carry no training loss.
 import type { DatasetDescription, InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, distillLoss, dpDistillLm, dpTrainLm } from '@dpkd/lm';
-import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf } from '@dpkd/privacy';
+import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
 import type { DPFineTuneParams, DpkdLoss } from '@dpkd/schema';
-import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, reporter, requireSeqLen, saveModelOutput, tokenizer } from './common';
+import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, requireSeqLen, saveModelOutput, tokenizer } from './common';
+import type { DatasetMeta } from './dataset';
 import { fineTuneExamples } from './fine-tune-data';
 
-type Params = Required<Omit<DPFineTuneParams, 'seed' | 'epsilon' | 'sigma' | 'kd' | 'noise'>> & Pick<DPFineTuneParams, 'epsilon' | 'sigma' | 'kd' | 'noise'>;
+type Params = Required<Omit<DPFineTuneParams, 'seed' | 'epsilon' | 'sigma' | 'kd'>> & Pick<DPFineTuneParams, 'epsilon' | 'sigma' | 'kd'>;
 
-export const SHUFFLE_NOTE = 'fixed-size shuffled batches accounted as Poisson sampling (as the paper\'s code); the guarantee assumes Poisson';
+export const SELECTION_GAP = 'checkpoint selection on the private validation split (not noised)';
 
 export interface DpPlan {
   q: number;
@@ -23,13 +26,14 @@ export interface DpPlan {
 
 const calibrations = new Map<string, { sigma: number; epsilon: number }>();
 
-/** q = batchSize / n, steps = ceil(epochs · n / batchSize), δ = 1/n or given, σ = given or calibrated. */
-export function dpPlan(p: Pick<Params, 'batchSize' | 'epochs' | 'delta' | 'accountant' | 'epsilon' | 'sigma'>, n: number): DpPlan {
+/** q = batchSize / n, steps = ceil(epochs · n / batchSize), δ = the unit's, σ = given or calibrated at δ. */
+export function dpPlan(p: Pick<Params, 'batchSize' | 'epochs' | 'accountant' | 'epsilon' | 'sigma'>, dataset: DatasetDescription): DpPlan {
+  const { n, delta } = dataset;
   if (!(n > 0)) throw new NodeInputError('DPFineTune: the private train split is empty');
-  if (p.batchSize > n) throw new NodeInputError(`DPFineTune: batchSize ${p.batchSize} exceeds the ${n} training examples (q = batchSize / n must be <= 1); lower batchSize`);
+  if (delta === undefined) throw new NodeInputError(`DPFineTune: the Dataset of ${dataset.unit} states no δ for its privacy unit (an artifact from an older dpkd: rerun its Dataset node)`);
+  if (p.batchSize > n) throw new NodeInputError(`DPFineTune: batchSize ${p.batchSize} exceeds the ${n} training examples (q = batchSize / n must be <= 1); lower batchSize`, 'batchSize');
   const q = p.batchSize / n;
   const steps = Math.ceil((p.epochs * n) / p.batchSize);
-  const delta = p.delta === '1/n' ? 1 / n : p.delta;
   if (p.sigma !== undefined) return { q, steps, delta, sigma: p.sigma };
   if (p.epsilon === undefined) throw new NodeInputError('DPFineTune: set epsilon (a target) or sigma (a noise multiplier)');
   const id = JSON.stringify([p.epsilon, delta, q, steps, p.accountant]);
@@ -42,17 +46,27 @@ export function dpPlan(p: Pick<Params, 'batchSize' | 'epochs' | 'delta' | 'accou
   return { q, steps, delta, sigma: hit.sigma, calibratedEpsilon: hit.epsilon };
 }
 
+/** The DP-SGD claim on the train split (with its gaps), plus the validation split when selecting on it. */
 export function dpClaims(p: Params, dataset: DatasetDescription, steps?: number): PrivacyClaim[] {
-  const plan = dpPlan(p, dataset.n);
+  const plan = dpPlan(p, dataset);
+  const gaps = [...(p.sampling === 'shuffle' ? [SHUFFLE_GAP] : []), ...(p.noise === 'seeded' ? [SEEDED_NOISE_GAP] : [])];
   const claims: PrivacyClaim[] = [{
     dataset,
     split: 'train',
     event: dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: steps ?? plan.steps }),
-    ...(p.sampling === 'shuffle' ? { note: SHUFFLE_NOTE } : {}),
+    note: 'DP-SGD',
+    ...(gaps.length ? { gaps } : {}),
   }];
-  if (p.select === 'best-validation') claims.push({ dataset, split: 'validation', note: 'checkpoint selection on the validation split' });
+  if (p.select === 'best-validation') claims.push({ dataset, split: 'validation', note: SELECTION_GAP });
   return claims;
 }
+
+/** The Dataset input as the engine described it at plan time (unit, n, N and the unit's δ). */
+const describedInput = (meta: unknown): DatasetDescription => {
+  const m = meta as Partial<DatasetMeta> | undefined;
+  if (!m || typeof m.unit !== 'string' || typeof m.n !== 'number') throw new NodeInputError('DPFineTune: the data input has no Dataset meta (unit, n, δ)');
+  return { unit: m.unit, private: m.private === true, n: m.n, corpusSize: m.corpusSize ?? m.n, ...(m.delta !== undefined ? { delta: m.delta } : {}) };
+};
 
 const kdDefaults = (kd: DpkdLoss | undefined): Required<DpkdLoss> => ({ lambda: 0.4, temperature: 1, klReduction: 'paper', skipPositions: 0, ...kd });
 
@@ -68,8 +82,11 @@ export const DPFineTuneNode: NodeImplementation = {
     const backendName = await backend();
     const dataInput = inputOf(ctx, 'data');
     const dataset = readDatasetFile(dataInput.path);
-    const description: DatasetDescription = { unit: dataset.corpus, private: dataset.private, n: dataset.splits.train.length };
-    const plan = dpPlan(p, description.n);
+    const description = describedInput(dataInput.meta);
+    if (description.n !== dataset.splits.train.length || description.private !== dataset.private) {
+      throw new NodeInputError(`DPFineTune: the data input's meta (n ${description.n}) does not match its file (n ${dataset.splits.train.length})`);
+    }
+    const plan = dpPlan(p, description);
     const { model, meta } = await loadModelInput(ctx, 'model');
     const teacher = ctx.inputs.teacher ? (await loadModelInput(ctx, 'teacher')).model : undefined;
     const best = new BestCheckpoint(model.params);
@@ -89,16 +106,20 @@ export const DPFineTuneNode: NodeImplementation = {
       // ε so far: the accountant on the steps taken up to now (what an interrupted run has spent).
       const epsilonAt = (step: number) =>
         epsilonOf(dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: step }), plan.delta, { accountant: p.accountant as AccountantName }).epsilon;
-      const progress = reporter(ctx, 2, description.private ? epsilonAt : undefined);
+      // Progress: the step and the ε spent so far; never the loss of a private batch (an un-noised statistic).
+      const interval = Math.max(2, Math.ceil(plan.steps / 50));
       const common = {
         sequences: train, pad, q: plan.q, sigma: plan.sigma, clip: p.clip, steps: plan.steps, sampling: p.sampling,
-        lr: p.lr, optimizer: { weightDecay: p.weightDecay }, seed: ctx.seed, noise: p.noise ?? 'seeded', shouldStop: progress.shouldStop,
-        onStep: (r: { step: number; total: number; loss: number }) => {
-          progress.onStep(r);
+        lr: p.lr, optimizer: { weightDecay: p.weightDecay }, seed: ctx.seed, noise: p.noise, shouldStop: () => ctx.signal.aborted,
+        onStep: (r: { step: number; total: number; loss: number; batchSize: number }) => {
+          // Only whether training diverged leaves the node (as a failure), never the loss itself. (An empty
+          // Poisson batch has no loss: NaN by design.)
+          if (r.batchSize > 0 && !Number.isFinite(r.loss)) throw new NodeInputError(`DPFineTune node ${ctx.id}: training diverged (non-finite loss at step ${r.step}); lower the learning rate`);
+          if (r.step % interval === 0 || r.step === r.total) ctx.progress({ step: r.step, total: r.total, ...(description.private ? { epsilon: epsilonAt(r.step) } : {}) });
           if (selectAt.has(r.step)) best.offer(r.step, validationLoss());
         },
       };
-      ctx.log(`DP-SGD: n ${description.n}, q ${plan.q.toFixed(5)}, ${plan.steps} steps, σ ${plan.sigma.toFixed(4)}, δ ${plan.delta.toExponential(3)}${teacher ? `, KD λ ${kd.lambda} t ${kd.temperature}` : ''}`);
+      ctx.log(`DP-SGD: n ${description.n}, q ${plan.q.toFixed(5)}, ${plan.steps} steps, σ ${plan.sigma.toFixed(4)}, δ ${plan.delta.toExponential(3)} (the unit's), noise ${p.noise}${teacher ? `, KD λ ${kd.lambda} t ${kd.temperature}` : ''}`);
       const result = teacher
         ? dpDistillLm({ ...common, student: model, teacher, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions })
         : dpTrainLm({ ...common, model, physicalBatch: p.microBatch, method: p.clipping });
@@ -108,7 +129,7 @@ export const DPFineTuneNode: NodeImplementation = {
         outputs: { model: output },
         metrics: {
           steps: result.steps, plannedSteps: plan.steps, q: plan.q, sigma: plan.sigma, delta: plan.delta, calibratedEpsilon: plan.calibratedEpsilon,
-          accountant: p.accountant, finalLoss: result.losses.at(-1), params: output.meta.params, teacher: teacher !== undefined,
+          accountant: p.accountant, noise: p.noise, params: output.meta.params, teacher: teacher !== undefined,
           selection: p.select === 'best-validation' ? { step: best.bestStep, validationLoss: best.bestLoss, history: best.history } : 'last',
         },
         // What was executed: the steps actually taken.

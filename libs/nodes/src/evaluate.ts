@@ -32,7 +32,7 @@ export const EvaluateNode: NodeImplementation = {
     const p = raw as unknown as Params;
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];
-    return [{ dataset, split: p.split, note: `evaluation on the held-out ${p.split} split` }];
+    return [{ dataset, split: p.split, note: `evaluation on the private ${p.split} split (not noised)` }];
   },
   async run(ctx) {
     const p = ctx.params as unknown as Params;

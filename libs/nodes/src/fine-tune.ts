@@ -3,7 +3,8 @@ import type { InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, trainLm } from '@dpkd/lm';
 import type { FineTuneParams } from '@dpkd/schema';
-import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, reporter, requireSeqLen, saveModelOutput, tokenizer } from './common';
+import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, requireSeqLen, saveModelOutput, tokenizer } from './common';
+import { resumableTraining, trainingProgress } from './resumable';
 import { fineTuneExamples } from './fine-tune-data';
 
 type Params = Required<Omit<FineTuneParams, 'seed'>>;
@@ -32,15 +33,23 @@ export const FineTuneNode: NodeImplementation = {
       const selectAt = p.select === 'best-validation' && validation.length > 0 ? evaluationSteps(total, p.epochs) : new Set<number>();
       const best = new BestCheckpoint(model.params);
       const validationLoss = () => meanLoss(ceLoss(model, pad), validation);
-      const progress = reporter(ctx);
-      const { steps, losses } = trainLm({
+      const resumable = await resumableTraining(ctx, {
+        minutes: p.checkpointMinutes,
+        identity: { node: 'FineTune', key: ctx.key, sequences: train.length, total },
+        extra: () => best.snapshot(),
+      });
+      if (resumable.resumed) best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
+      const progress = trainingProgress(ctx, { tokensPerStep: p.batchSize * p.seqLen, startStep: resumable.resumed?.step ?? 0 });
+      const { steps, losses } = await trainLm({
         model, sequences: train, pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed, optimizer: { weightDecay: p.weightDecay },
+        checkpoint: resumable.checkpoint,
         shouldStop: progress.shouldStop,
         onStep: (r) => {
-          progress.onStep(r);
           if (selectAt.has(r.step)) best.offer(r.step, validationLoss());
+          progress.onStep(r);
         },
       });
+      if (ctx.signal.aborted) throw new Error(`FineTune node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
       best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {

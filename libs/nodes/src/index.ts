@@ -6,21 +6,26 @@ import { EvaluateNode } from './evaluate';
 import { FineTuneNode } from './fine-tune';
 import { HiddenAlignNode } from './hidden-align';
 import { PretrainNode } from './pretrain';
+import { PublicModelNode } from './public-model';
 import { ReportNode } from './report';
 import { SampleNode } from './sample';
 import { SoftLabelNode } from './soft-label';
 
 /** Every node type dpkd can run, one module each. */
 export const nodeImplementations: NodeImplementation[] = [
-  DatasetNode, PretrainNode, FineTuneNode, DPFineTuneNode, SampleNode, SoftLabelNode, HiddenAlignNode, DistillNode, EvaluateNode, ReportNode,
+  DatasetNode, PretrainNode, PublicModelNode, FineTuneNode, DPFineTuneNode, SampleNode, SoftLabelNode, HiddenAlignNode, DistillNode, EvaluateNode, ReportNode,
 ];
 
-export { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, PretrainNode, ReportNode, SampleNode, SoftLabelNode };
+export { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, PretrainNode, PublicModelNode, ReportNode, SampleNode, SoftLabelNode };
+export {
+  CARD_FILE, DATA_METADATA, LINEAGE_METADATA, MODEL_FILE, modelsDir, publicLineageProblems, type ModelCard, type TrainingData,
+} from './public-model';
+export { resumableTraining, trainingProgress, TRAIN_STATE_FILE } from './resumable';
 export { buildDataset, type DatasetMeta } from './dataset';
-export { dpPlan, dpClaims, SHUFFLE_NOTE, type DpPlan } from './dp-fine-tune';
-export { apportion, noisyHistogram } from './sample';
+export { dpPlan, dpClaims, SELECTION_GAP, type DpPlan } from './dp-fine-tune';
+export { apportion, histogramSource, noisyHistogram } from './sample';
 export { holdoutIndices } from './distill';
-export { lineagePrivacy, REPORT_COLUMNS, type PlainTable, type TableColumn } from './report';
+export { REPORT_COLUMNS, type PlainTable, type TableColumn } from './report';
 export { bytesPerToken, readSoftLabels, writeSoftLabels, softTargetsOf, SOFT_LABELS_FORMAT, type SoftLabels, type SoftLabelsMeta } from './soft-labels-file';
 export { readHiddenStates, writeHiddenStates, HIDDEN_STATES_FORMAT, type HiddenStates, type HiddenStatesMeta } from './hidden-states-file';
 export { readCorpusFile, writeCorpusFile, type CorpusRecord, type CorpusMeta } from './corpus-file';

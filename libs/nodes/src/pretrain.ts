@@ -2,9 +2,10 @@
 // No privacy(): reading a private dataset here is charged as non-private by the engine, which is right.
 import type { NodeImplementation } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
-import { createModel, type ModelConfig, MODEL_PRESETS, type PresetName, presetConfig, trainLm } from '@dpkd/lm';
+import { ceLoss, createModel, type ModelConfig, MODEL_PRESETS, type PresetName, presetConfig, trainLm } from '@dpkd/lm';
 import type { PretrainParams } from '@dpkd/schema';
-import { backend, encodeStream, inputOf, NodeInputError, reporter, saveModelOutput, tokenizer } from './common';
+import { backend, encodeStream, inputOf, meanLoss, NodeInputError, saveModelOutput, tokenizer } from './common';
+import { resumableTraining, trainingProgress } from './resumable';
 
 export function modelConfigOf(model: PretrainParams['model']): { config: ModelConfig; preset?: string } {
   const vocab = tokenizer().vocabSize;
@@ -15,32 +16,72 @@ export function modelConfigOf(model: PretrainParams['model']): { config: ModelCo
   return { config: { ...model, vocab } };
 }
 
+/** At most `count` windows spread evenly over `windows` (every k-th), so a sample covers the whole split. */
+export function spreadWindows(windows: number[][], count: number): number[][] {
+  if (windows.length <= count) return windows;
+  const stride = windows.length / count;
+  return Array.from({ length: count }, (_, i) => windows[Math.floor(i * stride)]!);
+}
+
+type Params = Required<Omit<PretrainParams, 'steps' | 'seed'>> & Pick<PretrainParams, 'steps'>;
+
+interface ValidationPoint {
+  step: number;
+  tokens: number;
+  perplexity: number;
+}
+
 export const PretrainNode: NodeImplementation = {
   type: 'Pretrain',
   async run(ctx) {
-    const p = ctx.params as unknown as Required<Omit<PretrainParams, 'steps' | 'seed'>> & Pick<PretrainParams, 'steps'>;
+    const p = ctx.params as unknown as Params;
     const backendName = await backend();
     const { config, preset } = modelConfigOf(p.model);
     if (p.seqLen > config.ctx) throw new NodeInputError(`Pretrain node ${ctx.id}: seqLen ${p.seqLen} exceeds the model context ${config.ctx}; set seqLen <= ${config.ctx}`);
     const dataset = readDatasetFile(inputOf(ctx, 'data').path);
     const sequences = encodeStream(dataset.splits.train.map((d) => d.text), p.seqLen);
     if (sequences.length === 0) throw new NodeInputError(`Pretrain node ${ctx.id}: the train split has fewer than seqLen (${p.seqLen}) tokens`);
+    const validation = spreadWindows(encodeStream(dataset.splits.validation.map((d) => d.text), p.seqLen), p.evalWindows);
     const perEpoch = Math.max(1, Math.floor(sequences.length / p.batchSize));
     const total = p.steps ?? Math.max(1, Math.round(perEpoch * p.epochs));
+    const tokensPerStep = p.batchSize * p.seqLen;
     const model = createModel(config, { seed: ctx.seed });
     try {
-      ctx.log(`${preset ?? 'custom'} model, ${sequences.length} windows of ${p.seqLen} tokens, ${total} steps of ${p.batchSize}`);
-      const { steps, losses } = trainLm({
+      const history: ValidationPoint[] = [];
+      const resumable = await resumableTraining(ctx, {
+        minutes: p.checkpointMinutes,
+        identity: { node: 'Pretrain', key: ctx.key, windows: sequences.length, total },
+        extra: () => ({ extra: { history } }),
+      });
+      history.push(...((resumable.resumed?.extra.history as ValidationPoint[] | undefined) ?? []));
+      const measure = (step: number) => {
+        if (validation.length === 0 || history.at(-1)?.step === step) return;
+        history.push({ step, tokens: step * tokensPerStep, perplexity: Math.exp(meanLoss(ceLoss(model, tokenizer().pad), validation)) });
+      };
+      const progress = trainingProgress(ctx, { tokensPerStep, startStep: resumable.resumed?.step ?? 0, validation: () => history.at(-1)?.perplexity });
+      ctx.log(`${preset ?? 'custom'} model, ${sequences.length} windows of ${p.seqLen} tokens, ${total} steps of ${p.batchSize}, ${validation.length} validation windows`);
+      const { steps, losses } = await trainLm({
         model, sequences, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed,
         optimizer: { weightDecay: p.weightDecay },
         schedule: p.schedule === 'constant' ? { kind: 'constant' } : { kind: p.schedule, warmup: p.warmup, total },
-        ...reporter(ctx),
+        checkpoint: resumable.checkpoint,
+        shouldStop: progress.shouldStop,
+        onStep: (r) => {
+          if (p.evalEvery > 0 && r.step % p.evalEvery === 0) measure(r.step);
+          progress.onStep(r);
+        },
       });
+      if (ctx.signal.aborted) throw new Error(`Pretrain node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
+      measure(steps);
       const output = await saveModelOutput(ctx, model, preset);
       const tail = losses.slice(-Math.min(10, losses.length));
       return {
         outputs: { model: output },
-        metrics: { steps, windows: sequences.length, tokens: steps * p.batchSize * p.seqLen, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, params: output.meta.params },
+        metrics: {
+          steps, windows: sequences.length, tokens: steps * tokensPerStep, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, params: output.meta.params,
+          ...(history.length > 0 ? { validationPerplexity: history.at(-1)!.perplexity, validationWindows: validation.length, validationHistory: history } : {}),
+          trainSeconds: resumable.trainSeconds(), resumedFrom: resumable.resumed?.step ?? 0,
+        },
         provenance: { backend: backendName },
       };
     } finally {

@@ -1,8 +1,10 @@
 // Report: a result table from the metrics of many nodes. ε and δ come from each metrics input's lineage
-// (the DP events in its ancestry) through the accountant, never from params. Reads artifacts only.
+// (the DP events in its ancestry) through @dpkd/privacy's lineagePrivacy, the rule plan and ledger use too,
+// never from params; each row's privacy gaps (departures from the proof in its lineage) are its footnotes.
+// Reads artifacts only.
 import { readFileSync } from 'node:fs';
-import type { Lineage, NodeImplementation } from '@dpkd/graph';
-import { type AccountantName, type DpEvent, epsilonOf } from '@dpkd/privacy';
+import type { NodeImplementation } from '@dpkd/graph';
+import { type AccountantName, lineagePrivacy, type UnitPrivacy } from '@dpkd/privacy';
 import type { ReportParams } from '@dpkd/schema';
 import { NodeInputError, writeJsonOutput } from './common';
 
@@ -18,6 +20,8 @@ export interface PlainTable {
   columns: TableColumn[];
   rows: Array<Record<string, string | number | null>>;
   notes?: string[];
+  /** Per row: its privacy gaps (rendered as numbered footnotes). */
+  rowNotes?: string[][];
 }
 
 export const REPORT_COLUMNS: TableColumn[] = [
@@ -28,40 +32,6 @@ export const REPORT_COLUMNS: TableColumn[] = [
   { key: 'delta', label: 'δ', kind: 'delta' },
   { key: 'perplexity', label: 'test perplexity', kind: 'number', digits: 2 },
 ];
-
-export interface LineagePrivacy {
-  epsilon: number;
-  delta: number;
-  /** The private unit the numbers are about (the one with the largest ε), if any event exists. */
-  unit?: string;
-  events: number;
-  warnings: string[];
-}
-
-/**
- * ε of an artifact's lineage: per unit, the composition of its distinct events at δ = 1/(smallest n);
- * NonPrivate anywhere gives ∞; no event gives ε = 0, δ = 0. With several units, the largest ε is reported.
- */
-export function lineagePrivacy(lineage: Lineage, accountant: AccountantName): LineagePrivacy {
-  let result: LineagePrivacy = { epsilon: 0, delta: 0, events: 0, warnings: [] };
-  for (const [unit, byKey] of Object.entries(lineage)) {
-    const entries = Object.values(byKey);
-    if (entries.length === 0) continue;
-    const delta = 1 / Math.min(...entries.map((e) => e.n));
-    const events = entries.map((e) => e.event);
-    let epsilon: number;
-    let warnings: string[] = [];
-    if (events.some((e) => e.type === 'NonPrivate')) epsilon = Infinity;
-    else {
-      const composed: DpEvent = events.length === 1 ? events[0]! : { type: 'Composed', events };
-      const report = epsilonOf(composed, delta, { accountant });
-      epsilon = report.epsilon;
-      warnings = report.warnings ?? [];
-    }
-    if (result.unit === undefined || epsilon > result.epsilon) result = { epsilon, delta, unit, events: entries.length, warnings };
-  }
-  return result;
-}
 
 interface RowSpec {
   label: string;
@@ -90,11 +60,14 @@ export const ReportNode: NodeImplementation = {
     };
     const warnings = new Set<string>();
     const units = new Set<string>();
+    const memo = new Map<string, UnitPrivacy>();
+    const rowNotes: string[][] = [];
     const rows = specs.map((spec) => {
       const metrics = metricsOf.get(spec.metrics)!;
-      const privacy = lineagePrivacy(ctx.inputs[spec.metrics]!.lineage, accountant);
+      const privacy = lineagePrivacy(ctx.inputs[spec.metrics]!.lineage, accountant, memo);
       privacy.warnings.forEach((w) => warnings.add(w));
       if (privacy.unit) units.add(privacy.unit);
+      rowNotes.push(privacy.gaps.map((g) => `not covered by ε: ${g}`));
       const params = paramsOf(spec.metrics);
       const reference = spec.reference ? paramsOf(spec.reference) : null;
       const perplexity = typeof metrics.perplexity === 'number' ? metrics.perplexity : null;
@@ -109,12 +82,12 @@ export const ReportNode: NodeImplementation = {
       };
     });
     const notes = [
-      `ε from each row's lineage (the distinct DP events in its ancestry) with the ${accountant} accountant at δ = 1/n (n = training examples of ${[...units].join(', ') || 'the private dataset'}); never copied from params. ε = 0 (δ = 0): no DP event on private data; ∞: a non-private step.`,
-      'Not in ε (held-out uses, see `dpkd plan`): checkpoint selection on the private validation split and evaluation on the private test split.',
+      `ε from each row's lineage (the distinct DP events in its ancestry) with the ${accountant} accountant at the δ of its privacy unit (${[...units].join(', ') || 'none'}: the budget's, else 1/(10·N), N = documents of the corpus); never copied from params. ε = 0 (δ = 0): no DP event on private data; ∞: a non-private step. Accounting is add/remove-one (docs/privacy.md).`,
+      'Numbered notes: where a row\'s lineage departs from the proof (held-out uses of private splits, shuffled batches, seeded noise); `dpkd plan` lists them per node.',
       'compression ratio = student parameters / reference (teacher) parameters. Perplexity: test texts joined by a blank line, non-overlapping windows, exp of the mean window NLL (the paper\'s procedure), on this tokenizer\'s 4,098 tokens.',
       ...[...warnings].map((w) => `accountant: ${w}`),
     ];
-    const table: PlainTable = { ...(p.title ? { title: p.title } : {}), columns: REPORT_COLUMNS, rows, notes };
+    const table: PlainTable = { ...(p.title ? { title: p.title } : {}), columns: REPORT_COLUMNS, rows, notes, ...(rowNotes.some((n) => n.length) ? { rowNotes } : {}) };
     const file = await writeJsonOutput(ctx, 'table.json', table);
     return { outputs: { table: { file } }, metrics: { rows: rows.length } };
   },

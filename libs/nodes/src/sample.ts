@@ -1,9 +1,12 @@
 // Sample: a synthetic corpus from a (DP) model prompted with control codes, allocated by a noisy,
-// exact or uniform code histogram; the paper's generation settings (Yue et al. 2023).
+// exact or uniform code histogram; the paper's generation settings (Yue et al. 2023). The histogram's
+// noise is a rounded Gaussian from the OS CSPRNG (noise: "crypto", the default); generation is
+// seeded (it reads only the DP model, so it is post-processing).
 import { join } from 'node:path';
 import type { InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
 import { controlCodePrompt, readDatasetFile } from '@dpkd/data';
-import { createRng, generateText, type Rng } from '@dpkd/lm';
+import { createRng, cryptoSource, generateText, type NoiseSource, type RandomSource, type Rng, roundedGaussian, seededSource } from '@dpkd/lm';
+import { SEEDED_NOISE_GAP } from '@dpkd/privacy';
 import type { SampleParams } from '@dpkd/schema';
 import { abortIfStopped, backend, inputOf, loadModelInput, NodeInputError, tokenizer } from './common';
 import { type CorpusRecord, writeCorpusFile } from './corpus-file';
@@ -22,10 +25,17 @@ export function apportion(total: number, weights: number[]): number[] {
   return out;
 }
 
-/** Per-label counts of the train split plus N(0, σ²) each (L2 sensitivity 1 under add/remove one example). */
-export function noisyHistogram(counts: number[], sigma: number, rng: Rng): number[] {
-  return counts.map((c) => c + sigma * rng.normal());
+/**
+ * Per-label counts of the train split plus round(σ·z) each: exactly round(count + σ·z), post-processing of
+ * the Gaussian mechanism with L2 sensitivity 1 under add/remove one example, so it costs Gaussian(σ).
+ */
+export function noisyHistogram(counts: number[], sigma: number, source: RandomSource): number[] {
+  return counts.map((c) => c + roundedGaussian(source, sigma));
 }
+
+/** The histogram's noise source: the OS CSPRNG unless 'seeded' (then from the node's seed). */
+export const histogramSource = (noise: NoiseSource, seed: number): RandomSource =>
+  noise === 'seeded' ? seededSource(createRng(seed ^ 0x5a4d)) : cryptoSource();
 
 const shuffleInPlace = <X>(items: X[], rng: Rng): X[] => {
   for (let i = items.length - 1; i > 0; i--) {
@@ -43,7 +53,10 @@ export const SampleNode: NodeImplementation = {
     if (!dataset?.private) return [];
     switch (p.codes) {
       case 'noisy':
-        return [{ dataset, split: 'train', event: { type: 'Gaussian', sigma: p.histogramSigma }, note: 'noisy control-code histogram' }];
+        return [{
+          dataset, split: 'train', event: { type: 'Gaussian', sigma: p.histogramSigma }, note: 'noisy control-code histogram (rounded Gaussian)',
+          ...(p.noise === 'seeded' ? { gaps: [SEEDED_NOISE_GAP] } : {}),
+        }];
       case 'exact':
         return [{ dataset, split: 'train', event: { type: 'NonPrivate', reason: 'exact control-code histogram' }, note: 'exact control-code histogram (as the paper)' }];
       default:
@@ -55,7 +68,7 @@ export const SampleNode: NodeImplementation = {
     const p = ctx.params as unknown as Params;
     const backendName = await backend();
     const codesInput = inputOf(ctx, 'codes');
-    const rng = createRng(ctx.seed ^ 0x5a4d);
+    const rng = createRng(ctx.seed ^ 0x5a4d); // public randomness: subsampling and shuffling the generated texts
     let labels: string[];
     let allocation: number[];
     let histogram: Record<string, number> | undefined;
@@ -66,7 +79,7 @@ export const SampleNode: NodeImplementation = {
       const dataset = readDatasetFile(codesInput.path);
       labels = dataset.labels;
       const counts = labels.map((l) => dataset.splits.train.filter((d) => d.label === l).length);
-      const weights = p.codes === 'noisy' ? noisyHistogram(counts, p.histogramSigma, rng) : counts;
+      const weights = p.codes === 'noisy' ? noisyHistogram(counts, p.histogramSigma, histogramSource(p.noise, ctx.seed)) : counts;
       // The noisy counts are the DP release; the exact ones never leave this function.
       if (p.codes === 'noisy') histogram = Object.fromEntries(labels.map((l, i) => [l, weights[i]!]));
       allocation = apportion(p.count, weights);

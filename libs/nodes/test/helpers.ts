@@ -8,6 +8,7 @@ import { afterAll } from 'vitest';
 const files: Record<string, string> = {
   Dataset: 'dataset', Pretrain: 'pretrain', FineTune: 'fine-tune', DPFineTune: 'dp-fine-tune', Sample: 'sample',
   SoftLabel: 'soft-label', HiddenAlign: 'hidden-align', Distill: 'distill', Evaluate: 'evaluate', Report: 'report',
+  PublicModel: 'public-model',
 };
 
 /** Params as the engine hands them over: validated against the node's schema, defaults applied. */

@@ -57,27 +57,35 @@ describe('Dataset and Pretrain', () => {
 });
 
 describe('fine-tuning', () => {
-  test('DPFineTune returns the claims with the steps actually taken, and selects on validation', async () => {
-    const r = await runNode(DPFineTuneNode, { epsilon: 4, batchSize: 8, epochs: 1, seqLen: 32, microBatch: 4 }, { model: teacher, data: imdb }, 3);
+  test("DPFineTune returns the claims with the steps actually taken at the unit's δ, selects on validation when asked, publishes no private loss", async () => {
+    const r = await runNode(DPFineTuneNode, { epsilon: 4, batchSize: 8, epochs: 1, seqLen: 32, microBatch: 4, select: 'best-validation' }, { model: teacher, data: imdb }, 3);
+    const unitDelta = (imdb.meta as DatasetMeta).delta!;
+    expect(unitDelta).toBeLessThan(1 / (imdb.meta as DatasetMeta).corpusSize);
+    expect(r.metrics).not.toHaveProperty('finalLoss');
+    expect(r.progress.every((p) => p.loss === undefined)).toBe(true);
+    expect((r.metrics as { delta: number }).delta).toBe(unitDelta);
     dpTeacher = r.outputs.model!;
     const m = r.metrics as { steps: number; q: number; sigma: number; selection: { history: unknown[] } };
     expect(m.steps).toBe(3);
     expect(m.q).toBeCloseTo(8 / 24, 12);
     expect(r.privacy![0]!.event).toEqual(dpSgdEvent({ q: m.q, sigma: m.sigma, steps: 3 }));
-    expect(epsilonOf(r.privacy![0]!.event!, 1 / 24).epsilon).toBeLessThanOrEqual(4);
+    expect(epsilonOf(r.privacy![0]!.event!, unitDelta).epsilon).toBeLessThanOrEqual(4);
     expect(m.selection.history.length).toBeGreaterThanOrEqual(1);
     expect(r.provenance).toEqual({ backend: 'wasm' });
     // Progress carries the ε spent so far, ending at the executed claim's ε.
     const spent = r.progress.map((p) => p.epsilon!);
     expect(spent.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < spent.length; i++) expect(spent[i]!).toBeGreaterThan(spent[i - 1]!);
-    expect(spent.at(-1)).toBeCloseTo(epsilonOf(r.privacy![0]!.event!, 1 / 24).epsilon, 10);
+    expect(spent.at(-1)).toBeCloseTo(epsilonOf(r.privacy![0]!.event!, unitDelta).epsilon, 10);
   });
 
   test('DPFineTune with a teacher (DPKD student) trains with the KD loss', async () => {
     const r = await runNode(DPFineTuneNode, { sigma: 1, batchSize: 8, epochs: 0.5, seqLen: 32, controlCodes: false, select: 'last', kd: { lambda: 0.4 } }, { model: student, data: imdb, teacher: dpTeacher });
     expect((r.metrics as { teacher: boolean; steps: number }).teacher).toBe(true);
-    expect(r.privacy).toEqual([{ dataset: { unit: 'imdb', private: true, n: 24 }, split: 'train', event: dpSgdEvent({ q: 8 / 24, sigma: 1, steps: 2 }) }]);
+    const meta = imdb.meta as DatasetMeta;
+    expect(r.privacy).toEqual([{
+      dataset: { unit: 'imdb', private: true, n: 24, corpusSize: meta.corpusSize, delta: meta.delta }, split: 'train', event: dpSgdEvent({ q: 8 / 24, sigma: 1, steps: 2 }), note: 'DP-SGD',
+    }]);
   });
 
   test('FineTune marks its output non-private', async () => {
@@ -160,7 +168,7 @@ describe('Evaluate and Report', () => {
     expect(m.perplexity).toBeGreaterThan(1);
     expect(Object.keys(m.perCode).sort()).toEqual(['negative', 'positive']);
     const event = dpSgdEvent({ q: 1 / 3, sigma: 1.1, steps: 3 });
-    const lineage = { imdb: { k1: { key: 'k1', node: 'teacher', event, n: 24 } } };
+    const lineage = { imdb: { k1: { key: 'k1', node: 'teacher', event, n: 24, delta: 1e-6 }, k3: { key: 'k3', node: 'eval', event: { type: 'NoOp' as const }, n: 24, delta: 1e-6, gaps: ['evaluation on the private test split (not noised)'] } } };
     const r = await runNode(ReportNode, {
       title: 't',
       rows: [
@@ -171,15 +179,17 @@ describe('Evaluate and Report', () => {
     }, {
       s: { ...evalStudent, lineage: {} },
       t: { ...evalTeacher, lineage },
-      np: { ...evalStudent, lineage: { imdb: { k2: { key: 'k2', node: 'ft', event: { type: 'NonPrivate' }, n: 24 } } } },
+      np: { ...evalStudent, lineage: { imdb: { k2: { key: 'k2', node: 'ft', event: { type: 'NonPrivate' }, n: 24, delta: 1e-6 } } } },
     });
     const table = JSON.parse(readFileSync(r.outputs.table!.file, 'utf8')) as PlainTable;
     expect(table.columns.map((c) => c.key)).toEqual(['method', 'params', 'compressionRatio', 'epsilon', 'delta', 'perplexity']);
     const [s, t, np] = table.rows;
     expect(s).toMatchObject({ method: 'student', epsilon: 0, delta: 0 });
     expect(s!.compressionRatio).toBeCloseTo(parameterCount(presetConfig('tiny', 4098)) / parameterCount({ ...teacherModel, vocab: 4098 }), 12);
-    expect(t!.epsilon).toBe(epsilonOf(event, 1 / 24, { accountant: 'pld' }).epsilon);
-    expect(t!.delta).toBe(1 / 24);
+    expect(t!.epsilon).toBe(epsilonOf(event, 1e-6, { accountant: 'pld' }).epsilon);
+    expect(t!.delta).toBe(1e-6);
+    // The teacher's row carries its lineage's gap as a footnote; the others none.
+    expect(table.rowNotes).toEqual([[], ['not covered by ε: imdb: evaluation on the private test split (not noised)'], []]);
     expect(np!.epsilon).toBe('Infinity'); // JSON has no ∞
     expect(table.notes!.join(' ')).toMatch(/pld accountant/);
     await expect(runNode(ReportNode, { rows: [{ label: 'x', metrics: 'missing' }] }, { s: evalStudent })).rejects.toThrow(/missing/);

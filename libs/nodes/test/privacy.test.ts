@@ -1,45 +1,61 @@
 // The privacy signatures are correctness: each is checked against the accountant and the contract.
 import { describe, expect, test } from 'vitest';
 import type { DatasetDescription } from '@dpkd/graph';
-import { calibrateSigma, dpSgdEvent } from '@dpkd/privacy';
-import { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, nodeImplementations, PretrainNode, ReportNode, SampleNode, SHUFFLE_NOTE, SoftLabelNode } from '../src';
+import { calibrateSigma, dpSgdEvent, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
+import { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, nodeImplementations, PretrainNode, ReportNode, SampleNode, SELECTION_GAP, SoftLabelNode } from '../src';
 import { withDefaults } from './helpers';
 
-const imdb: DatasetDescription = { unit: 'imdb', private: true, n: 2000 };
-const publicMix: DatasetDescription = { unit: 'public-mix', private: false, n: 3000 };
+const IMDB_DOCUMENTS = 49_580;
+const imdb: DatasetDescription = { unit: 'imdb', private: true, n: 2000, corpusSize: IMDB_DOCUMENTS, delta: 1e-6 };
+const publicMix: DatasetDescription = { unit: 'public-mix', private: false, n: 3000, corpusSize: 5000 };
 const data = (dataset: DatasetDescription) => ({ data: { kind: 'Dataset', dataset }, model: { kind: 'Model' } });
 
 describe('Dataset.describeDataset', () => {
-  test('unit = corpus, private by default, n = train documents after the split', async () => {
+  test('unit = corpus, private by default, n = train documents, N = the whole corpus, δ = 1/(10·N) by default', async () => {
     const d = await DatasetNode.describeDataset!(withDefaults('Dataset', { corpus: 'imdb', train: 120, validation: 10, test: 10 }));
-    expect(d).toEqual({ unit: 'imdb', private: true, n: 120 });
+    expect(d).toEqual({ unit: 'imdb', private: true, n: 120, corpusSize: IMDB_DOCUMENTS, delta: 1 / (10 * IMDB_DOCUMENTS) });
     const rest = await DatasetNode.describeDataset!(withDefaults('Dataset', { corpus: 'imdb', validation: 100, test: 100 }));
-    expect(rest.n).toBe(49_580 - 200); // every document not held out
-    expect(await DatasetNode.describeDataset!(withDefaults('Dataset', { corpus: 'public-mix', train: 50, validation: 5, test: 5 }))).toEqual({ unit: 'public-mix', private: false, n: 50 });
+    expect(rest.n).toBe(IMDB_DOCUMENTS - 200); // every document not held out
+    // A 2-document split does not move δ: it belongs to the corpus.
+    const tiny = await DatasetNode.describeDataset!(withDefaults('Dataset', { corpus: 'imdb', train: 2, validation: 0, test: 0 }));
+    expect(tiny.delta).toBe(d.delta);
+    const pub = await DatasetNode.describeDataset!(withDefaults('Dataset', { corpus: 'public-mix', train: 50, validation: 5, test: 5 }));
+    expect(pub).toMatchObject({ unit: 'public-mix', private: false, n: 50 });
+    expect(pub.delta).toBeUndefined();
+  });
+
+  test("a budget's δ reaches the Dataset as params.unitDelta (the graph lib puts it there, so it is in the key)", async () => {
+    const d = await DatasetNode.describeDataset!({ ...withDefaults('Dataset', { corpus: 'imdb', train: 120, validation: 10, test: 10 }), unitDelta: 1e-7 });
+    expect(d.delta).toBe(1e-7);
   });
 });
 
 describe('DPFineTune.privacy', () => {
   const params = (extra: Record<string, unknown>) => withDefaults('DPFineTune', { epsilon: 2, batchSize: 100, epochs: 2, ...extra });
 
-  test('q = batchSize/n, steps = ceil(epochs·n/batchSize), δ = 1/n, σ = calibrateSigma of exactly those', () => {
+  test("q = batchSize/n, steps = ceil(epochs·n/batchSize), σ = calibrateSigma at the unit's δ; default: last step, crypto noise, no gap", () => {
     const claims = DPFineTuneNode.privacy!(params({}), data(imdb));
-    const sigma = calibrateSigma({ epsilon: 2, delta: 1 / 2000, q: 0.05, steps: 40, accountant: 'pld' }).sigma;
-    expect(claims[0]).toEqual({ dataset: imdb, split: 'train', event: dpSgdEvent({ q: 0.05, sigma, steps: 40 }) });
-    expect(claims[1]).toEqual({ dataset: imdb, split: 'validation', note: 'checkpoint selection on the validation split' });
-    expect(claims).toHaveLength(2);
+    const sigma = calibrateSigma({ epsilon: 2, delta: 1e-6, q: 0.05, steps: 40, accountant: 'pld' }).sigma;
+    expect(claims).toEqual([{ dataset: imdb, split: 'train', event: dpSgdEvent({ q: 0.05, sigma, steps: 40 }), note: 'DP-SGD' }]);
   });
 
-  test('fractional epochs round the steps up; an explicit δ and the rdp accountant are used as given', () => {
-    const [claim] = DPFineTuneNode.privacy!(params({ epochs: 0.33, delta: 1e-5, accountant: 'rdp' }), data(imdb));
-    const sigma = calibrateSigma({ epsilon: 2, delta: 1e-5, q: 0.05, steps: 7, accountant: 'rdp' }).sigma;
-    expect(claim!.event).toEqual(dpSgdEvent({ q: 0.05, sigma, steps: 7 }));
+  test('selection on validation is a declared gap; fractional epochs round up; the rdp accountant calibrates at the same δ', () => {
+    const claims = DPFineTuneNode.privacy!(params({ epochs: 0.33, accountant: 'rdp', select: 'best-validation' }), data(imdb));
+    const sigma = calibrateSigma({ epsilon: 2, delta: 1e-6, q: 0.05, steps: 7, accountant: 'rdp' }).sigma;
+    expect(claims[0]!.event).toEqual(dpSgdEvent({ q: 0.05, sigma, steps: 7 }));
+    expect(claims[1]).toEqual({ dataset: imdb, split: 'validation', note: SELECTION_GAP });
   });
 
-  test('explicit σ is used as is; select = last has no validation use; shuffle is recorded as a gap', () => {
-    const p = withDefaults('DPFineTune', { sigma: 1.3, batchSize: 50, select: 'last', sampling: 'shuffle' });
+  test('a node cannot choose its own δ: the param is gone, and a Dataset without a unit δ is refused', () => {
+    expect(() => withDefaults('DPFineTune', { epsilon: 2, delta: 0.2 })).toThrow();
+    const { delta: _none, ...noDelta } = imdb;
+    expect(() => DPFineTuneNode.privacy!(params({}), data(noDelta))).toThrow(/states no δ for its privacy unit/);
+  });
+
+  test('explicit σ is used as is; shuffle and seeded noise are recorded as gaps', () => {
+    const p = withDefaults('DPFineTune', { sigma: 1.3, batchSize: 50, sampling: 'shuffle', noise: 'seeded' });
     const claims = DPFineTuneNode.privacy!(p, data(imdb));
-    expect(claims).toEqual([{ dataset: imdb, split: 'train', event: dpSgdEvent({ q: 0.025, sigma: 1.3, steps: 40 }), note: SHUFFLE_NOTE }]);
+    expect(claims).toEqual([{ dataset: imdb, split: 'train', event: dpSgdEvent({ q: 0.025, sigma: 1.3, steps: 40 }), note: 'DP-SGD', gaps: [SHUFFLE_GAP, SEEDED_NOISE_GAP] }]);
   });
 
   test('no claim on public data; a batch larger than n is refused', () => {
@@ -60,7 +76,9 @@ describe('other signatures', () => {
   test('Sample: noisy = Gaussian(histogramSigma) on train; exact = NonPrivate; uniform = no cost', () => {
     const codes = { codes: { kind: 'Dataset', dataset: imdb }, model: { kind: 'Model' } };
     const noisy = SampleNode.privacy!(withDefaults('Sample', { count: 10, histogramSigma: 7 }), codes);
-    expect(noisy).toEqual([{ dataset: imdb, split: 'train', event: { type: 'Gaussian', sigma: 7 }, note: 'noisy control-code histogram' }]);
+    expect(noisy).toEqual([{ dataset: imdb, split: 'train', event: { type: 'Gaussian', sigma: 7 }, note: 'noisy control-code histogram (rounded Gaussian)' }]);
+    const seeded = SampleNode.privacy!(withDefaults('Sample', { count: 10, histogramSigma: 7, noise: 'seeded' }), codes);
+    expect(seeded[0]!.gaps).toEqual([SEEDED_NOISE_GAP]);
     const exact = SampleNode.privacy!(withDefaults('Sample', { count: 10, codes: 'exact' }), codes);
     expect(exact[0]!.event).toEqual({ type: 'NonPrivate', reason: 'exact control-code histogram' });
     const uniform = SampleNode.privacy!(withDefaults('Sample', { count: 10, codes: 'uniform' }), codes);
@@ -68,7 +86,7 @@ describe('other signatures', () => {
   });
 
   test('Evaluate: a held-out use of the evaluated split, nothing on public data', () => {
-    expect(EvaluateNode.privacy!(withDefaults('Evaluate', {}), data(imdb))).toEqual([{ dataset: imdb, split: 'test', note: 'evaluation on the held-out test split' }]);
+    expect(EvaluateNode.privacy!(withDefaults('Evaluate', {}), data(imdb))).toEqual([{ dataset: imdb, split: 'test', note: 'evaluation on the private test split (not noised)' }]);
     expect(EvaluateNode.privacy!(withDefaults('Evaluate', { split: 'validation' }), data(imdb))[0]!.split).toBe('validation');
     expect(EvaluateNode.privacy!(withDefaults('Evaluate', {}), data(publicMix))).toEqual([]);
   });
@@ -78,7 +96,7 @@ describe('other signatures', () => {
   });
 
   test('every schema node type has exactly one implementation', () => {
-    expect(nodeImplementations.map((n) => n.type).sort()).toEqual(['DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'Report', 'Sample', 'SoftLabel']);
+    expect(nodeImplementations.map((n) => n.type).sort()).toEqual(['DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel']);
   });
 });
 

@@ -10,6 +10,12 @@ export const DEFAULT_ACCOUNTANT: AccountantName = 'pld';
 export const DEFAULT_INTERVAL = 1e-4;
 /** Largest composed PLD window (points) before Δ is coarsened (which stays pessimistic). */
 const MAX_WINDOW = 2 ** 20;
+/**
+ * The coarsest grid the PLD is trusted on: 100× the default. Beyond it (compositions whose loss range
+ * exceeds ~10^4 ε units, e.g. 10^9 steps) the per-step PMF collapses under floating-point absorption
+ * (3·10^11 steps gave ε = 0) and the RDP bound is reported instead.
+ */
+const MAX_VALID_INTERVAL = 1e-2;
 
 export interface EpsilonReport {
   epsilon: number;
@@ -121,27 +127,47 @@ function pldReport(e: DpEvent, delta: number, requested: number): EpsilonReport 
   return { epsilon, delta, accountant: 'pld', warnings, interval };
 }
 
-/** ε for the event at δ. NonPrivate anywhere gives Infinity by declaration (no fallback, no warning). */
+/**
+ * Why the PLD discretisation cannot be trusted for this event at this grid, or undefined. The RDP bound
+ * (cheap, valid everywhere) is computed first: where it is already infinite or no larger than the grid
+ * spacing, the PLD cannot improve on it (and extreme σ such as 1e300 or 1e-300 made it run for minutes).
+ */
+function pldOutOfRange(event: DpEvent, rdp: EpsilonReport, requested: number): string | undefined {
+  if (!Number.isFinite(rdp.epsilon)) return 'the RDP bound is infinite (σ too small for any finite ε)';
+  if (rdp.epsilon <= requested) return `the RDP bound ${rdp.epsilon.toExponential(2)} is below the PLD grid spacing ${requested}`;
+  const interval = chooseInterval(event, requested);
+  if (interval > MAX_VALID_INTERVAL) return `the composition needs a PLD grid of Δ = ${interval.toPrecision(3)} > ${MAX_VALID_INTERVAL}, outside the range where the discretisation is validated`;
+  return undefined;
+}
+
+/**
+ * ε for the event at δ. NonPrivate anywhere gives Infinity by declaration (no fallback, no warning).
+ * PLD answers are kept only inside the validated range and never above the RDP bound (both are upper
+ * bounds, so the smaller is one too); outside it, or on any numerical failure, the RDP bound with a note.
+ */
 export function epsilonOf(event: DpEvent, delta: number, options: AccountingOptions = {}): EpsilonReport {
   checkDelta(delta);
   const accountant = options.accountant ?? DEFAULT_ACCOUNTANT;
   if (containsNonPrivate(event))
     return { epsilon: Infinity, delta, accountant, warnings: [], nonPrivate: nonPrivateReason(event) };
-  if (accountant === 'rdp') return rdpReport(event, delta);
-  let failure: string;
-  try {
-    const report = pldReport(event, delta, options.interval ?? DEFAULT_INTERVAL);
-    if (Number.isFinite(report.epsilon) && !Number.isNaN(report.epsilon)) {
-      // The RDP bound is also valid; a PLD above it can only come from discretisation (coarse Δ).
-      return report;
+  const rdp = rdpReport(event, delta);
+  if (accountant === 'rdp') return rdp;
+  const requested = options.interval ?? DEFAULT_INTERVAL;
+  let failure = pldOutOfRange(event, rdp, requested);
+  if (failure === undefined) {
+    try {
+      const report = pldReport(event, delta, requested);
+      if (Number.isFinite(report.epsilon) && report.epsilon >= 0) {
+        if (report.epsilon <= rdp.epsilon) return report;
+        // A PLD above the RDP bound comes from a coarse grid: both are upper bounds, report the smaller.
+        return { ...rdp, fellBackFrom: 'pld', warnings: [`PLD (${report.epsilon.toPrecision(6)}, Δ = ${report.interval}) is above the RDP bound; reporting the RDP bound`, ...rdp.warnings] };
+      }
+      failure = `PLD returned ${report.epsilon}`;
+    } catch (error) {
+      failure = (error as Error).message;
     }
-    failure = `PLD returned ${report.epsilon}`;
-  } catch (error) {
-    if (error instanceof RangeError) throw error;
-    failure = (error as Error).message;
   }
-  const fallback = rdpReport(event, delta);
-  return { ...fallback, fellBackFrom: 'pld', warnings: [`PLD accountant failed (${failure}); reporting the RDP bound`, ...fallback.warnings] };
+  return { ...rdp, fellBackFrom: 'pld', warnings: [`PLD accountant not used (${failure}); reporting the RDP bound`, ...rdp.warnings] };
 }
 
 /** δ for the event at ε (the max over both directions for PLD; the RDP bound when PLD cannot answer). */
@@ -149,15 +175,18 @@ export function deltaOf(event: DpEvent, epsilon: number, options: AccountingOpti
   if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
   if (containsNonPrivate(event)) return 1;
   const accountant = options.accountant ?? DEFAULT_ACCOUNTANT;
-  if (accountant === 'rdp') return deltaFromRdp(rdpCurve(event), epsilon);
+  const rdpDelta = deltaFromRdp(rdpCurve(event), epsilon);
+  if (accountant === 'rdp') return rdpDelta;
+  const requested = options.interval ?? DEFAULT_INTERVAL;
+  if (chooseInterval(event, requested) > MAX_VALID_INTERVAL) return rdpDelta;
   try {
-    const { remove, add } = cachedPmfs(event, options.interval ?? DEFAULT_INTERVAL);
+    const { remove, add } = cachedPmfs(event, requested);
     const d = Math.max(pmfDelta(remove, epsilon), pmfDelta(add, epsilon));
-    if (Number.isFinite(d)) return d;
+    if (Number.isFinite(d) && d >= 0) return Math.min(d, rdpDelta);
   } catch {
     // fall through to RDP
   }
-  return deltaFromRdp(rdpCurve(event), epsilon);
+  return rdpDelta;
 }
 
 export { MAX_FFT_SIZE };

@@ -20,3 +20,15 @@ export {
 export { calibrateSigma, calibrateSteps } from './calibrate';
 export { DEFAULT_ORDERS, rdpCurve, epsilonFromRdp, deltaFromRdp, rdpSubsampledGaussian, rdpLaplace } from './rdp';
 export { gaussianDelta } from './pld';
+export {
+  type UnitEvent,
+  type UnitPrivacy,
+  type UnitLineage,
+  type LineagePrivacy,
+  SEEDED_NOISE_GAP,
+  SHUFFLE_GAP,
+  defaultUnitDelta,
+  unitDeltaProblem,
+  composeUnit,
+  lineagePrivacy,
+} from './lineage';

@@ -71,10 +71,18 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
   return Infinity; // did not converge: the caller excludes this order and says so
 }
 
+/** Above this σ the sampled RDP is taken as the unsampled one, α/(2σ²): an upper bound (sampling only
+ *  lowers RDP), tiny anyway, and the series' σ² would overflow (σ = 1e300 ran for minutes). */
+const SIGMA_HUGE = 1e8;
+/** Below this σ the fractional series needs ~10^5 terms per order (σ = 1e-300 ran for 73 s): RDP is taken
+ *  as ∞ (an upper bound; such a mechanism has ε ≈ ∞ at any δ below q anyway). */
+const SIGMA_TINY = 1e-3;
+
 /** RDP ε_α of one step of the Poisson-subsampled Gaussian (sensitivity 1, add/remove). */
 export function rdpSubsampledGaussian(q: number, sigma: number, alpha: number): number {
   if (q === 0) return 0;
-  if (q === 1) return alpha / (2 * sigma * sigma);
+  if (q === 1 || sigma >= SIGMA_HUGE) return alpha / (2 * sigma * sigma);
+  if (sigma < SIGMA_TINY) return Infinity;
   if (!Number.isFinite(alpha)) return Infinity;
   const logA = Number.isInteger(alpha) ? logAInteger(q, sigma, alpha) : logAFractional(q, sigma, alpha);
   return Math.max(0, logA / (alpha - 1));

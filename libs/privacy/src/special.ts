@@ -45,6 +45,8 @@ const ERFC_CF_FROM = 2.5;
 
 /** log(erfc(x)), accurate in relative terms for all finite x (≈1e-14 near x = 2.5, better elsewhere). */
 export function logErfc(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x === Infinity) return -Infinity; // the continued fraction would not terminate
   if (x >= ERFC_CF_FROM) return logErfcContinuedFraction(x);
   if (x >= 0) return Math.log1p(-erfSeries(x));
   if (x > -ERFC_CF_FROM) return Math.log1p(erfSeries(-x));

@@ -16,6 +16,21 @@ export interface Table {
   rows: Array<Record<string, Cell>>;
   /** Footnotes: what the numbers mean and where practice differs from theory. */
   notes?: string[];
+  /** Per row (parallel to rows): footnotes on that row alone, e.g. the privacy gaps in its lineage. */
+  rowNotes?: string[][];
+}
+
+/** The distinct row notes numbered 1.., and each row's numbers. */
+function numberedRowNotes(t: Table): { texts: string[]; marks: number[][] } {
+  const texts: string[] = [];
+  const marks = t.rows.map((_, i) =>
+    (t.rowNotes?.[i] ?? []).map((text) => {
+      let at = texts.indexOf(text);
+      if (at < 0) at = texts.push(text) - 1;
+      return at + 1;
+    }),
+  );
+  return { texts, marks };
 }
 
 export const tableFormats = ['md', 'csv', 'tex', 'json', 'svg'] as const;
@@ -46,8 +61,11 @@ const isNumeric = (c: Column) => c.kind !== undefined && c.kind !== 'text';
 function markdown(t: Table): string {
   const header = `| ${t.columns.map((c) => c.label).join(' | ')} |`;
   const rule = `|${t.columns.map((c) => (isNumeric(c) ? '---:' : ':---')).join('|')}|`;
-  const body = t.rows.map((r) => `| ${t.columns.map((c) => formatCell(r[c.key], c, '∞').replace(/\|/g, '\\|')).join(' | ')} |`);
+  const { texts, marks } = numberedRowNotes(t);
+  const mark = (i: number, c: number) => (c === 0 && marks[i]!.length ? ` [${marks[i]!.join(',')}]` : '');
+  const body = t.rows.map((r, i) => `| ${t.columns.map((c, k) => (formatCell(r[c.key], c, '∞') + mark(i, k)).replace(/\|/g, '\\|')).join(' | ')} |`);
   const lines = [...(t.title ? [`**${t.title}**`, ''] : []), header, rule, ...body];
+  if (texts.length) lines.push('', ...texts.map((n, i) => `[${i + 1}] ${n}`));
   if (t.notes?.length) lines.push('', ...t.notes.map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;
 }
@@ -68,6 +86,7 @@ const texEscape = (s: string) =>
 
 function latex(t: Table): string {
   const spec = t.columns.map((c) => (isNumeric(c) ? 'r' : 'l')).join('');
+  const { texts, marks } = numberedRowNotes(t);
   const row = (cells: string[]) => `${cells.join(' & ')} \\\\`;
   const lines = [
     '\\begin{table}[t]',
@@ -76,14 +95,16 @@ function latex(t: Table): string {
     '\\toprule',
     row(t.columns.map((c) => texEscape(c.label))),
     '\\midrule',
-    ...t.rows.map((r) =>
-      row(t.columns.map((c) => {
+    ...t.rows.map((r, i) =>
+      row(t.columns.map((c, k) => {
         const text = formatCell(r[c.key], c, '\\infty');
-        return text.includes('\\infty') ? `$${text}$` : texEscape(text);
+        const mark = k === 0 && marks[i]!.length ? `\\textsuperscript{${marks[i]!.join(',')}}` : '';
+        return (text.includes('\\infty') ? `$${text}$` : texEscape(text)) + mark;
       })),
     ),
     '\\bottomrule',
     '\\end{tabular}',
+    ...texts.map((n, i) => `\\par\\footnotesize\\textsuperscript{${i + 1}} ${texEscape(n)}`),
     ...(t.title ? [`\\caption{${texEscape(t.title)}}`] : []),
     '\\end{table}',
   ];
@@ -98,7 +119,8 @@ function json(t: Table): string {
       return [c.key, typeof v === 'number' && !Number.isFinite(v) ? (v > 0 ? 'Infinity' : '-Infinity') : v];
     })),
   );
-  return `${JSON.stringify({ ...(t.title ? { title: t.title } : {}), rows, ...(t.notes?.length ? { notes: t.notes } : {}) }, null, 2)}\n`;
+  const rowNotes = t.rowNotes?.some((n) => n.length) ? { rowNotes: t.rows.map((_, i) => t.rowNotes?.[i] ?? []) } : {};
+  return `${JSON.stringify({ ...(t.title ? { title: t.title } : {}), rows, ...rowNotes, ...(t.notes?.length ? { notes: t.notes } : {}) }, null, 2)}\n`;
 }
 
 const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

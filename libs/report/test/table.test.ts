@@ -56,3 +56,20 @@ describe('renderTable', () => {
     expect(out).toContain('&#34;no DP&#34; &#38; 100%_raw');
   });
 });
+
+describe('row notes', () => {
+  test('numbered per distinct text, marked on the row label (md, tex) and kept per row (json)', () => {
+    const t: Table = {
+      columns: [{ key: 'method', label: 'method', kind: 'text' }, { key: 'epsilon', label: 'ε', kind: 'epsilon' }],
+      rows: [{ method: 'a', epsilon: 1 }, { method: 'b', epsilon: 2 }, { method: 'c', epsilon: 0 }],
+      rowNotes: [['shuffled batches'], ['shuffled batches', 'evaluation on test'], []],
+    };
+    const md = renderTable(t, 'md');
+    expect(md).toContain('| a [1] | 1.00 |');
+    expect(md).toContain('| b [1,2] | 2.00 |');
+    expect(md).toContain('| c | 0.00 |');
+    expect(md).toContain('[1] shuffled batches\n[2] evaluation on test');
+    expect(renderTable(t, 'tex')).toContain('a\\textsuperscript{1}');
+    expect(JSON.parse(renderTable(t, 'json')).rowNotes).toEqual(t.rowNotes);
+  });
+});

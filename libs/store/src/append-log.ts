@@ -26,6 +26,11 @@ export interface TornTail {
 
 export interface LogVerifyResult {
   ok: boolean;
+  /**
+   * Every complete line chains and the head agrees: true when ok, and also when the only fault is a torn
+   * last line (an append that was interrupted mid-write, which the next append sets aside).
+   */
+  intact: boolean;
   /** Entries checked and found good (all of them when ok). */
   entries: number;
   /** seq of the first line that failed (for a torn tail: the seq it would have had). */
@@ -106,7 +111,7 @@ export class AppendLog<T extends object = Record<string, unknown>> {
   async verify(): Promise<LogVerifyResult> {
     const { lines, torn } = await this.readLines();
     let prev = GENESIS_HASH;
-    const bad = (index: number, reason: string): LogVerifyResult => ({ ok: false, entries: index, firstBadSeq: index + 1, reason, ...(torn ? { torn } : {}) });
+    const bad = (index: number, reason: string): LogVerifyResult => ({ ok: false, intact: false, entries: index, firstBadSeq: index + 1, reason, ...(torn ? { torn } : {}) });
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       let record: Record<string, unknown>;
@@ -124,7 +129,13 @@ export class AppendLog<T extends object = Record<string, unknown>> {
       prev = hash as string;
     }
     const count = lines.length;
-    const head = await this.readHead();
+    let head: { seq: number; hash: string } | undefined;
+    try {
+      head = await this.readHead();
+    } catch (error) {
+      return bad(count, (error as Error).message);
+    }
+    if (head !== undefined && (typeof head.seq !== 'number' || typeof head.hash !== 'string')) return bad(count, `${this.headPath} has no seq and hash`);
     // The head is written just after the line, so a crash between the two leaves it one behind.
     const headSeq = head?.seq ?? 0;
     if (headSeq > count) return bad(count, `the log ends at seq ${count} but its head records seq ${headSeq}: lines were removed from the end`);
@@ -134,9 +145,9 @@ export class AppendLog<T extends object = Record<string, unknown>> {
     }
     if (count - headSeq > 1) return bad(headSeq + 1, `lines after seq ${headSeq + 1} were appended without updating ${this.headPath} (not by AppendLog)`);
     if (torn) {
-      return { ok: false, entries: count, firstBadSeq: count + 1, reason: `the last line is torn (an append was interrupted, ${torn.bytes} bytes); the next append moves it to ${this.tornPath}`, torn };
+      return { ok: false, intact: true, entries: count, firstBadSeq: count + 1, reason: `the last line is torn (an append was interrupted, ${torn.bytes} bytes); the next append moves it to ${this.tornPath}`, torn };
     }
-    return { ok: true, entries: count };
+    return { ok: true, intact: true, entries: count };
   }
 
   private async readLines(): Promise<{ lines: string[]; torn?: TornTail }> {

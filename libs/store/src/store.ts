@@ -71,6 +71,28 @@ export class MissingObjectError extends Error {
   }
 }
 
+/** A verified object: `fingerprint` identifies the file as it was hashed (see verifyObject). */
+export interface VerifiedObject extends ObjectInfo {
+  fingerprint: string;
+}
+
+/** The store directory cannot be opened: it is a file, or it cannot be created or written. */
+export class StoreOpenError extends Error {
+  constructor(readonly root: string, readonly code: string | undefined, reason: string) {
+    super(`Cannot open the store ${root}: ${reason}`);
+    this.name = 'StoreOpenError';
+  }
+}
+
+/**
+ * Objects this process has hashed and found intact, by path, with the file's identity when hashed
+ * (device, inode, size, mtime, ctime). Any write, truncation, chmod or replacement changes the identity,
+ * so the object is hashed again; an unchanged file is not hashed twice by one process.
+ */
+const verifiedFiles = new Map<string, string>();
+const fingerprintOf = (info: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }) =>
+  `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+
 export class CorruptObjectError extends Error {
   constructor(readonly digest: string, readonly path: string, readonly actualDigest: string) {
     super(`Object ${path} is corrupt: its content hashes to ${actualDigest}, not ${digest}. Run \`dpkd cache verify\`, delete it, and re-run the node that produced it.`);
@@ -104,8 +126,21 @@ export class Store {
   /** Opens (creating if needed) the store rooted at `root`. */
   static async open(root: string): Promise<Store> {
     const store = new Store(resolve(root));
+    const rootInfo = await statOrUndefined(store.root).catch(() => undefined);
+    if (rootInfo && !rootInfo.isDirectory()) {
+      throw new StoreOpenError(store.root, 'ENOTDIR', 'it is a file, not a directory. Pass --store a directory (or set DPKD_STORE to one).');
+    }
     for (const dir of [store.objectsDir, store.actionsDir, store.tmpDir, store.locksDir, store.logsDir]) {
-      await mkdir(dir, { recursive: true });
+      try {
+        await mkdir(dir, { recursive: true });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const why =
+          code === 'ENOTDIR' || code === 'EEXIST' ? `${dir} is a file where the store keeps a directory (not a dpkd store?)` :
+          code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot create ${dir} (${code}: no write permission, or a read-only filesystem)` :
+          `cannot create ${dir} (${(error as Error).message})`;
+        throw new StoreOpenError(store.root, code, why);
+      }
     }
     return store;
   }
@@ -217,6 +252,34 @@ export class Store {
       if (actual !== digest) throw new CorruptObjectError(digest, path, actual);
     }
     await writeFileAtomic(dest, verified(), options);
+  }
+
+  /**
+   * Checks an object against its digest with one streaming sha256 pass (memory does not grow with its
+   * size) and returns it; MissingObjectError or CorruptObjectError otherwise. An object this process has
+   * already verified, or whose `trusted` fingerprint (from an earlier verifyObject, e.g. in the parent
+   * process of a worker) still matches the file, is not hashed again.
+   */
+  async verifyObject(digest: string, options: { trusted?: string } = {}): Promise<VerifiedObject> {
+    const path = this.objectPath(digest);
+    const info = await statOrUndefined(path);
+    if (!info) throw new MissingObjectError(digest, path);
+    const fingerprint = fingerprintOf(info);
+    if (verifiedFiles.get(path) === fingerprint || options.trusted === fingerprint) return { digest, size: info.size, path, fingerprint };
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingObjectError(digest, path);
+      throw error;
+    }
+    const actual = hash.digest('hex');
+    if (actual !== digest) {
+      verifiedFiles.delete(path);
+      throw new CorruptObjectError(digest, path, actual);
+    }
+    verifiedFiles.set(path, fingerprint);
+    return { digest, size: info.size, path, fingerprint };
   }
 
   /** Every object in the store (unordered). */
@@ -409,13 +472,26 @@ export class Store {
   // ---- internals -----------------------------------------------------------------------------
 
   /**
-   * If the object exists, marks it fresh (mtime) under the store lock and returns it: a re-put of
-   * an object gc is about to collect must either win (gc sees it young) or find it gone and write it.
+   * If the object exists and this process knows it intact, marks it fresh (mtime) under the store lock and
+   * returns it: a re-put of an object gc is about to collect must either win (gc sees it young) or find it
+   * gone and write it. An existing object not known intact is replaced by the put instead (commitObject).
    */
   private async refreshIfPresent(digest: string): Promise<PutResult | undefined> {
     const path = this.objectPath(digest);
-    if (!(await statOrUndefined(path))) return undefined;
-    return this.withLock(STORE_LOCK, () => this.touch(path, digest));
+    if (!(await this.knownIntact(path))) return undefined;
+    return this.withLock(STORE_LOCK, async () => ((await this.knownIntact(path)) ? this.touch(path, digest) : undefined));
+  }
+
+  /** Whether this process has hashed (or written) the file and it has not changed since. */
+  private async knownIntact(path: string): Promise<boolean> {
+    const info = await statOrUndefined(path);
+    return info !== undefined && verifiedFiles.get(path) === fingerprintOf(info);
+  }
+
+  /** Records that the file at `path` holds its digest's content, as it is now. */
+  private async remember(path: string): Promise<void> {
+    const info = await statOrUndefined(path);
+    if (info) verifiedFiles.set(path, fingerprintOf(info));
   }
 
   private async touch(path: string, digest: string): Promise<PutResult | undefined> {
@@ -423,24 +499,35 @@ export class Store {
     if (!info) return undefined;
     const now = new Date();
     await utimes(path, now, now).catch(() => undefined); // not ours to touch (another user's store): gc grace is only lost
+    await this.remember(path);
     return { digest, size: info.size, path, existed: true };
   }
 
-  /** Renames a finished, fsynced file into objects/ under the store lock; a no-op (dropping the file) if the object exists. */
+  /**
+   * Renames a finished, fsynced file into objects/ under the store lock. If the object exists and this
+   * process knows it intact, the new file is dropped (nothing rewritten); otherwise the new file, whose
+   * hash was just computed, replaces it: a corrupt or truncated object is repaired by putting its content
+   * again, never trusted because of its name.
+   */
   private async commitObject(filePath: string, digest: string, size: number): Promise<PutResult> {
     const path = this.objectPath(digest);
-    const result = await this.withLock(STORE_LOCK, async (): Promise<PutResult> => {
-      const existing = await this.touch(path, digest);
-      if (existing) {
-        await unlink(filePath);
-        return existing;
+    const result = await this.withLock(STORE_LOCK, async (): Promise<PutResult & { wrote: boolean }> => {
+      if (await this.knownIntact(path)) {
+        const existing = await this.touch(path, digest);
+        if (existing) {
+          await unlink(filePath);
+          return { ...existing, wrote: false };
+        }
       }
+      const existed = (await statOrUndefined(path)) !== undefined;
       await mkdir(join(this.objectsDir, digest.slice(0, 2)), { recursive: true });
       await rename(filePath, path);
-      return { digest, size, path, existed: false };
+      await this.remember(path);
+      return { digest, size, path, existed, wrote: true };
     });
-    if (!result.existed) await fsyncDir(join(this.objectsDir, digest.slice(0, 2)));
-    return result;
+    if (result.wrote) await fsyncDir(join(this.objectsDir, digest.slice(0, 2)));
+    const { wrote: _wrote, ...put } = result;
+    return put;
   }
 
   private async objectFiles(): Promise<{ name: string; path: string }[]> {

@@ -37,7 +37,7 @@ describe('AppendLog', () => {
     expect(hash).toBe(sha256Hex(canonicalJson(unhashed)));
     expect(lines()).toEqual([canonicalJson(first), canonicalJson(second)]);
     expect((await log.readAll()).entries).toEqual([first, second]);
-    expect(await log.verify()).toEqual({ ok: true, entries: 2 });
+    expect(await log.verify()).toEqual({ ok: true, intact: true, entries: 2 });
   });
 
   test('refuses entries that carry their own seq, prev or hash', async () => {
@@ -47,7 +47,7 @@ describe('AppendLog', () => {
 
   test('an empty or missing log verifies', async () => {
     const log = new AppendLog(join(tempDir(), 'none.jsonl'));
-    expect(await log.verify()).toEqual({ ok: true, entries: 0 });
+    expect(await log.verify()).toEqual({ ok: true, intact: true, entries: 0 });
     expect(await log.readAll()).toEqual({ entries: [] });
   });
 
@@ -114,10 +114,10 @@ describe('AppendLog', () => {
     const read = await log.readAll();
     expect(read.entries.map((e) => e.seq)).toEqual([1, 2]);
     expect(read.torn).toEqual({ offset: expect.any(Number), bytes: 22 });
-    expect(await log.verify()).toMatchObject({ ok: false, entries: 2, firstBadSeq: 3, reason: expect.stringMatching(/torn/) });
+    expect(await log.verify()).toMatchObject({ ok: false, intact: true, entries: 2, firstBadSeq: 3, reason: expect.stringMatching(/torn/) });
     const third = await log.append({ dataset: 'imdb', epsilon: 3 });
     expect(third.seq).toBe(3);
-    expect(await log.verify()).toEqual({ ok: true, entries: 3 });
+    expect(await log.verify()).toEqual({ ok: true, intact: true, entries: 3 });
     expect(readFileSync(log.tornPath, 'utf8')).toBe('{"dataset":"imdb","eps\n');
   });
 
@@ -128,7 +128,7 @@ describe('AppendLog', () => {
     for (const c of children) c.child.stdin!.write('go\n');
     expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0]);
     const log = new AppendLog<{ writer: number; i: number }>(logPath);
-    expect(await log.verify()).toEqual({ ok: true, entries: 50 });
+    expect(await log.verify()).toEqual({ ok: true, intact: true, entries: 50 });
     const { entries } = await log.readAll();
     for (const c of children) expect(entries.filter((e) => e.writer === c.child.pid).map((e) => e.i)).toEqual([...Array(25).keys()]);
   });
@@ -137,6 +137,6 @@ describe('AppendLog', () => {
     const { log } = await ledgerWith(1);
     await log.append({ dataset: 'x'.repeat(200_000), epsilon: 1 });
     await log.append({ dataset: 'imdb', epsilon: 2 });
-    expect(await log.verify()).toEqual({ ok: true, entries: 3 });
+    expect(await log.verify()).toEqual({ ok: true, intact: true, entries: 3 });
   });
 });

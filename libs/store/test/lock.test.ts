@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LockBusyError, LockTimeoutError, Store, withFileLock } from '../src/index';
+import { LockBusyError, LockTimeoutError, LockWaitAborted, Store, processIdentity, withFileLock } from '../src/index';
 import { hostTag } from '../src/process-tag';
 import { bundleWorker, killHard, startWorker } from './helpers/child';
 import { useTempDirs } from './helpers/temp';
@@ -110,6 +110,55 @@ describe('withLock across processes', () => {
 
     writeFileSync(lockPath, holder(dead, '0badc0de'));
     await expect(withFileLock(lockPath, () => 4, { wait: false })).rejects.toThrow(/another machine is never broken automatically/);
+  });
+});
+
+describe('locks know their holder: pid, host, process identity, heartbeat', () => {
+  const lockFor = (pid: number, identity?: string) =>
+    JSON.stringify({ pid, hostname: hostname(), hostTag, startedAt: '2026-01-01T00:00:00.000Z', token: 'feedfacefeedface', command: 'dpkd run old.json', ...(identity ? { identity } : {}) });
+
+  test('a lock whose pid now belongs to an unrelated live process (pid reuse after a restart) is broken', async () => {
+    const unrelated = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const lockPath = join(tempDir(), 'reused.lock');
+      const identity = processIdentity(unrelated.pid!);
+      expect(identity).toBeDefined(); // Linux: boot id and start time
+      writeFileSync(lockPath, lockFor(unrelated.pid!, `${identity!.split('/')[0]}/1`)); // same pid, another start time
+      expect(await withFileLock(lockPath, () => 'broken and taken', { wait: false })).toBe('broken and taken');
+      writeFileSync(lockPath, lockFor(unrelated.pid!, `another-boot/${identity!.split('/')[1]}`)); // a pid of an earlier boot
+      expect(await withFileLock(lockPath, () => 'broken again', { wait: false })).toBe('broken again');
+      writeFileSync(lockPath, lockFor(unrelated.pid!, identity)); // really that process: live
+      await expect(withFileLock(lockPath, () => 'never', { wait: false })).rejects.toThrow(new RegExp(`held by pid ${unrelated.pid} on this machine since 2026-01-01T00:00:00.000Z, last heartbeat \\d+ s ago`));
+    } finally {
+      unrelated.kill('SIGKILL');
+    }
+  });
+
+  test('our own lock file records our identity', async () => {
+    const lockPath = join(tempDir(), 'mine.lock');
+    await withFileLock(lockPath, () => {
+      expect(JSON.parse(readFileSync(lockPath, 'utf8')).identity).toBe(processIdentity(process.pid));
+    });
+  });
+
+  test('waiting on a live lock says who holds it and since when; one abort ends the wait', async () => {
+    const store = await Store.open(tempDir());
+    const holder = startWorker(worker.script, 'hold-lock', { root: store.root, lockName: 'busy' });
+    try {
+      await holder.waitFor('held');
+      const controller = new AbortController();
+      const told: string[] = [];
+      const waiting = store.withLock('busy', () => 'never', { signal: controller.signal, onWait: (w) => told.push(w.description) });
+      for (let i = 0; i < 200 && told.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(told).toHaveLength(1);
+      expect(told[0]).toMatch(new RegExp(`held by pid ${holder.child.pid} on this machine since .*last heartbeat`));
+      controller.abort();
+      await expect(waiting).rejects.toBeInstanceOf(LockWaitAborted);
+      // the in-process queue is free again
+      await expect(store.withLock('other', () => 'fine', { wait: false })).resolves.toBe('fine');
+    } finally {
+      await killHard(holder);
+    }
   });
 });
 

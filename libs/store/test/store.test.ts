@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CorruptObjectError, MissingObjectError, Store } from '../src/index';
+import { CorruptObjectError, MissingObjectError, Store, StoreOpenError } from '../src/index';
 import { useTempDirs } from './helpers/temp';
 
 const tempDir = useTempDirs();
@@ -87,6 +87,55 @@ describe('objects', () => {
     expect(readdirSync(dir).sort()).toEqual(['out.txt', 'store']);
     await expect(store.getBytes('0'.repeat(64))).rejects.toBeInstanceOf(MissingObjectError);
     await expect(store.has('not-a-digest')).rejects.toThrow(/not a sha256 digest/);
+  });
+});
+
+describe('verified reads', () => {
+  test('verifyObject hashes an object against its digest: intact passes, flipped, truncated, appended-to and deleted fail', async () => {
+    const store = await Store.open(tempDir());
+    const put = await store.putBytes('verified content');
+    const ok = await store.verifyObject(put.digest);
+    expect(ok).toMatchObject({ digest: put.digest, size: 16, path: put.path });
+    expect(typeof ok.fingerprint).toBe('string');
+    const damage: Array<(path: string) => void> = [
+      (path) => writeFileSync(path, 'verified contenT'), // same size: a bit-level edit
+      (path) => truncateSync(path, 4),
+      (path) => writeFileSync(path, 'verified content + garbage'),
+    ];
+    for (const inflict of damage) {
+      const again = await store.putBytes('verified content'); // repaired by the re-put (see below)
+      chmodSync(again.path, 0o644);
+      inflict(again.path);
+      await expect(store.verifyObject(put.digest)).rejects.toBeInstanceOf(CorruptObjectError);
+      await expect(store.verifyObject(put.digest, { trusted: ok.fingerprint })).rejects.toBeInstanceOf(CorruptObjectError); // an old fingerprint vouches for nothing
+    }
+    chmodSync(put.path, 0o644);
+    writeFileSync(put.path, 'x');
+    await store.putBytes('verified content');
+    await expect(store.verifyObject(put.digest)).resolves.toMatchObject({ size: 16 });
+    rmSync(put.path);
+    await expect(store.verifyObject(put.digest)).rejects.toBeInstanceOf(MissingObjectError);
+  });
+
+  test('putting the content of a corrupt object again replaces it (a name is never trusted over a fresh hash)', async () => {
+    const store = await Store.open(tempDir());
+    const put = await store.putBytes('model weights');
+    chmodSync(put.path, 0o644);
+    writeFileSync(put.path, 'model weightZ'); // same size
+    const source = join(tempDir(), 'weights.bin');
+    writeFileSync(source, 'model weights');
+    expect(await store.putFile(source, { move: true })).toMatchObject({ digest: put.digest, existed: true });
+    expect(readFileSync(put.path, 'utf8')).toBe('model weights');
+    expect(statSync(put.path).mode & 0o222).toBe(0);
+    await expect(store.verifyObject(put.digest)).resolves.toBeTruthy();
+  });
+
+  test('opening a store at a path that is a file is a one-line StoreOpenError, not a stack trace from mkdir', async () => {
+    const file = join(tempDir(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    await expect(Store.open(file)).rejects.toBeInstanceOf(StoreOpenError);
+    await expect(Store.open(file)).rejects.toThrow(/is a file, not a directory/);
+    await expect(Store.open(join(file, 'below'))).rejects.toThrow(/Cannot open the store/);
   });
 });
 

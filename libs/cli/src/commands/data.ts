@@ -42,6 +42,8 @@ function printInfo(info: DatasetInfo, labelName: string): void {
     `documents   ${info.documents}`,
     `characters  ${info.characters}`,
     `tokens      ${info.tokens}`,
+    `content     sha256 ${info.content.sha256}`,
+    `            ${info.content.matches ? 'matches the pinned content' : `DIFFERS from the pinned ${info.content.pinned}: a Dataset refuses it (reinstall the pinned source)`}`,
     `classes (${labelName}):`,
     ...Object.entries(info.classes).map(([label, n]) => `  ${label.padEnd(20)} ${n}`),
     'splits:',
@@ -52,7 +54,7 @@ function printInfo(info: DatasetInfo, labelName: string): void {
 
 async function showInfo(name: string, options: { json?: boolean; train?: string; validation?: string; test?: string }): Promise<void> {
   const description = describeOrFail(name);
-  if (!description.available) throw new CliError(`corpus '${name}' is not available on this machine; to get it: ${description.howToGet}`, ExitCode.failed);
+  if (!description.available) throw new CliError(`corpus '${name}' is not available on this machine; to get it: ${description.howToGet}`, ExitCode.invalidInput);
   const sizes: Partial<SplitSizes> = {};
   const train = count('--train', options.train);
   const validation = count('--validation', options.validation);
@@ -65,7 +67,7 @@ async function showInfo(name: string, options: { json?: boolean; train?: string;
     info = await datasetInfo(name, sizes);
   } catch (error) {
     // Library messages name files, record numbers and sizes, never document text.
-    if (error instanceof CorpusUnavailableError) throw new CliError(error.message, ExitCode.failed);
+    if (error instanceof CorpusUnavailableError) throw new CliError(error.message, ExitCode.invalidInput);
     if (error instanceof DataError) throw new CliError(error.message, ExitCode.invalidInput);
     throw error;
   }
@@ -82,7 +84,7 @@ export function register(program: Command): void {
     .action((options: { json?: boolean }) => listCorpora(options.json === true));
   data
     .command('info')
-    .description('documents, characters, tokens, classes and the size and sha256 of each split')
+    .description('documents, characters, tokens, classes, the content sha256 (and whether it is the pinned one) and the size and sha256 of each split')
     .argument('<name>', `corpus: ${corpusNames.join(', ')}`)
     .option('--json', 'print one JSON object')
     .option('--train <n>', 'cap the train split (default: every document not held out)')

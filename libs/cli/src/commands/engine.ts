@@ -2,10 +2,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Cause, Effect, Exit, Fiber } from 'effect';
-import { formatDiagnostic, loadGraphFile } from '@dpkd/graph';
+import { formatDiagnostic } from '@dpkd/graph';
 import {
   BudgetExceeded,
+  PrivacyDeclarationInvalid,
   UnknownNodeType,
+  checkLedger,
   engineLayer,
   formatEps,
   gcCache,
@@ -14,6 +16,8 @@ import {
   openStore,
   readLedger,
   readSpec,
+  rebuildLedger,
+  uncommittedAttempts,
   resolveStoreDir,
   runActionLocked,
   runGraph,
@@ -23,8 +27,9 @@ import {
   type ExecutorChoice,
   type RunSummary,
 } from '@dpkd/engine';
-import { CliError, ExitCode } from '../cli-error';
-import { extraSignatures, nodeRegistry as registry } from '../registry';
+import { StoreOpenError, type Store } from '@dpkd/store';
+import { CliError, ExitCode, userError } from '../cli-error';
+import { loadGraph, nodeRegistry as registry } from '../registry';
 import { graphTables } from '../report-tables';
 import { renderTable } from '@dpkd/report';
 
@@ -38,6 +43,30 @@ const parseAccountant = (v: string | undefined): AccountantName | undefined => {
   throw new CliError(`--accountant must be rdp or pld, got "${v}"`);
 };
 const print = (text: string) => void process.stdout.write(`${text}\n`);
+
+/** Opens the store of `--store` / DPKD_STORE / .dpkd; a path that is a file or cannot be created is a one-line error. */
+async function openStoreOrFail(flag: string | undefined): Promise<Store> {
+  try {
+    return await openStore(resolveStoreDir(flag));
+  } catch (error) {
+    if (error instanceof StoreOpenError) throw new CliError(error.message, ExitCode.invalidInput);
+    throw error;
+  }
+}
+
+/** File-system refusals while changing the store (read-only, no permission, disk full) as one line, not a stack trace. */
+async function changingStore<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    const { code, path } = error as NodeJS.ErrnoException;
+    const why: Record<string, string> = {
+      EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'the store is on a read-only filesystem', ENOSPC: 'the disk is full',
+    };
+    if (code && why[code]) throw new CliError(`${what}: ${why[code]} (${code}${path ? ` on ${path}` : ''}); nothing more was changed`, ExitCode.failed);
+    throw error;
+  }
+}
 const json = (value: unknown) => print(JSON.stringify(value, (_k, v) => (v === Infinity ? null : v)));
 
 export function register(program: Command): void {
@@ -55,9 +84,9 @@ export function register(program: Command): void {
       const jobs = opts.jobs ? parseJobs(opts.jobs) : (await import('node:os')).availableParallelism();
       if (!['auto', 'in-process', 'worker'].includes(opts.executor)) throw new CliError(`--executor must be auto, in-process or worker, got "${opts.executor}"`);
       const accountant = parseAccountant(opts.accountant);
-      const loaded = await loadGraphFile(file, { extraSignatures: extraSignatures() });
+      const loaded = await loadGraph(file);
       if (!loaded.graph) throw new CliError(loaded.diagnostics.map(formatDiagnostic).join('\n'), ExitCode.invalidInput);
-      const store = await openStore(resolveStoreDir(opts.store));
+      const store = await openStoreOrFail(opts.store);
       const layer = engineLayer({
         store,
         registry: registry(),
@@ -82,8 +111,10 @@ export function register(program: Command): void {
       process.off('SIGTERM', onSignal);
       if (Exit.isSuccess(exit)) {
         finishRun(exit.value, Boolean(opts.json));
-        // The graph's result tables, from the store (a Report that did not run is simply absent).
-        if (!opts.json) for (const t of (await graphTables(store, loaded.graph)).tables) print(`\n${renderTable(t.table, 'md')}`);
+        // The graph's result tables, from the store (verified on read; a Report that did not run is simply absent).
+        if (!opts.json) {
+          for (const t of (await graphTables(store, loaded.graph)).tables) print(`\n${renderTable(t.table, 'md')}`);
+        }
         return;
       }
       if (Cause.isInterruptedOnly(exit.cause)) throw new CliError('interrupted; finished nodes are cached, rerun to continue', ExitCode.interrupted);
@@ -92,6 +123,9 @@ export function register(program: Command): void {
         throw new CliError(`privacy budget exceeded, nothing ran: ${error.message}`, ExitCode.budgetExceeded);
       }
       if (error instanceof UnknownNodeType) throw new CliError(error.message, ExitCode.invalidInput);
+      if (error instanceof PrivacyDeclarationInvalid) throw new CliError(`invalid privacy declaration, nothing ran:\n${error.message}`, ExitCode.invalidInput);
+      const user = userError(error, file); // a node's own input check failed at plan time: exit 2 with its pointer
+      if (user) throw user;
       throw new CliError(error instanceof Error ? error.message : String(error), ExitCode.failed);
     });
 
@@ -101,12 +135,13 @@ export function register(program: Command): void {
     .option('--store <dir>', 'store directory')
     .option('--json', 'print the run record')
     .action(async (opts: { store?: string; json?: boolean }) => {
-      const record = await latestRunRecord(await openStore(resolveStoreDir(opts.store)));
+      const record = await latestRunRecord(await openStoreOrFail(opts.store));
       if (!record) throw new CliError('no run yet in this store (run `dpkd run GRAPH` first)', ExitCode.failed);
       if (opts.json) return json(record);
       print(`run ${record.id}: ${record.graph.name} ${record.status} (${record.seconds?.toFixed(2) ?? '?'} s, started ${record.startedAt})`);
       for (const n of record.nodes) {
-        const eps = Object.entries(n.epsilon ?? {}).map(([u, e]) => `ε(${u})=${formatEps(e ?? Infinity)}`).join(' ');
+        const deltaOf = (u: string) => (record.privacy.datasets as Record<string, { delta?: number } | undefined>)[u]?.delta;
+        const eps = Object.entries(n.epsilon ?? {}).map(([u, e]) => `ε(${u})=${formatEps(e ?? Infinity)}${deltaOf(u) ? ` at δ=${deltaOf(u)!.toExponential(2)}` : ''}`).join(' ');
         print(`  ${n.status.padEnd(11)} ${n.id} (${n.type}) ${n.seconds.toFixed(2)} s ${eps}${n.error ? `: ${n.error}` : ''}${n.status === 'failed' && n.log ? ` [log: ${n.log}]` : ''}`);
       }
     });
@@ -118,24 +153,31 @@ export function register(program: Command): void {
     .option('--store <dir>', 'store directory')
     .option('--json', 'print JSON')
     .action(async (opts: { store?: string; json?: boolean }) => {
-      const entries = await listCache(await openStore(resolveStoreDir(opts.store)));
+      const entries = await listCache(await openStoreOrFail(opts.store));
       if (opts.json) return json({ actions: entries });
       for (const e of entries) print(`${e.key.slice(0, 12)}  ${e.type.padEnd(12)} ${e.node.padEnd(24)} ${String(e.bytes).padStart(10)} B  ${e.at}  (${e.graph})`);
       print(`${entries.length} action(s)`);
     });
   cache
     .command('verify')
-    .description('Re-hash every object; exit 1 and name the corrupt ones if any')
+    .description('Re-hash every object, find objects manifests name but the store lacks, and every result downstream of either; exit 1 if any')
     .option('--store <dir>', 'store directory')
+    .option('--repair', 'remove the affected manifests and the corrupt objects (the next run recomputes them)')
     .option('--json', 'print JSON')
-    .action(async (opts: { store?: string; json?: boolean }) => {
-      const report = await verifyCache(await openStore(resolveStoreDir(opts.store)));
+    .action(async (opts: { store?: string; json?: boolean; repair?: boolean }) => {
+      const store = await openStoreOrFail(opts.store);
+      const report = await changingStore('cache verify --repair', () => verifyCache(store, { repair: Boolean(opts.repair) }));
       if (opts.json) json(report);
       else {
-        for (const c of report.corrupt) print(`corrupt ${c.digest} ${c.path}: ${c.reason}${c.usedBy.length ? ` (output of ${c.usedBy.join(', ')})` : ''}`);
-        print(`${report.checked} object(s), ${report.bytes} bytes checked, ${report.corrupt.length} corrupt`);
+        for (const c of report.corrupt) print(`corrupt ${c.digest} ${c.path}: ${c.reason}${c.usedBy.length ? ` (${c.usedBy.join(', ')})` : ''}`);
+        for (const m of report.missing) print(`missing ${m.digest} ${m.path} (${m.usedBy.join(', ')})`);
+        for (const a of report.affected) print(`affected ${a.key.slice(0, 12)} ${a.node} (${a.graph}): ${a.why}`);
+        print(`${report.checked} object(s), ${report.bytes} bytes checked: ${report.corrupt.length} corrupt, ${report.missing.length} missing, ${report.affected.length} result(s) affected`);
+        if (report.repaired) print(`repaired: removed ${report.repaired.manifests.length} manifest(s) and ${report.repaired.objects.length} corrupt object(s); the next run recomputes them`);
+        else if (report.affected.length > 0) print('run `dpkd cache verify --repair` to remove them (the next run recomputes them)');
       }
-      if (report.corrupt.length > 0) process.exitCode = ExitCode.failed;
+      const damaged = report.corrupt.length + report.missing.length + report.affected.length > 0;
+      if (damaged && !report.repaired) process.exitCode = ExitCode.failed;
     });
   cache
     .command('gc')
@@ -144,11 +186,14 @@ export function register(program: Command): void {
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--json', 'print JSON')
     .action(async (opts: { store?: string; dryRun?: boolean; json?: boolean }) => {
-      const result = await gcCache(await openStore(resolveStoreDir(opts.store)), { dryRun: Boolean(opts.dryRun) });
+      const store = await openStoreOrFail(opts.store);
+      const result = await changingStore('cache gc', () => gcCache(store, { dryRun: Boolean(opts.dryRun) }));
       if (opts.json) return json(result);
       const verb = result.dryRun ? 'would remove' : 'removed';
       for (const o of result.removedObjects) print(`${verb} object ${o.digest} (${o.size} B)`);
       for (const m of result.removedManifests) print(`${verb} action ${m.key}`);
+      for (const c of result.removedCheckpoints) print(`${verb} checkpoint ${c} (its action has committed)`);
+      if (result.keptCheckpoints.length) print(`kept ${result.keptCheckpoints.length} checkpoint(s) of unfinished actions (a rerun resumes from them)`);
       print(`${verb} ${result.removedObjects.length} object(s), ${result.removedManifests.length} action(s), ${result.removedBytes} bytes; kept runs ${result.keptRuns.join(', ') || '(none)'}`);
     });
 
@@ -159,12 +204,23 @@ export function register(program: Command): void {
     .option('--accountant <name>', 'rdp | pld (default pld)')
     .option('--json', 'print JSON')
     .action(async (opts: { store?: string; json?: boolean; accountant?: string }) => {
-      const report = await readLedger(await openStore(resolveStoreDir(opts.store)), parseAccountant(opts.accountant) ?? 'pld');
-      if (opts.json) return json({ entries: report.entries, units: report.units, records: report.records });
+      const store = await openStoreOrFail(opts.store);
+      // Never an ε from a ledger that does not check out: the damage, and how to see and fix it, instead.
+      const check = await checkLedger(store);
+      if (!check.ok) {
+        throw new CliError(`the privacy ledger ${check.path} is damaged (${check.reason}); no ε is shown. \`dpkd ledger verify\` shows the damage, \`dpkd ledger rebuild\` rebuilds it from the DP manifests.`, ExitCode.failed);
+      }
+      const report = await readLedger(store, parseAccountant(opts.accountant) ?? 'pld');
+      const uncommitted = await uncommittedAttempts(store, report.records);
+      if (opts.json) return json({ entries: report.entries, units: report.units.map((u) => ({ ...u, uncommittedAttempts: uncommitted.get(u.unit) ?? 0 })), records: report.records });
       if (report.entries === 0) return print('ledger is empty: no DP mechanism has run in this store');
       for (const u of report.units) {
-        print(`${u.unit}: ε=${formatEps(u.epsilon)} at δ=${u.delta.toExponential(2)} (${u.accountant}), ${u.mechanisms} mechanism(s)${u.failedAttempts ? `, ${u.failedAttempts} failed attempt(s) charged` : ''}; nodes ${u.nodes.join(', ')}`);
+        const open = uncommitted.get(u.unit) ?? 0;
+        print(`${u.unit}: ε=${formatEps(u.epsilon)} at δ=${u.delta.toExponential(2)} (${u.accountant}), ${u.mechanisms} mechanism(s)${open ? `, of which ${open} charged attempt(s) have no result in the store (failed, interrupted, or removed since)` : ''}; nodes ${u.nodes.join(', ')}`);
+        for (const gap of u.gaps) print(`  gap (not covered by ε): ${gap}`);
       }
+      const rebuilt = report.records.find((r) => r.rebuild);
+      if (rebuilt?.rebuild) print(`(rebuilt by \`dpkd ledger rebuild\` at ${rebuilt.rebuild.at}${rebuilt.rebuild.damagedLedger ? `; the damaged ledger is kept at ${rebuilt.rebuild.damagedLedger}` : ''})`);
     });
   ledger
     .command('verify')
@@ -173,13 +229,38 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { store?: string; json?: boolean }, command: Command) => {
       const storeDir = opts.store ?? (command.parent?.opts() as { store?: string }).store;
-      const report = await verifyLedger(await openStore(resolveStoreDir(storeDir)));
-      if (opts.json) json(report);
+      const store = await openStoreOrFail(storeDir);
+      const check = await checkLedger(store);
+      const report = await verifyLedger(store);
+      if (opts.json) json({ ...report, ok: report.ok && check.ok, intact: check.chain.intact, dpManifests: check.dpManifests, uncharged: check.uncharged });
       else {
         print(report.chain.ok ? `chain ok: ${report.chain.entries} entries` : `chain BROKEN at entry ${report.chain.firstBadSeq}: ${report.chain.reason}`);
-        for (const u of report.units) print(`${u.unit}: recorded ε=${formatEps(u.recorded)}, recomputed ε=${formatEps(u.recomputed)} ${u.ok ? 'ok' : 'MISMATCH'}`);
+        if (check.chain.intact) {
+          for (const u of report.units) print(`${u.unit}: recorded ε=${formatEps(u.recorded)}, recomputed ε=${formatEps(u.recomputed)} ${u.ok ? 'ok' : 'MISMATCH'}`);
+        }
+        for (const u of check.uncharged) print(`UNCHARGED: the DP action ${u.key.slice(0, 12)} (${u.node}, graph ${u.graph}) has a manifest but no ledger entry`);
+        print(`${check.dpManifests} DP manifest(s) in the store, ${check.uncharged.length} uncharged`);
+        if (!check.ok || !report.ok) print('`dpkd ledger rebuild` rebuilds the ledger from the DP manifests (the damaged file is kept)');
       }
-      if (!report.ok) process.exitCode = ExitCode.failed;
+      if (!report.ok || !check.ok) process.exitCode = ExitCode.failed;
+    });
+  ledger
+    .command('rebuild')
+    .description('Rebuild a damaged or lost ledger from the DP manifests (each carries its events); the damaged file is kept')
+    .option('--store <dir>', 'store directory')
+    .option('--accountant <name>', 'accountant for the cumulative ε: rdp | pld (default pld)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { store?: string; json?: boolean; accountant?: string }, command: Command) => {
+      const storeDir = opts.store ?? (command.parent?.opts() as { store?: string }).store;
+      const store = await openStoreOrFail(storeDir);
+      const accountant = parseAccountant(opts.accountant) ?? 'pld';
+      const result = await changingStore('ledger rebuild', () => rebuildLedger(store, { accountant }));
+      if (opts.json) return json(result);
+      if (result.keptAt) print(`the damaged ledger is kept at ${result.keptAt}`);
+      print(`charged ${result.rebuilt} DP manifest(s) and ${result.salvaged} uncommitted attempt(s) read from the damaged ledger; ${result.alreadyCharged} were already charged`);
+      const check = await checkLedger(store);
+      print(check.ok ? 'the ledger checks out' : `the ledger still does not check out: ${check.reason}`);
+      if (!check.ok) process.exitCode = ExitCode.failed;
     });
 
   program
@@ -188,7 +269,7 @@ export function register(program: Command): void {
     .argument('<key>', 'action key')
     .option('--store <dir>', 'store directory')
     .action(async (key: string, opts: { store?: string }) => {
-      const store = await openStore(resolveStoreDir(opts.store));
+      const store = await openStoreOrFail(opts.store);
       const spec = await readSpec(store, key).catch((e: Error) => {
         throw new CliError(e.message, ExitCode.invalidInput);
       });
@@ -201,6 +282,7 @@ export function register(program: Command): void {
           signal: controller.signal,
           executor: 'worker',
           progress: (p) => void process.stdout.write(`${JSON.stringify({ type: 'progress', ...p })}\n`),
+          notice: (message) => void process.stdout.write(`${JSON.stringify({ type: 'notice', message })}\n`),
         });
         process.stdout.write(`${JSON.stringify({ type: 'done', cached: result.cached })}\n`);
       } catch (error) {

@@ -1,11 +1,11 @@
 // `dpkd report <graph|run-id>`: the result tables of a graph's Report nodes, from the cache.
 import { existsSync } from 'node:fs';
 import { openStore, resolveStoreDir } from '@dpkd/engine';
-import { formatDiagnostic, loadGraphFile } from '@dpkd/graph';
+import { formatDiagnostic } from '@dpkd/graph';
 import { renderTable, tableFormats, type TableFormat } from '@dpkd/report';
 import { type Command, Option } from 'commander';
 import { CliError, ExitCode } from '../cli-error';
-import { extraSignatures } from '../registry';
+import { loadGraph } from '../registry';
 import { graphTables, runTables, type NodeTable } from '../report-tables';
 
 export function register(program: Command): void {
@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const store = await openStore(resolveStoreDir(opts.store));
       let tables: NodeTable[];
       if (existsSync(target)) {
-        const loaded = await loadGraphFile(target, { extraSignatures: extraSignatures() });
+        const loaded = await loadGraph(target);
         if (!loaded.graph) throw new CliError(loaded.diagnostics.map(formatDiagnostic).join('\n'), ExitCode.invalidInput);
         const found = await graphTables(store, loaded.graph);
         if (found.tables.length === 0) {

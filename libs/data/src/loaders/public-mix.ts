@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DataError, parseJsonQuietly } from '../errors';
 import type { RawDocument } from './raw';
 
-export const publicMixSources = ['factbook', 'fortunes', 'moby-dick', 'sotu'] as const;
+export const publicMixSources = ['factbook', 'moby-dick', 'sotu'] as const;
 
 const readJson = (file: string): unknown => parseJsonQuietly(readFileSync(file, 'utf8'), file);
 const jsonFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.json')).sort();

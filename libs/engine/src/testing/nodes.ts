@@ -1,8 +1,8 @@
 // Test-only node types (a documented test hook: the CLI registers them only when DPKD_TEST_NODES=1).
 // They exercise the engine without ML: sleep, fail, count calls, emit a fake DP event, a fake Dataset.
 import { existsSync } from 'node:fs';
-import { appendFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { dpSgdEvent } from '@dpkd/privacy';
 import type { DatasetDescription, InputInfo, NodeImplementation, NodeRunContext, PrivacyClaim, Signature } from '@dpkd/graph';
 import type { RegisteredNode } from '../registry';
@@ -67,20 +67,37 @@ export const CountNode: NodeImplementation = {
   },
 };
 
-/** FakeDataset {unit, n, private}: describes itself; its output is a small JSON. */
+/** FakeDataset {unit, n, corpusSize (default n), private}: describes itself; its output is a small JSON. */
 export const FakeDatasetNode: NodeImplementation = {
   type: 'FakeDataset',
   async describeDataset(params): Promise<DatasetDescription> {
-    return { unit: String(params.unit), n: num(params.n, 1000), private: params.private !== false };
+    const n = num(params.n, 1000);
+    return { unit: String(params.unit), n, corpusSize: num(params.corpusSize, n), private: params.private !== false };
   },
   async run(ctx) {
-    return { outputs: { dataset: { file: await writeOutput(ctx, { rows: num(ctx.params.n, 1000) }) } } };
+    const description = await FakeDatasetNode.describeDataset!(ctx.params);
+    return { outputs: { dataset: { file: await writeOutput(ctx, { rows: num(ctx.params.n, 1000), description }) } } };
   },
 };
 
 const datasetInput = (inputs: Record<string, InputInfo>) => Object.values(inputs).find((i) => i.dataset)?.dataset;
 
-/** EmitDpEvent {sigma, q, steps, count?}: DP-SGD on its `data` input's train split (count = Count's file hook). */
+/**
+ * Whether the store's privacy ledger already holds an entry for this action as it starts (the store root is two
+ * levels above the scratch dir): what tests of "nothing trains uncharged" assert on.
+ */
+async function chargedAtStart(ctx: NodeRunContext): Promise<boolean> {
+  const ledger = join(dirname(dirname(ctx.scratchDir)), 'logs', 'privacy-ledger.jsonl');
+  const text = await readFile(ledger, 'utf8').catch(() => '');
+  return text.split('\n').some((line) => line.includes(`"key":"${ctx.key}"`));
+}
+
+/**
+ * EmitDpEvent {sigma, q, steps, count?, seconds?, fail?, diverge?}: DP-SGD on its `data` input's train split.
+ * `count` is Count's file hook; its line ends with `charged=true|false` (chargedAtStart). `diverge` returns a
+ * NaN loss in its metrics, as a diverged training run would. `executedSteps` reports that many steps as executed
+ * (result.privacy, at δ = params.delta, default 1e-4), as DPFineTune reports the steps it took.
+ */
 export const EmitDpEventNode: NodeImplementation = {
   type: 'EmitDpEvent',
   privacy(params, inputs): PrivacyClaim[] {
@@ -89,11 +106,17 @@ export const EmitDpEventNode: NodeImplementation = {
     return [{ dataset, split: 'train', event: dpSgdEvent({ q: num(params.q, 0.01), sigma: num(params.sigma, 1), steps: num(params.steps, 100) }) }];
   },
   async run(ctx) {
-    if (typeof ctx.params.count === 'string') await appendFile(ctx.params.count, `${ctx.id} ${ctx.key} ${process.pid}\n`);
+    if (typeof ctx.params.count === 'string') await appendFile(ctx.params.count, `${ctx.id} ${ctx.key} ${process.pid} charged=${await chargedAtStart(ctx)}\n`);
     const ms = num(ctx.params.seconds, 0) * 1000;
     if (ms > 0) await sleep(ms, ctx.signal);
     if (ctx.params.fail) throw new Error(String(ctx.params.fail));
-    return { outputs: { model: { file: await writeOutput(ctx) } }, metrics: { steps: num(ctx.params.steps, 100) } };
+    const metrics = { steps: num(ctx.params.steps, 100), ...(ctx.params.diverge ? { finalLoss: Number.NaN } : {}) };
+    const dataset = Object.values(ctx.inputs).find((i) => i.kind === 'Dataset');
+    const executed =
+      typeof ctx.params.executedSteps === 'number' && dataset
+        ? { privacy: EmitDpEventNode.privacy!({ ...ctx.params, steps: ctx.params.executedSteps }, { data: { kind: 'Dataset', dataset: { ...JSON.parse(await readFile(dataset.path, 'utf8')).description, delta: num(ctx.params.delta, 1e-4) } } }) }
+        : {};
+    return { outputs: { model: { file: await writeOutput(ctx) } }, metrics, ...executed };
   },
 };
 

@@ -6,6 +6,10 @@
  * @minItems 1
  */
 export type AxisValues = [unknown, ...unknown[]];
+/**
+ * The privacy unit's delta: a probability well below 1/N, N = documents in the whole corpus (the plan refuses delta >= 1/N). Leave it out for the default 1/(10*N).
+ */
+export type Delta = number;
 
 /**
  * A dpkd experiment graph: named nodes (typed steps) wired by their inputs, graph params that node params interpolate as "${name}", an optional sweep over those params, and privacy budgets. Node params are checked against schemas/nodes/<type>.schema.json after interpolation.
@@ -62,22 +66,27 @@ export interface Privacy {
    */
   accountant?: 'rdp' | 'pld';
   /**
-   * Budget per private dataset: a Dataset node id or a corpus name.
+   * Budget per privacy unit (a corpus: every Dataset node over it shares one account), named by the corpus or by one of its Dataset nodes; at most one budget per unit.
    */
   budgets?: {
     [k: string]: Budget | undefined;
   };
+  /**
+   * Refuse (exit 3) a graph with any privacy gap under a budget: shuffled batches, seeded noise, selection on a private validation split, evaluation on a private test split, an un-noised private statistic.
+   */
+  strict?: boolean;
+  /**
+   * Let DP nodes under a budget draw their sampling and noise from a generator seeded by the graph (noise: "seeded"), for reproducibility studies. Such noise is predictable from the graph: not DP against a reader of the graph.
+   */
+  allowSeededNoise?: boolean;
 }
 export interface Budget {
   epsilon: number;
-  /**
-   * A probability in (0, 1), or "1/n" for one over the size of the private training set.
-   */
-  delta?: number | '1/n';
+  delta?: Delta;
 }
 export interface GraphNode {
   /**
-   * Node type, e.g. Dataset, Pretrain, DPFineTune, FineTune, Sample, SoftLabel, HiddenAlign, Distill, Evaluate, Report.
+   * Node type, e.g. Dataset, Pretrain, PublicModel, DPFineTune, FineTune, Sample, SoftLabel, HiddenAlign, Distill, Evaluate, Report.
    */
   type: string;
   description?: string;

@@ -8,6 +8,7 @@ export type * from './nodes/evaluate';
 export type * from './nodes/fine-tune';
 export type * from './nodes/hidden-align';
 export type * from './nodes/pretrain';
+export type * from './nodes/public-model';
 export type * from './nodes/report';
 export type * from './nodes/sample';
 export type * from './nodes/soft-label';

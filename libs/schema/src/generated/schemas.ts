@@ -8,6 +8,7 @@ import nodesEvaluateSchema from '../../../../schemas/nodes/evaluate.schema.json'
 import nodesFineTuneSchema from '../../../../schemas/nodes/fine-tune.schema.json';
 import nodesHiddenAlignSchema from '../../../../schemas/nodes/hidden-align.schema.json';
 import nodesPretrainSchema from '../../../../schemas/nodes/pretrain.schema.json';
+import nodesPublicModelSchema from '../../../../schemas/nodes/public-model.schema.json';
 import nodesReportSchema from '../../../../schemas/nodes/report.schema.json';
 import nodesSampleSchema from '../../../../schemas/nodes/sample.schema.json';
 import nodesSoftLabelSchema from '../../../../schemas/nodes/soft-label.schema.json';
@@ -23,6 +24,7 @@ export const schemaFiles: Readonly<Record<string, object>> = {
   'nodes/fine-tune.schema.json': nodesFineTuneSchema,
   'nodes/hidden-align.schema.json': nodesHiddenAlignSchema,
   'nodes/pretrain.schema.json': nodesPretrainSchema,
+  'nodes/public-model.schema.json': nodesPublicModelSchema,
   'nodes/report.schema.json': nodesReportSchema,
   'nodes/sample.schema.json': nodesSampleSchema,
   'nodes/soft-label.schema.json': nodesSoftLabelSchema,

@@ -5,11 +5,11 @@
  */
 export interface DatasetParams {
   /**
-   * Which offline corpus. public-mix is the public pretraining mixture and cannot be private.
+   * Which offline corpus (`dpkd data list`). public-mix (npm: State of the Union, Moby-Dick, World Factbook) is the public pretraining mixture; fortunes (Debian, after `npm run data:debian`) is optional public text. Both are public and cannot be private.
    */
-  corpus: 'imdb' | 'wordnet' | 'foldoc' | 'spam' | 'public-mix';
+  corpus: 'imdb' | 'wordnet' | 'foldoc' | 'spam' | 'public-mix' | 'fortunes';
   /**
-   * Whether the train split is private (default true; false, and only false, for public-mix).
+   * Whether the train split is private (default true; false, and only false, for public-mix and fortunes).
    */
   private?: boolean;
   /**

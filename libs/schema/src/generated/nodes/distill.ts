@@ -37,6 +37,10 @@ export interface DistillParams {
   select?: 'best-validation' | 'last';
   seqLen?: number;
   /**
+   * Save the whole training state (weights, AdamW, data position, RNG, checkpoint selection) into the store this often, and on Ctrl-C; a rerun resumes from it with the same result. 0 turns it off.
+   */
+  checkpointMinutes?: number;
+  /**
    * Overrides the graph seed for this node.
    */
   seed?: number;

@@ -5,17 +5,13 @@
  */
 export interface DPFineTuneParams {
   /**
-   * Target epsilon; sigma is calibrated to reach it after all steps.
+   * Target epsilon at the privacy unit's delta (the budget's, else 1/(10*N), N = documents of the corpus); sigma is calibrated to reach it after all steps.
    */
   epsilon?: number;
   /**
    * Explicit noise multiplier (noise std = sigma * clip).
    */
   sigma?: number;
-  /**
-   * Target delta: a probability, or "1/n" for one over the number of training examples.
-   */
-  delta?: number | '1/n';
   epochs?: number;
   /**
    * Expected logical batch size (Poisson sampling rate = batchSize / n).
@@ -41,14 +37,17 @@ export interface DPFineTuneParams {
    */
   accountant?: 'rdp' | 'pld';
   /**
-   * Randomness of the Poisson sampling and the Gaussian noise: seeded (when absent: a pseudo-random generator, reproducible from the node's seed) or crypto (crypto.getRandomValues, what the DP guarantee assumes; results are then not reproducible).
+   * Randomness of the Poisson sampling and the Gaussian noise: crypto (the OS CSPRNG with 53-bit uniforms, what the DP guarantee assumes; not reproducible) or seeded (from the node's seed, for reproducibility studies only: the noise is predictable from the graph, so a graph with a budget refuses it unless privacy.allowSeededNoise is true).
    */
-  noise?: 'seeded' | 'crypto';
+  noise?: 'crypto' | 'seeded';
   /**
    * Per-example gradient computation; naive is the slow reference.
    */
   clipping?: 'vectorised' | 'naive';
-  select?: 'best-validation' | 'last';
+  /**
+   * Which checkpoint is kept: the last step (covered by epsilon), or the best loss on the private validation split (a privacy gap: the selection is not noised; listed in plan, ledger and Report, refused under privacy.strict).
+   */
+  select?: 'last' | 'best-validation';
   seqLen?: number;
   kd?: DpkdLoss;
   /**

@@ -23,6 +23,18 @@ export interface PretrainParams {
   schedule?: 'constant' | 'linear' | 'cosine';
   seqLen?: number;
   /**
+   * Save the whole training state (weights, AdamW, data position, RNG) into the store this often, and on Ctrl-C; a rerun resumes from it with the same result. 0 turns it off.
+   */
+  checkpointMinutes?: number;
+  /**
+   * Measure the perplexity on the dataset's validation split every this many steps (and always at the end); 0: only at the end.
+   */
+  evalEvery?: number;
+  /**
+   * At most this many seqLen windows of the validation split, spread evenly over it, for each measurement.
+   */
+  evalWindows?: number;
+  /**
    * Overrides the graph seed for this node.
    */
   seed?: number;

@@ -14,6 +14,10 @@ export interface SampleParams {
    */
   histogramSigma?: number;
   /**
+   * Randomness of the histogram noise (a Gaussian rounded to integers): crypto (the OS CSPRNG) or seeded (from the node's seed: predictable from the graph, so a graph with a budget refuses it unless privacy.allowSeededNoise is true). Generation stays seeded either way: it reads only the DP model.
+   */
+  noise?: 'crypto' | 'seeded';
+  /**
    * 0 disables top-k.
    */
   topK?: number;

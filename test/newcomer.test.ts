@@ -1,0 +1,97 @@
+// The newcomer's path on a clean clone: every graph in graphs/ validates and plans with nothing beyond
+// `npm ci` (no Debian cache: DPKD_DATA_CACHE points at an empty directory, whatever data/cache holds on
+// this machine), and the keys do not depend on whether the Debian cache exists.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { corpusPins } from '@dpkd/data';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dpkd, namesPointer, stackTrace, workspaceRoot } from './support/dpkd';
+
+const scratch = mkdtempSync(join(tmpdir(), 'dpkd-newcomer-'));
+const emptyDataCache = join(scratch, 'no-data-cache');
+const graphs = readdirSync(join(workspaceRoot, 'graphs')).filter((f) => f.endsWith('.json')).sort();
+let savedCache: string | undefined;
+
+beforeAll(() => {
+  mkdirSync(emptyDataCache);
+  savedCache = process.env.DPKD_DATA_CACHE;
+  process.env.DPKD_DATA_CACHE = emptyDataCache;
+});
+afterAll(() => {
+  if (savedCache === undefined) delete process.env.DPKD_DATA_CACHE;
+  else process.env.DPKD_DATA_CACHE = savedCache;
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+interface PlanJson {
+  nodes: Array<{ id: string; type: string; key: string; status: string }>;
+}
+
+describe('every graph in graphs/ on a clean clone (no Debian cache)', () => {
+  test('there are graphs to check', () => expect(graphs.length).toBeGreaterThanOrEqual(3));
+
+  for (const graph of graphs) {
+    test(`graphs/${graph} validates and plans (exit 0, nothing cached, no stack trace)`, async () => {
+      const file = join(workspaceRoot, 'graphs', graph);
+      const validated = await dpkd(['validate', file]);
+      expect(validated.stderr).toBe('');
+      expect(validated.code).toBe(0);
+      const store = join(scratch, `store-${graph}`);
+      const planned = await dpkd(['plan', file, '--json', '--store', store]);
+      expect(planned.stderr).not.toMatch(stackTrace);
+      expect(planned.stderr).toBe('');
+      expect(planned.code).toBe(0);
+      const plan = JSON.parse(planned.stdout) as PlanJson;
+      expect(plan.nodes.length).toBeGreaterThan(0);
+      expect(plan.nodes.every((n) => n.status === 'to-run')).toBe(true);
+    }, 120_000);
+  }
+});
+
+describe('a corpus that needs the Debian cache', () => {
+  test('is a message with the command that gets it, at the corpus field (exit 2)', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const file = join(scratch, 'fortunes.json');
+    writeFileSync(file, JSON.stringify({ name: 'fortunes', nodes: { public: { type: 'Dataset', params: { corpus: 'fortunes' } } } }, null, 2));
+    const r = await dpkd(['plan', file, '--store', join(scratch, 'store-fortunes')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(stackTrace);
+    expect(r.stderr).toMatch(namesPointer);
+    expect(r.stderr).toContain(`${file}: /nodes/public/params/corpus: Dataset node public: corpus 'fortunes' is not available on this machine; to get it: npm run data:debian`);
+  });
+});
+
+describe('keys on machines with and without the Debian cache', () => {
+  test('are the same, and a Dataset key covers its corpus pin', async () => {
+    const file = join(workspaceRoot, 'graphs', 'quickstart.json');
+    const planWith = async (cache: string) => {
+      process.env.DPKD_DATA_CACHE = cache;
+      const r = await dpkd(['plan', file, '--json', '--store', join(scratch, 'store-keys')]);
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.stdout) as PlanJson).nodes.map((n) => [n.id, n.key]);
+    };
+    const without = await planWith(emptyDataCache);
+    // A cache holding the Debian fortunes (a stand-in made here, so the test does not need apt).
+    const withFortunes = join(scratch, 'with-fortunes');
+    mkdirSync(join(withFortunes, 'deb/usr/share/games/fortunes'), { recursive: true });
+    (await import('node:fs')).writeFileSync(join(withFortunes, 'deb/usr/share/games/fortunes/f'), 'A fortune.\n%\nAnother.\n');
+    expect(await planWith(withFortunes)).toEqual(without);
+
+    // That stand-in is not the pinned fortunes: a Dataset reading it is refused with both digests and the fix.
+    const file2 = join(scratch, 'fortunes-edited.json');
+    (await import('node:fs')).writeFileSync(file2, JSON.stringify({ name: 'f', nodes: { quotes: { type: 'Dataset', params: { corpus: 'fortunes', validation: 0, test: 0 } } } }));
+    const refused = await dpkd(['plan', file2, '--store', join(scratch, 'store-keys')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      new RegExp(`/nodes/quotes/params/corpus: Dataset node quotes: corpus 'fortunes' has content sha256 [0-9a-f]{64}, but dpkd pins ${corpusPins.fortunes.sha256}; to get the pinned content: rm -rf data/cache/deb`),
+    );
+    process.env.DPKD_DATA_CACHE = emptyDataCache;
+
+    const { keyEnvironment } = await import('@dpkd/cli');
+    const env = await keyEnvironment();
+    expect(env.forNode?.('Dataset', { corpus: 'public-mix' })).toEqual({ corpus: corpusPins['public-mix'].sha256 });
+    expect(Object.keys(env.common).sort()).toEqual(['backend', 'tfjs', 'tokenizer']);
+    expect(env.common.backend).toMatch(/^(wasm|cpu|tensorflow)@\d+\.\d+\.\d+/);
+  }, 120_000);
+});

@@ -1,0 +1,64 @@
+// Plan-only harness for the privacy attacks: real node implementations, a throw-away store, the engine's
+// planGraph in-process (no training), and the bundled CLI for exit codes.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
+import { defaultSignatures, type ExpandedGraph, validateGraph } from '@dpkd/graph';
+import { makeRegistry, openStore, planGraph, type GraphPlan, type RegisteredNode } from '@dpkd/engine';
+import { nodeImplementations } from '@dpkd/nodes';
+
+export const workspaceRoot = join(import.meta.dirname, '../..');
+
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+export function scratchDir(prefix = 'dpkd-attack-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
+export const registry = makeRegistry(
+  nodeImplementations.map((implementation): RegisteredNode => ({
+    implementation,
+    outputs: Object.fromEntries(Object.entries(defaultSignatures().get(implementation.type)?.outputs ?? {}).map(([port, spec]) => [port, spec.kind])),
+  })),
+);
+
+/** A graph object (as a graph file would hold it) validated and expanded; fails the test on diagnostics. */
+export function expandGraph(graph: Record<string, unknown>): ExpandedGraph {
+  const result = validateGraph(JSON.stringify({ name: 'attack', seed: 1, ...graph }), 'attack.json');
+  expect(result.diagnostics.map((d) => d.message)).toEqual([]);
+  return result.graph!;
+}
+
+export const datasetCache = new Map();
+let store: Awaited<ReturnType<typeof openStore>> | undefined;
+
+/** planGraph on a fresh (empty) store: what `dpkd plan` computes, without printing. */
+export async function plan(graph: Record<string, unknown>): Promise<GraphPlan> {
+  store ??= await openStore(scratchDir('dpkd-attack-store-'));
+  return planGraph(expandGraph(graph), { store, registry, datasetCache });
+}
+
+/** The bundled CLI on a graph written to a temp file. */
+export function cli(args: string[], graph: Record<string, unknown>): { code: number; stdout: string; stderr: string } {
+  const dir = scratchDir();
+  const file = join(dir, 'graph.json');
+  writeFileSync(file, JSON.stringify({ name: 'attack', seed: 1, ...graph }, null, 2));
+  const r = spawnSync(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...args, file, '--store', join(dir, 'store')], {
+    cwd: workspaceRoot, encoding: 'utf8', timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Small building blocks of the attack graphs (the quickstart's shapes at toy sizes).
+export const imdb = (extra: Record<string, unknown> = {}) => ({ type: 'Dataset', params: { corpus: 'imdb', train: 200, validation: 20, test: 20, ...extra } });
+export const publicMix = { type: 'Dataset', params: { corpus: 'public-mix', train: 50, validation: 5, test: 5 } };
+export const pretrain = { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', steps: 2, batchSize: 4, seqLen: 32 } };
+export const dpTeacher = (extra: Record<string, unknown> = {}, data = 'imdb') => ({
+  type: 'DPFineTune', inputs: { model: 't0', data }, params: { epsilon: 2, epochs: 1, batchSize: 20, seqLen: 32, ...extra },
+});
