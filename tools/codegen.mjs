@@ -47,7 +47,26 @@ for (const rel of schemaPaths) {
     format: true,
     style: { singleQuote: true, printWidth: 120 },
   });
-  files.set(`${moduleOf(rel)}.ts`, ts);
+  files.set(`${moduleOf(rel)}.ts`, schema['x-dpkd'] ? `${ts}${portsType(schema)}` : ts);
+}
+
+/** A node schema's ports (its x-dpkd signature) as a type: the artifact kind of each input and output. */
+function portsType(schema) {
+  const { type, inputs, outputs } = schema['x-dpkd'];
+  const ports = (spec) => {
+    const fields = Object.entries(spec).map(([port, { kind, optional }]) =>
+      port === '*' ? `[port: string]: '${kind}'` : `${port}${optional ? '?' : ''}: '${kind}'`,
+    );
+    return fields.length ? `{ ${fields.join('; ')} }` : 'Record<string, never>';
+  };
+  return [
+    `/** The ports of the ${type} node (x-dpkd in its schema): the artifact kind of each input and output. */`,
+    `export interface ${schema.title.replace(/Params$/, '')}Ports {`,
+    `  inputs: ${ports(inputs)};`,
+    `  outputs: ${ports(outputs)};`,
+    '}',
+    '',
+  ].join('\n');
 }
 
 const up = '../../../../'; // libs/schema/src/generated -> workspace root

@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { appendToLedger, isMechanism, openStore, readLedger, unitTotal } from '@dpkd/engine';
-import { ReportNode, type PlainTable } from '@dpkd/nodes';
+import { ReportNode } from '@dpkd/nodes';
+import type { Table } from '@dpkd/report';
 import { plan, scratchDir, workspaceRoot } from './helpers';
 
 const fixture = JSON.parse(readFileSync(join(workspaceRoot, 'libs/nodes/test/fixtures/tiny-quickstart.json'), 'utf8')) as {
@@ -45,7 +46,7 @@ describe('plan, ledger and Report agree on (ε, δ)', () => {
       id: 'table', key: 'k', type: 'Report', params, seed: 1, inputs, scratchDir: dir,
       signal: new AbortController().signal, progress: () => undefined, log: () => undefined,
     });
-    const report = JSON.parse(readFileSync(result.outputs.table!.file, 'utf8')) as PlainTable;
+    const report = JSON.parse(readFileSync(result.outputs.table!.file, 'utf8')) as Table;
     const specs = table.params!.rows as Array<{ label: string; metrics: string }>;
 
     expect(report.rows).toHaveLength(specs.length);

@@ -2,6 +2,7 @@
 // Plan only (no training): each asserts the refusal (and its exit code class) or the correct ε.
 import { describe, expect, test } from 'vitest';
 import { defaultUnitDelta, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
+import { validateGraph } from '@dpkd/graph';
 import { SELECTION_GAP } from '@dpkd/nodes';
 import { cli, dpTeacher, expandGraph, imdb, plan, pretrain, publicMix } from './helpers';
 
@@ -33,9 +34,11 @@ describe('attack 1: δ bypass through a tiny Dataset node', () => {
   test('a budget δ at or above 1/N is invalid input (exit 2) naming the budget; "1/n" is no longer accepted', async () => {
     const p = await plan({ ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
     expect(p.invalid).toEqual([expect.objectContaining({ pointer: '/privacy/budgets/imdb/delta', message: expect.stringMatching(/budget "imdb" for imdb: δ = 0.0001 is not below 1\/N/) })]);
-    const r = cli(['plan'], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/budgets\/imdb\/delta.*not below 1\/N/);
+    for (const command of ['validate', 'plan']) {
+      const r = cli([command], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/budgets\/imdb\/delta.*not below 1\/N/);
+    }
     expect(cli(['validate'], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: '1/n' } } } }).code).toBe(2);
   }, 120_000);
 
@@ -98,12 +101,19 @@ describe('attack 3: a public Dataset over a private corpus', () => {
         ft: { type: 'FineTune', inputs: { model: 't0', data: 'leak' }, params: { epochs: 1, seqLen: 32 } },
       },
     };
-    const p = await plan(graph);
+    // `validate` refuses it from the file alone, at the public node's "private".
+    const validated = validateGraph(JSON.stringify({ name: 'attack', ...graph }), 'attack.json');
+    expect(validated.diagnostics).toEqual([expect.objectContaining({ pointer: '/nodes/leak/params/private', message: expect.stringMatching(/Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/) })]);
+    // The plan checks it again on what the Dataset nodes report (a graph that got past validate).
+    const declaredPrivate = { ...graph, nodes: { ...graph.nodes, leak: imdb({ train: 101 }) } }; // a train size no other test uses: the description cache is keyed by action key
+    const p = await plan(declaredPrivate, (g) => void (g.nodes.find((n) => n.id === 'leak')!.params.private = false));
     expect(p.invalid).toHaveLength(1);
     expect(p.invalid[0]!.message).toMatch(/Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/);
-    const r = cli(['plan'], graph);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/imdb \(private\) and leak \(public\)/);
+    for (const command of ['validate', 'plan']) {
+      const r = cli([command], graph);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/imdb \(private\) and leak \(public\)/);
+    }
   }, 120_000);
 });
 
@@ -113,9 +123,14 @@ describe('attack 4: two budgets for one corpus', () => {
       privacy: { budgets: { imdb: { epsilon: 1 }, imdb2: { epsilon: 100 } } },
       nodes: { ...base, imdb: imdb(), imdb2: imdb({ train: 100 }), teacher: dpTeacher() },
     };
-    const p = await plan(graph);
-    expect(p.invalid.map((e) => e.message)).toEqual([expect.stringMatching(/privacy unit imdb has two budgets, "imdb" \(ε 1\) and "imdb2" \(ε 100\)/)]);
-    expect(cli(['plan'], graph).code).toBe(2);
+    const twoBudgets = /privacy unit imdb has two budgets, "imdb" \(ε 1\) and "imdb2" \(ε 100\)/;
+    const validated = validateGraph(JSON.stringify({ name: 'attack', ...graph }), 'attack.json');
+    expect(validated.diagnostics).toEqual([expect.objectContaining({ pointer: '/privacy/budgets/imdb2', message: expect.stringMatching(twoBudgets) })]);
+    // The plan checks it again (a graph that got past validate).
+    const oneBudget = { ...graph, privacy: { budgets: { imdb: { epsilon: 1 } } } };
+    const p = await plan(oneBudget, (g) => void ((g.source.privacy!.budgets as Record<string, unknown>).imdb2 = { epsilon: 100 }));
+    expect(p.invalid.map((e) => e.message)).toEqual([expect.stringMatching(twoBudgets)]);
+    for (const command of ['validate', 'plan']) expect(cli([command], graph).code).toBe(2);
   }, 120_000);
 
   test('a budget named by a Dataset node covers every Dataset of the corpus', async () => {

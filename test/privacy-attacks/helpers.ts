@@ -38,10 +38,15 @@ export function expandGraph(graph: Record<string, unknown>): ExpandedGraph {
 export const datasetCache = new Map();
 let store: Awaited<ReturnType<typeof openStore>> | undefined;
 
-/** planGraph on a fresh (empty) store: what `dpkd plan` computes, without printing. */
-export async function plan(graph: Record<string, unknown>): Promise<GraphPlan> {
+/**
+ * planGraph on a fresh (empty) store: what `dpkd plan` computes, without printing. `tamper` edits the expanded
+ * graph first: how a test reaches the plan's own checks with a declaration `validate` already refuses.
+ */
+export async function plan(graph: Record<string, unknown>, tamper?: (expanded: ExpandedGraph) => void): Promise<GraphPlan> {
   store ??= await openStore(scratchDir('dpkd-attack-store-'));
-  return planGraph(expandGraph(graph), { store, registry, datasetCache });
+  const expanded = expandGraph(graph);
+  tamper?.(expanded);
+  return planGraph(expanded, { store, registry, datasetCache });
 }
 
 /** The bundled CLI on a graph written to a temp file. */
@@ -49,7 +54,8 @@ export function cli(args: string[], graph: Record<string, unknown>): { code: num
   const dir = scratchDir();
   const file = join(dir, 'graph.json');
   writeFileSync(file, JSON.stringify({ name: 'attack', seed: 1, ...graph }, null, 2));
-  const r = spawnSync(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...args, file, '--store', join(dir, 'store')], {
+  const store = args[0] === 'validate' ? [] : ['--store', join(dir, 'store')]; // validate has no store (an unknown option exits 2 too)
+  const r = spawnSync(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...args, file, ...store], {
     cwd: workspaceRoot, encoding: 'utf8', timeout: 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

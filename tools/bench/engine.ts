@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Effect } from 'effect';
-import { digestOf, Store } from '@dpkd/store';
+import { actionKey, emptyKeyEnvironment, keyMaterial } from '@dpkd/graph';
+import { Store } from '@dpkd/store';
 import { engineLayer, makeRegistry, recordingProgress, runGraph, type EngineGraph, type EngineNode } from '@dpkd/engine';
 
 const noop = {
@@ -26,10 +27,11 @@ function graphOf(n: number, salt: string): EngineGraph {
     const deps = i === 0 ? [] : [`n${Math.floor((i - 1) / 2)}`];
     const inputs = Object.fromEntries(deps.map((d, j) => [`in${j}`, { node: d, port: 'out' }]));
     const params = { i, salt };
-    const key = digestOf({ type: 'NoOpBench', params, inputs: deps.map((d) => nodes[Number(d.slice(1))]!.key) });
-    nodes.push({ id: `n${i}`, baseId: `n${i}`, type: 'NoOpBench', version: 1, heavy: false, params, inputs, deps, key, seed: 0, axes: {} });
+    const inputKeys = Object.fromEntries(Object.entries(inputs).map(([port, ref]) => [port, { key: nodes[Number(ref.node.slice(1))]!.key, port: ref.port }]));
+    const material = keyMaterial({ type: 'NoOpBench', version: 1, params, seed: 0 }, inputKeys, emptyKeyEnvironment);
+    nodes.push({ id: `n${i}`, baseId: `n${i}`, type: 'NoOpBench', version: 1, heavy: false, params, inputs, deps, key: actionKey(material), material, seed: 0, axes: {} });
   }
-  return { name: `bench-${n}`, source: {}, sweepPoints: [{ axes: {}, nodes: nodes.map((x) => x.id) }], nodes };
+  return { name: `bench-${n}`, source: { name: `bench-${n}`, nodes: {} }, sweepPoints: [{ axes: {}, nodes: nodes.map((x) => x.id) }], nodes };
 }
 
 async function timeRun(store: Store, graph: EngineGraph, jobs: number): Promise<number> {

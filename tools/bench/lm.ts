@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
 import {
-  AdamW, ceLoss, createModel, createRng, crossEntropy, dpStep, forward, generate, gradientStep, initBackend, type LanguageModel, tf,
+  AdamW, ceLoss, createModel, cryptoSource, crossEntropy, dpStep, forward, generate, gradientStep, initBackend, type LanguageModel, tf,
 } from '@dpkd/lm';
 
 const quick = process.argv.includes('--quick');
@@ -45,7 +45,8 @@ console.log(JSON.stringify({ bench: 'lm', model: 'tokenizer', mode: 'encode', mb
 const B = 16;
 const T = 128;
 const pad = tok.pad;
-const rng = createRng(1);
+// DP noise from the OS CSPRNG, as DPFineTune draws it by default (its cost is part of the DP step).
+const noise = cryptoSource();
 const batch = Array.from({ length: B }, (_, b) => ids.slice(b * T * 3, b * T * 3 + T));
 const results: Record<string, Record<string, number>> = {};
 
@@ -88,7 +89,7 @@ for (const layers of [2, 4]) {
   const opt = new AdamW();
   if (profile) {
     await profileOf(`${name} train step`, () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 }));
-    await profileOf(`${name} DP vectorised step`, () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, rng, lr: 1e-4, pad }));
+    await profileOf(`${name} DP vectorised step`, () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad }));
     opt.dispose();
     model.dispose();
     continue;
@@ -102,7 +103,7 @@ for (const layers of [2, 4]) {
       crossEntropy(forward(model, tf.tensor2d(micro, undefined, 'int32'), { attention: 'batched' }).logits, micro, pad);
     report(name, 'train-unfused', B * T, time(iters, () => gradientStep(model.params, opt, [batch], unfused, { lr: 1e-4 })));
   }
-  const dp = (method: 'vectorised' | 'naive') => () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, rng, lr: 1e-4, pad, method });
+  const dp = (method: 'vectorised' | 'naive') => () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad, method });
   report(name, 'dp-vectorised', B * T, time(iters, dp('vectorised')));
   report(name, 'dp-naive', B * T, time(quick ? 1 : 3, dp('naive')));
   const prompts = batch.map((s) => s.slice(0, 1));

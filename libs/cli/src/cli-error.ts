@@ -31,6 +31,7 @@ const userErrorNames = new Set([
   'CorpusContentMismatchError',
   'CorpusUnknownError',
   'StoreOpenError', // @dpkd/store: --store / DPKD_STORE is not a usable directory (the message says why)
+  'InvalidSetting', // @dpkd/engine: an environment setting such as DPKD_ABORT_GRACE_SECONDS
 ]);
 
 /**

@@ -6,6 +6,7 @@ import * as engineCommands from './commands/engine';
 import * as graphCommands from './commands/graph';
 import * as privacyCommands from './commands/privacy';
 import * as reportCommands from './commands/report';
+import * as showCommands from './commands/show';
 import * as zooCommands from './commands/zoo';
 
 function program(): Command {
@@ -13,7 +14,7 @@ function program(): Command {
     .description('Declarative experiment graphs for differentially private knowledge distillation')
     .showHelpAfterError()
     .exitOverride();
-  for (const commands of [graphCommands, engineCommands, reportCommands, privacyCommands, dataCommands, zooCommands]) commands.register(p);
+  for (const commands of [graphCommands, engineCommands, showCommands, reportCommands, privacyCommands, dataCommands, zooCommands]) commands.register(p);
   return p;
 }
 

@@ -3,10 +3,11 @@
 // The CLI is the one layer that may import the model, tokenizer and data libs, so it computes the
 // environment here and hands it to @dpkd/graph, which hashes it (action-key.ts) without knowing what it is.
 import { createRequire } from 'node:module';
+import { corpusPins } from '@dpkd/data';
 import { makeRegistry, testNodes, testSignatures, type NodeRegistryApi, type RegisteredNode } from '@dpkd/engine';
 import { defaultSignatures, loadGraphFile, type KeyEnvironment, type LoadResult, type Signature } from '@dpkd/graph';
-import { initBackend, MODEL_PRESETS, tf } from '@dpkd/lm';
-import { nodeImplementations } from '@dpkd/nodes';
+import { initBackend, MODEL_PRESETS, type ModelConfig, tf } from '@dpkd/lm';
+import { modelConfigOf, nodeImplementations } from '@dpkd/nodes';
 import { createTokenizer } from '@dpkd/tokenizer';
 import { CliError, ExitCode } from './cli-error';
 
@@ -86,10 +87,23 @@ export function keyEnvironment(): Promise<KeyEnvironment> {
 }
 
 /** The context length of a model preset of libs/lm (validate checks every seqLen against it). */
+/** The shape of a `model` param (a preset or a config), for `plan`'s cost estimate; undefined when it is not one. */
+export const modelShape = (model: unknown): ModelConfig | undefined => {
+  try {
+    return modelConfigOf(model as Parameters<typeof modelConfigOf>[0]).config;
+  } catch {
+    return undefined;
+  }
+};
+
 const presetContext = (preset: string): number | undefined =>
   Object.hasOwn(MODEL_PRESETS, preset) ? MODEL_PRESETS[preset as keyof typeof MODEL_PRESETS].ctx : undefined;
 
+/** A corpus's pinned document count: N of its privacy unit (validate checks a budget's δ < 1/N with it). */
+const corpusSize = (corpus: string): number | undefined =>
+  Object.hasOwn(corpusPins, corpus) ? corpusPins[corpus as keyof typeof corpusPins].documents : undefined;
+
 /** Reads, validates and keys a graph file exactly as every command does (one recipe, one environment). */
 export async function loadGraph(file: string): Promise<LoadResult> {
-  return loadGraphFile(file, { extraSignatures: extraSignatures(), keyEnvironment: await keyEnvironment(), presetContext });
+  return loadGraphFile(file, { extraSignatures: extraSignatures(), keyEnvironment: await keyEnvironment(), presetContext, corpusSize });
 }

@@ -13,4 +13,4 @@ export { defaultSplitSizes, splitCorpus, splitDigest, splitOrderKey } from './sp
 export { controlCodePrompt, formatWithControlCode } from './control-code';
 export { countCharacters, countTokens, datasetInfo, type DatasetInfo, type DatasetInfoOptions } from './info';
 export { datasetFormat, datasetHeader, makeDataset, readDatasetFile, writeDatasetFile, type Dataset } from './dataset-file';
-export { dataCacheDir } from './sources';
+export { dataCacheDir, workspaceRoot } from './sources';

@@ -20,7 +20,7 @@ export function packageVersion(name: string): string | undefined {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
 }
 
-function findWorkspaceRoot(start: string): string | undefined {
+function workspaceRootFrom(start: string): string | undefined {
   for (let dir = resolve(start); ; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
@@ -35,14 +35,18 @@ function findWorkspaceRoot(start: string): string | undefined {
 }
 
 /**
- * The data cache: $DPKD_DATA_CACHE, else data/cache under the npm workspace root found from the
- * current directory, else from this module's location (the bundle lives in <root>/dist).
+ * The npm workspace root (the nearest package.json with `workspaces`) found from the current directory,
+ * else from this module's location (the bundle lives in <root>/dist); undefined outside a checkout.
  */
+export function workspaceRoot(): string | undefined {
+  return workspaceRootFrom(process.cwd()) ?? workspaceRootFrom(dirname(new URL(import.meta.url).pathname));
+}
+
+/** The data cache: $DPKD_DATA_CACHE, else data/cache under the workspace root (else the current directory). */
 export function dataCacheDir(override?: string): string {
   if (override) return resolve(override);
   if (process.env.DPKD_DATA_CACHE) return resolve(process.env.DPKD_DATA_CACHE);
-  const root = findWorkspaceRoot(process.cwd()) ?? findWorkspaceRoot(dirname(new URL(import.meta.url).pathname));
-  return join(root ?? process.cwd(), 'data/cache');
+  return join(workspaceRoot() ?? process.cwd(), 'data/cache');
 }
 
 /** The root `dpkg -x` extracted the Debian packages into. */

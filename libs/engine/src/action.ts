@@ -4,7 +4,7 @@
 // the same way.
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { NodeProgress, NodeRunContext, NodeRunResult, PrivacyClaim } from '@dpkd/graph';
+import { atNode, type NodeProgress, type NodeRunContext, type NodeRunResult, type PrivacyClaim } from '@dpkd/graph';
 import type { DpEvent } from '@dpkd/privacy';
 import { canonicalJson, writeFileAtomic, type Store } from '@dpkd/store';
 import type { AccountantName } from './graph-types';
@@ -124,7 +124,10 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
 
     let result: NodeRunResult;
     try {
-      result = await impl.run({
+      // A node's own input check that fails only now (NodeInputError) becomes InvalidNodeInput with the node's
+      // JSON pointer, as at plan time: invalid input (exit 2), not a failed node.
+      const node = { id: spec.nodeId, baseId: spec.baseId, type: spec.type };
+      result = await atNode(node, () => impl.run({
         id: spec.nodeId,
         key: spec.key,
         type: spec.type,
@@ -136,7 +139,7 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
         signal: hooks.signal,
         progress: hooks.progress,
         log: (line) => void pendingLogs.push(log(line)),
-      });
+      }));
     } catch (error) {
       await log(`# failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       throw error;

@@ -1,5 +1,23 @@
 import { Data } from 'effect';
 
+/**
+ * What the engine keeps of an error a node's run threw, the same in-process and across the worker boundary
+ * (`dpkd exec` prints it as a JSON line): its message and, when it was the node's own input check
+ * (InvalidNodeInput, from a NodeInputError), the JSON pointer of the offending node or param. Such a failure
+ * is the graph's to fix: it is not retried and `dpkd run` exits 2 for it (see the README's exit codes).
+ */
+export interface FailureInfo {
+  message: string;
+  invalidInput?: { pointer: string };
+}
+
+/** The FailureInfo of a thrown value; recognised by name and fields, so it survives a process boundary. */
+export function failureInfo(error: unknown): FailureInfo {
+  const message = messageOf(error);
+  const pointer = error instanceof Error && error.name === 'InvalidNodeInput' ? (error as { pointer?: unknown }).pointer : undefined;
+  return typeof pointer === 'string' ? { message, invalidInput: { pointer } } : { message };
+}
+
 /** A node's run threw, or its worker exited non-zero. `logPath` is where its output went. */
 export class NodeFailed extends Data.TaggedError('NodeFailed')<{
   nodeId: string;
@@ -7,6 +25,8 @@ export class NodeFailed extends Data.TaggedError('NodeFailed')<{
   message: string;
   logPath: string;
   attempt: number;
+  /** Set when the node's own input check failed (invalid input, exit 2), not the node itself. */
+  invalidInput?: { pointer: string };
 }> {}
 
 /** A node ran past its `timeoutSeconds`. */
@@ -27,6 +47,7 @@ export class ActionFailed extends Data.TaggedError('ActionFailed')<{
   message: string;
   seconds: number;
   attempts: Array<{ attempt: number; seconds: number; error?: string }>;
+  invalidInput?: { pointer: string };
 }> {}
 
 /** No implementation is registered for a node type (libs/nodes not wired, or a typo the schema let through). */

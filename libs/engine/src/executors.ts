@@ -4,18 +4,41 @@ import { Effect } from 'effect';
 import type { NodeProgress } from '@dpkd/graph';
 import type { Store } from '@dpkd/store';
 import { ActionAborted, runActionLocked, writeSpec, type ActionSpec } from './action';
-import { NodeFailed, messageOf } from './errors';
+import { failureInfo, NodeFailed, type FailureInfo } from './errors';
 import type { ActionManifest } from './manifest';
 import type { NodeRegistryApi } from './registry';
 import type { ExecutorApi } from './services';
 
-/** How long a node may keep running after its abort signal before the engine stops waiting for it. */
-const ABORT_GRACE_MS = 5_000;
+/**
+ * How long a node may keep running after its abort signal (Ctrl-C, a timeout) before the engine stops waiting
+ * (in-process) or kills its worker (SIGKILL). A training node saves its checkpoint when it sees the signal,
+ * after the step it is in: the grace must cover one training step plus a checkpoint write (5+ s for the zoo
+ * teacher on 2 loaded cores), or the work since the last periodic checkpoint is lost. Set
+ * DPKD_ABORT_GRACE_SECONDS to change it.
+ */
+export const DEFAULT_ABORT_GRACE_MS = 30_000;
 
-const failed = (spec: ActionSpec, logPath: string, message: string) =>
-  new NodeFailed({ nodeId: spec.nodeId, key: spec.key, message, logPath, attempt: spec.attempt });
+/** A setting the user gave (an environment variable) is not valid: a one-line error naming it (the CLI exits 2). */
+export class InvalidSetting extends Error {
+  override name = 'InvalidSetting';
+}
 
-export function inProcessExecutor(store: Store, registry: NodeRegistryApi): ExecutorApi {
+/** The abort grace in ms: DPKD_ABORT_GRACE_SECONDS (seconds, >= 0) or DEFAULT_ABORT_GRACE_MS. */
+export function abortGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.DPKD_ABORT_GRACE_SECONDS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_ABORT_GRACE_MS;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new InvalidSetting(`DPKD_ABORT_GRACE_SECONDS must be a number of seconds >= 0 (how long an interrupted node may take to save its checkpoint), got "${raw}"`);
+  }
+  return seconds * 1000;
+}
+
+const failed = (spec: ActionSpec, logPath: string, failure: FailureInfo) =>
+  new NodeFailed({ nodeId: spec.nodeId, key: spec.key, logPath, attempt: spec.attempt, ...failure });
+
+export function inProcessExecutor(store: Store, registry: NodeRegistryApi, options: { graceMs?: number } = {}): ExecutorApi {
+  const graceMs = options.graceMs ?? abortGraceMs();
   return {
     execute: (spec, options) =>
       Effect.async<{ manifest: ActionManifest; cached: boolean }, NodeFailed>((resume) => {
@@ -25,14 +48,14 @@ export function inProcessExecutor(store: Store, registry: NodeRegistryApi): Exec
         });
         running.then(
           (result) => resume(Effect.succeed(result)),
-          (error) => resume(Effect.fail(failed(spec, options.logPath, messageOf(error)))),
+          (error) => resume(Effect.fail(failed(spec, options.logPath, failureInfo(error)))),
         );
-        // On interruption (Ctrl-C, timeout): abort the node and wait for its cleanup (scratch dir removed,
-        // nothing committed), but not forever if the node ignores its signal.
+        // On interruption (Ctrl-C, timeout): abort the node and wait for its cleanup (checkpoint saved, scratch
+        // dir removed, nothing committed), but not forever if the node ignores its signal.
         return Effect.promise(async () => {
           controller.abort(new ActionAborted(spec.key));
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([running.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ABORT_GRACE_MS)))]);
+          await Promise.race([running.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
           clearTimeout(timer);
         });
       }),
@@ -44,17 +67,18 @@ export interface WorkerOptions {
   script: string;
   /** Extra environment for workers (e.g. DPKD_TEST_NODES). */
   env?: NodeJS.ProcessEnv;
-  /** SIGTERM, then SIGKILL after this long. */
+  /** SIGTERM, then SIGKILL after this long (default: abortGraceMs()). */
   killGraceMs?: number;
 }
 
 /** Runs an action in a child process; progress arrives as JSON lines on its stdout. */
 export function workerExecutor(store: Store, options: WorkerOptions): ExecutorApi {
+  const resolved = { ...options, killGraceMs: options.killGraceMs ?? abortGraceMs() };
   return {
     execute: (spec, execOptions) =>
       Effect.flatMap(
-        Effect.tryPromise({ try: () => writeSpec(store, spec), catch: (e) => failed(spec, execOptions.logPath, `could not write the action spec: ${messageOf(e)}`) }),
-        () => spawnWorker(store, spec, execOptions, options),
+        Effect.tryPromise({ try: () => writeSpec(store, spec), catch: (e) => failed(spec, execOptions.logPath, { message: `could not write the action spec: ${failureInfo(e).message}` }) }),
+        () => spawnWorker(store, spec, execOptions, resolved),
       ),
   };
 }
@@ -63,7 +87,7 @@ function spawnWorker(
   store: Store,
   spec: ActionSpec,
   execOptions: { logPath: string; progress(p: NodeProgress): void; notice?(message: string): void },
-  options: WorkerOptions,
+  options: WorkerOptions & { killGraceMs: number },
 ): Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed> {
   return Effect.async((resume) => {
     const child = spawn(process.execPath, [options.script, 'exec', spec.key, '--store', store.root], {
@@ -73,6 +97,7 @@ function spawnWorker(
     let stderr = '';
     let buffered = '';
     let cached = false;
+    let failure: FailureInfo | undefined; // the worker's own account of its failure (`dpkd exec` prints it)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
       let newline: number;
@@ -80,35 +105,37 @@ function spawnWorker(
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         try {
-          const message = JSON.parse(line) as { type: string } & NodeProgress & { cached?: boolean };
+          const message = JSON.parse(line) as { type: string } & NodeProgress & { cached?: boolean; failure?: FailureInfo };
           if (message.type === 'progress') execOptions.progress(message);
           if (message.type === 'notice' && typeof message.message === 'string') execOptions.notice?.(message.message);
           if (message.type === 'done') cached = Boolean(message.cached);
+          if (message.type === 'failed' && typeof message.failure?.message === 'string') failure = message.failure;
         } catch {
           // a stray non-JSON line from a library: ignore (the node's log has its output)
         }
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => void (stderr = (stderr + chunk).slice(-4000)));
-    child.on('error', (error) => resume(Effect.fail(failed(spec, execOptions.logPath, `worker could not start: ${error.message}`))));
+    child.on('error', (error) => resume(Effect.fail(failed(spec, execOptions.logPath, { message: `worker could not start: ${error.message}` }))));
     child.on('close', (code, signal) => {
       if (code !== 0) {
+        if (failure && !signal) return resume(Effect.fail(failed(spec, execOptions.logPath, failure)));
         const why = signal ? `worker killed by ${signal}` : `worker exited with code ${code}`;
         const tail = stderr.trim().split('\n').slice(-1)[0];
-        resume(Effect.fail(failed(spec, execOptions.logPath, `${why}${tail ? `: ${tail.replace(/^dpkd: /, '')}` : ''}`)));
+        resume(Effect.fail(failed(spec, execOptions.logPath, { message: `${why}${tail ? `: ${tail.replace(/^dpkd: /, '')}` : ''}` })));
         return;
       }
       store.getManifest<ActionManifest>(spec.key).then(
         (manifest) =>
-          resume(manifest ? Effect.succeed({ manifest, cached }) : Effect.fail(failed(spec, execOptions.logPath, 'worker exited 0 but wrote no manifest'))),
-        (error) => resume(Effect.fail(failed(spec, execOptions.logPath, messageOf(error)))),
+          resume(manifest ? Effect.succeed({ manifest, cached }) : Effect.fail(failed(spec, execOptions.logPath, { message: 'worker exited 0 but wrote no manifest' }))),
+        (error) => resume(Effect.fail(failed(spec, execOptions.logPath, failureInfo(error)))),
       );
     });
     return Effect.promise(
       () =>
         new Promise<void>((done) => {
           if (child.exitCode !== null || child.signalCode !== null) return done();
-          const kill = setTimeout(() => child.kill('SIGKILL'), options.killGraceMs ?? 5_000);
+          const kill = setTimeout(() => child.kill('SIGKILL'), options.killGraceMs);
           child.once('close', () => {
             clearTimeout(kill);
             done();

@@ -19,3 +19,4 @@ export * from './scheduler';
 export * from './layers';
 export * from './cache';
 export { testNodes, testSignatures } from './testing/nodes';
+export * from './estimate';

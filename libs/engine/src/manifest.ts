@@ -1,6 +1,7 @@
 import type { PrivacyClaim } from '@dpkd/graph';
 import type { KeyMaterial } from './key-material';
 import type { Lineage } from './privacy-plan';
+import rootPackage from '../../../package.json' with { type: 'json' };
 
 /** An input or output of an action, by content. */
 export interface ArtifactRef {
@@ -46,4 +47,5 @@ export interface ActionManifest {
   charges?: Array<{ seq: number; hash: string }>;
 }
 
-export const DPKD_VERSION = '0.1.0';
+/** The version of dpkd that wrote a manifest: the workspace root's package.json, inlined by the bundler. */
+export const DPKD_VERSION: string = rootPackage.version;

@@ -1,8 +1,10 @@
 // `plan`: cache status and miss explanations per node, and the privacy cost per dataset, before anything runs.
 import { existsSync } from 'node:fs';
 import type { DatasetDescription } from '@dpkd/graph';
+import { describeEvent } from '@dpkd/privacy';
 import type { Store } from '@dpkd/store';
 import { formatEps } from './errors';
+import { estimateGraph, renderEstimate, type GraphEstimate, type ModelShape } from './estimate';
 import { privacySettingsOf, type AccountantName, type EngineGraph } from './graph-types';
 import { explainMiss, keyMaterialOf, type KeyMaterial } from './key-material';
 import { readKeyIndex } from './key-index';
@@ -32,6 +34,8 @@ export interface GraphPlan {
   invalid: PrivacyPlan['invalid'];
   /** Node types with no registered implementation (the run refuses them). */
   unknownTypes: Array<{ node: string; type: string }>;
+  /** Tokens and time of each heavy node to run, before anything runs. */
+  estimate: GraphEstimate;
 }
 
 export interface PlanOptions {
@@ -40,6 +44,8 @@ export interface PlanOptions {
   /** Overrides the graph's `privacy.accountant`. */
   accountant?: AccountantName;
   datasetCache?: Map<string, DatasetDescription>;
+  /** The shape of a `model` param (the CLI knows libs/lm's presets): without it the estimate has tokens, no times. */
+  modelShape?: (model: unknown) => ModelShape | undefined;
 }
 
 export async function planGraph(graph: EngineGraph, options: PlanOptions): Promise<GraphPlan> {
@@ -63,7 +69,12 @@ export async function planGraph(graph: EngineGraph, options: PlanOptions): Promi
     ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}),
   });
   const unknownTypes = graph.nodes.filter((n) => !options.registry.get(n.type)).map((n) => ({ node: n.id, type: n.type }));
-  return { graph: graph.name, sweepPoints: graph.sweepPoints.length, nodes, privacy, violations: budgetViolations(privacy), invalid: privacy.invalid, unknownTypes };
+  const estimate = await estimateGraph(graph, new Set(nodes.filter((n) => n.status === 'to-run').map((n) => n.id)), {
+    modelShape: options.modelShape ?? (() => undefined),
+    // Dataset nodes memoise their split per process, so this is the description the privacy plan just built.
+    dataset: async (node) => options.registry.get(node.type)?.describeDataset?.(node.params).catch(() => undefined),
+  });
+  return { graph: graph.name, sweepPoints: graph.sweepPoints.length, nodes, privacy, violations: budgetViolations(privacy), invalid: privacy.invalid, unknownTypes, estimate };
 }
 
 /** The `privacy` object of `plan --json` / `run --json`: per dataset unit, ε, δ and the distinct events. */
@@ -99,6 +110,7 @@ export function planJson(plan: GraphPlan) {
     // Per node: ε of its outputs per unit (the Report's ε column), at the unit's δ above.
     lineageEpsilon: Object.fromEntries(Object.entries(plan.privacy.lineageEpsilon).map(([id, u]) => [id, Object.fromEntries(Object.entries(u).map(([k, e]) => [k, Number.isFinite(e) ? e : null]))])),
     ...(plan.unknownTypes.length ? { unknownTypes: plan.unknownTypes } : {}),
+    estimate: plan.estimate,
   };
 }
 
@@ -121,25 +133,6 @@ export function renderPrivacy(privacy: PrivacyPlan): string {
   return lines.join('\n');
 }
 
-export function describeEvent(e: { type: string; [k: string]: unknown }): string {
-  switch (e.type) {
-    case 'Gaussian':
-      return `Gaussian(σ=${e.sigma})`;
-    case 'Laplace':
-      return `Laplace(b=${e.b})`;
-    case 'PoissonSampled':
-      return `PoissonSampled(q=${e.q}, ${describeEvent(e.event as never)})`;
-    case 'SelfComposed':
-      return `${e.count} × ${describeEvent(e.event as never)}`;
-    case 'Composed':
-      return `Composed(${(e.events as never[]).map(describeEvent).join(', ')})`;
-    case 'NonPrivate':
-      return `NonPrivate (ε=∞)${e.reason ? `: ${e.reason}` : ''}`;
-    default:
-      return e.type;
-  }
-}
-
 /** Human-readable plan: one line per node with cache status and why it misses, then the privacy section. */
 export function renderPlan(plan: GraphPlan): string {
   const lines = [`graph ${plan.graph}: ${plan.nodes.length} node(s), ${plan.sweepPoints} sweep point(s)`];
@@ -149,6 +142,7 @@ export function renderPlan(plan: GraphPlan): string {
     lines.push(`  ${n.status === 'cached' ? 'cached' : 'to-run'}  ${n.id} (${n.type}) ${n.key.slice(0, 12)}${n.deps.length ? ` <- ${n.deps.join(', ')}` : ''}`);
     for (const why of n.why ?? []) lines.push(`          ${why}`);
   }
+  lines.push(renderEstimate(plan.estimate));
   lines.push(renderPrivacy(plan.privacy));
   for (const u of plan.unknownTypes) lines.push(`error: no implementation registered for node type ${u.type} (node ${u.node})`);
   return lines.join('\n');

@@ -4,7 +4,7 @@
 // Also the checks a graph author could use to get around a budget: one declaration and one budget per
 // unit (exit 2), δ below 1/N (exit 2), seeded noise and, under `strict`, any gap under a budget (exit 3).
 import { composeUnit, defaultUnitDelta, type DpEvent, SEEDED_NOISE_GAP, unitDeltaProblem, type UnitPrivacy } from '@dpkd/privacy';
-import { atNode, type DatasetDescription, type InputInfo, type Lineage, type LineageEvent, type NodeImplementation, type PrivacyClaim } from '@dpkd/graph';
+import { atNode, unitDeclarationProblems, type DatasetDescription, type InputInfo, type Lineage, type LineageEvent, type NodeImplementation, type PrivacyClaim } from '@dpkd/graph';
 import type { AccountantName, Budget, EngineGraph, EngineNode } from './graph-types';
 
 /** One DP event, identified by the action key of the node that executes it. */
@@ -167,10 +167,8 @@ function declareUnits(
     const priv = nodes.find(([, d]) => d.private);
     const pub = nodes.find(([, d]) => !d.private);
     if (priv && pub) {
-      invalid.push({
-        pointer: `/nodes/${pub[0]}/params/private`,
-        message: `Dataset nodes ${priv[0]} (private) and ${pub[0]} (public) disagree about ${unit}: a privacy unit is private or public for the whole graph (a public view of private data would go uncharged); set the same "private" on both`,
-      });
+      const { message, hint } = unitDeclarationProblems.mixed(unit, priv[0], pub[0]); // worded as `validate` words it
+      invalid.push({ pointer: `/nodes/${pub[0]}/params/private`, message: `${message}: ${hint}` });
     }
   }
 
@@ -180,10 +178,8 @@ function declareUnits(
     const unit = datasets.get(name)?.unit ?? name;
     const other = budgetOf.get(unit);
     if (other) {
-      invalid.push({
-        pointer: `/privacy/budgets/${name}`,
-        message: `privacy unit ${unit} has two budgets, "${other.name}" (ε ${other.budget.epsilon}) and "${name}" (ε ${budget.epsilon}); a unit has one account: keep one budget`,
-      });
+      const { message, hint } = unitDeclarationProblems.twoBudgets(unit, { name: other.name, epsilon: other.budget.epsilon }, { name, epsilon: budget.epsilon });
+      invalid.push({ pointer: `/privacy/budgets/${name}`, message: `${message}; ${hint}` });
       continue;
     }
     budgetOf.set(unit, { name, budget });

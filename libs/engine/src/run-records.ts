@@ -18,6 +18,8 @@ export interface NodeRecord {
   attempts: Array<{ attempt: number; seconds: number; error?: string }>;
   log?: string;
   error?: string;
+  /** The node's own input check failed at run time: the JSON pointer of what to fix in the graph (exit 2). */
+  invalidInput?: { pointer: string };
   outputs?: Record<string, ArtifactRef>;
   metrics?: Record<string, unknown>;
   /** ε of this node's output lineage per unit (from its manifest when it ran or was cached). */

@@ -26,14 +26,15 @@ export interface RunOptions {
 export interface RunSummary {
   run: string;
   status: 'succeeded' | 'failed';
-  nodes: Array<{ id: string; status: 'ran' | 'cached' | 'failed' | 'skipped'; seconds: number; error?: string; log?: string }>;
+  /** `invalidInput`: the node's own input check failed at run time (exit 2, the pointer names what to fix). */
+  nodes: Array<{ id: string; status: 'ran' | 'cached' | 'failed' | 'skipped'; seconds: number; error?: string; log?: string; invalidInput?: { pointer: string } }>;
   privacy: Record<string, unknown>;
   record: RunRecord;
 }
 
 type Outcome =
   | { ok: true; status: 'ran' | 'cached'; manifest: ActionManifest; seconds: number; attempts: NodeRecord['attempts'] }
-  | { ok: false; status: 'failed' | 'skipped'; error: string; seconds: number; attempts: NodeRecord['attempts'] };
+  | { ok: false; status: 'failed' | 'skipped'; error: string; seconds: number; attempts: NodeRecord['attempts']; invalidInput?: { pointer: string } };
 
 /** Plans, refuses over-budget graphs, then runs every missing action. */
 export const runGraph = (graph: EngineGraph, options: RunOptions) =>
@@ -126,7 +127,10 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
             r.outputs = outcome.manifest.outputs;
             r.metrics = outcome.manifest.metrics;
             r.epsilon = plan.privacy.lineageEpsilon[node.id] ?? {};
-          } else r.error = outcome.error;
+          } else {
+            r.error = outcome.error;
+            if (outcome.invalidInput) r.invalidInput = outcome.invalidInput;
+          }
           if (outcome.status === 'failed' || outcome.status === 'ran') r.log = nodeLogPath(store, key);
           yield* progress.emit({ type: 'node-end', run: runId, node: node.id, key, status: outcome.status, seconds: outcome.seconds, ...(outcome.ok ? {} : { error: outcome.error }), ...(r.log ? { log: r.log } : {}), at });
         }
@@ -188,6 +192,9 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           lastError = result.left.message;
           attempts.push({ attempt, seconds: (now - attemptStart) / 1000, error: lastError });
           // No charge here: a DP attempt was charged before it started (action.ts), exactly once, whatever its end.
+          // Invalid input fails every attempt the same way (and each DP attempt is charged): no retry.
+          const invalidInput = result.left._tag === 'NodeFailed' ? result.left.invalidInput : undefined;
+          if (invalidInput) return yield* Effect.fail(new ActionFailed({ message: lastError, seconds: (now - started) / 1000, attempts, invalidInput }));
         }
         const now = yield* Clock.currentTimeMillis;
         return yield* Effect.fail(new ActionFailed({ message: `${lastError}${maxAttempts > 1 ? ` (after ${maxAttempts} attempts)` : ''}`, seconds: (now - started) / 1000, attempts }));
@@ -211,8 +218,8 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
         }
         const result = yield* Effect.either(semaphore.withPermits(1)(execute(key, node, upstream)));
         if (Either.isRight(result)) return yield* finish(key, result.right);
-        const { message, seconds, attempts } = result.left;
-        return yield* finish(key, { ok: false, status: 'failed', error: message, seconds, attempts });
+        const { message, seconds, attempts, invalidInput } = result.left;
+        return yield* finish(key, { ok: false, status: 'failed', error: message, seconds, attempts, ...(invalidInput ? { invalidInput } : {}) });
       });
 
     const interrupted = Effect.gen(function* () {
@@ -256,6 +263,7 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
         seconds: n.seconds,
         ...(n.error ? { error: n.error } : {}),
         ...(n.status === 'failed' && n.log ? { log: n.log } : {}),
+        ...(n.status === 'failed' && n.invalidInput ? { invalidInput: n.invalidInput } : {}),
       })),
       privacy: privacyJson(plan.privacy),
       record: { ...record, nodes },

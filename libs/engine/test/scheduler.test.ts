@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cause, Exit } from 'effect';
 import { describe, expect, test } from 'vitest';
-import { latestRunRecord, planGraph, renderPlan } from '../src';
+import { abortGraceMs, DEFAULT_ABORT_GRACE_MS, latestRunRecord, planGraph, renderPlan } from '../src';
 import { graphOf, openTestStore, registry, run, runAndInterrupt, tempDir } from './helpers';
 
 const countLines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).length : 0);
@@ -70,6 +70,27 @@ describe('scheduler', () => {
     expect((await latestRunRecord(store))!.status).toBe('failed');
   });
 
+  test("a node's own input check failing at run time is invalid input with its pointer, and is not retried", async () => {
+    const store = await openTestStore();
+    const counter = join(tempDir(), 'count.txt');
+    const graph = graphOf({
+      nodes: {
+        bad: { type: 'Fail', params: { message: 'batchSize 64 exceeds the 10 training examples', invalidInput: 'batchSize' }, retries: 2 },
+        child: { type: 'Count', inputs: { x: 'bad' }, params: { file: counter } },
+        plain: { type: 'Fail', params: { message: 'an ordinary failure' } },
+      },
+    });
+    const { summary } = await run(store, graph);
+    const byId = Object.fromEntries(summary!.nodes.map((n) => [n.id, n]));
+    expect(byId.bad).toMatchObject({ status: 'failed', invalidInput: { pointer: '/nodes/bad/params/batchSize' } });
+    expect(byId.bad!.error).toBe('/nodes/bad/params/batchSize: Fail node bad: batchSize 64 exceeds the 10 training examples');
+    expect(summary!.record.nodes.find((n) => n.id === 'bad')!.attempts).toHaveLength(1); // retries: 2, but the input will not change
+    expect(summary!.record.nodes.find((n) => n.id === 'bad')!.invalidInput).toEqual({ pointer: '/nodes/bad/params/batchSize' });
+    expect(byId.child!.status).toBe('skipped');
+    expect(byId.plain!.status).toBe('failed');
+    expect(byId.plain!.invalidInput).toBeUndefined();
+  });
+
   test('a timed-out node is retried as the graph says, each attempt recorded', async () => {
     const store = await openTestStore();
     const graph = graphOf({ nodes: { slow: { type: 'Sleep', params: { seconds: 20 }, timeout: 0.2, retries: 1 } } });
@@ -89,6 +110,16 @@ describe('scheduler', () => {
     expect((await store.listObjects()).length).toBe(0);
     expect(readdirSync(store.tmpDir).filter((n) => n.startsWith('scratch'))).toEqual([]);
     expect((await latestRunRecord(store))!.status).toBe('interrupted');
+  });
+
+  test('the abort grace is 30 s by default (a training step plus a checkpoint write), DPKD_ABORT_GRACE_SECONDS sets it, nonsense is refused', () => {
+    expect(DEFAULT_ABORT_GRACE_MS).toBe(30_000);
+    expect(abortGraceMs({})).toBe(30_000);
+    expect(abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: '2.5' })).toBe(2500);
+    expect(abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: '0' })).toBe(0);
+    for (const bad of ['soon', '-1', 'Infinity']) {
+      expect(() => abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: bad })).toThrow(expect.objectContaining({ name: 'InvalidSetting', message: expect.stringContaining('DPKD_ABORT_GRACE_SECONDS') }));
+    }
   });
 
   test('unknown node types are refused before anything runs', async () => {

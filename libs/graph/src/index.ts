@@ -7,7 +7,8 @@ export {
 export { interpolate, referencesIn } from './interpolate';
 export { type LoadOptions, type LoadResult, loadGraphFile, validateGraph } from './load';
 export { type PresetContext, seqLenDiagnostics } from './model-context';
-export { type PlanJson, planJson, planText, toDot, toMermaid } from './render';
+export { type CorpusSize, unitDeclarationProblems } from './privacy-unit';
+export { toDot, toMermaid } from './render';
 export {
   type ArtifactKind,
   type PortSpec,

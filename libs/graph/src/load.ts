@@ -7,6 +7,7 @@ import { type PresetContext, seqLenDiagnostics } from './model-context';
 import type { Diagnostic } from './diagnostics';
 import { type ExpandedGraph, expand } from './expand';
 import { parseJsonWithPositions } from './parse';
+import { type CorpusSize, privacyDeclarationDiagnostics } from './privacy-unit';
 import { schemaDiagnostics } from './schema-errors';
 import { type Signature, type SignatureRegistry, defaultSignatures, withSignatures } from './signatures';
 import { sweepAxes } from './sweep';
@@ -23,6 +24,8 @@ export interface LoadOptions {
   keyEnvironment?: KeyEnvironment;
   /** The context length of a model preset name, so `seqLen` is checked against it (the CLI passes libs/lm's presets). */
   presetContext?: PresetContext;
+  /** A corpus's document count N, so a budget's δ is checked against 1/N (the CLI passes @dpkd/data's pins). */
+  corpusSize?: CorpusSize;
 }
 
 export interface LoadResult {
@@ -47,8 +50,11 @@ export function validateGraph(text: string, file: string, options: LoadOptions =
   if (analysis.diagnostics.length) return { diagnostics: sortByPosition(analysis.diagnostics) };
   const expanded = expand(graph, analysis, axes, signatures, parsed.map, options.keyEnvironment ?? emptyKeyEnvironment);
   if (!expanded.graph) return { diagnostics: sortByPosition(expanded.diagnostics) };
-  const tooLong = seqLenDiagnostics(expanded.graph.nodes, signatures, parsed.map, options.presetContext);
-  if (tooLong.length) return { diagnostics: sortByPosition(tooLong) };
+  const late = [
+    ...seqLenDiagnostics(expanded.graph.nodes, signatures, parsed.map, options.presetContext),
+    ...privacyDeclarationDiagnostics(expanded.graph, signatures, parsed.map, options.corpusSize),
+  ];
+  if (late.length) return { diagnostics: sortByPosition(late) };
   return { graph: expanded.graph, diagnostics: [] };
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { type ExpandedGraph, type Signature, interpolate, planJson, toDot, toMermaid, validateGraph } from '../src';
+import { type ExpandedGraph, type Signature, interpolate, toDot, toMermaid, validateGraph } from '../src';
 
 type Json = Record<string, unknown>;
 
@@ -210,12 +210,8 @@ describe('extra signatures', () => {
 });
 
 describe('renderings', () => {
-  test('plan JSON, Mermaid and DOT show every node and edge', () => {
+  test('Mermaid and DOT show every node and edge', () => {
     const g = load(pipeline({ sweep: { grid: { epsilon: [1, 2] } } }));
-    const plan = planJson(g);
-    expect(plan.graph).toBe('test');
-    expect(plan.sweepPoints).toBe(2);
-    expect(plan.nodes.map((n) => n.id)).toEqual(g.nodes.map((n) => n.id));
     const edges = g.nodes.reduce((n, node) => n + Object.keys(node.inputs).length, 0);
     const mermaid = toMermaid(g);
     expect(mermaid.startsWith('flowchart TD\n')).toBe(true);

@@ -41,7 +41,13 @@ const cases: Record<string, Case> = {
   'public-mix-private': { pointer: '/nodes/public/params/private', message: /public-mix and fortunes are public data/, at: 'true' },
   'budget-unknown-dataset': { pointer: '/privacy/budgets/imbd', message: /neither a Dataset node nor a corpus/, at: '"imbd"', hint: /did you mean `imdb`\?/ },
   'report-row-unknown-port': { pointer: '/nodes/table/params/rows/0/metrics', message: /`teachr` is not an input/, at: '"teachr"', hint: /did you mean `teacher`\?/ },
+  'privacy-mixed-declaration': { pointer: '/nodes/leak/params/private', message: /Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/, at: 'false', hint: /set the same "private" on both/ },
+  'privacy-two-budgets': { pointer: '/privacy/budgets/imdb', message: /privacy unit imdb has two budgets, "small" \(ε 1\) and "imdb" \(ε 100\)/, at: '"imdb": {', hint: /keep one budget/ },
+  'privacy-budget-delta': { pointer: '/privacy/budgets/imdb/delta', message: /budget "imdb" for imdb: δ = 0.0001 is not below 1\/N = 2.02e-5 \(N = 49580 documents\).*use δ well below 1\/N/, at: '0.0001' },
 };
+
+/** What the CLI passes from @dpkd/data's pins (a corpus's documents, N of its privacy unit); imdb's count. */
+const corpusSize = (corpus: string) => (corpus === 'imdb' ? 49_580 : undefined);
 
 function positionOf(text: string, needle: string): { line: number; column: number } {
   const offset = text.indexOf(needle);
@@ -60,7 +66,7 @@ describe('bad-graph fixtures', () => {
     test(name, () => {
       const file = `test/fixtures/graphs/${name}.json`;
       const text = readFileSync(join(dir, `${name}.json`), 'utf8');
-      const result = validateGraph(text, file);
+      const result = validateGraph(text, file, { corpusSize });
       expect(result.graph).toBeUndefined();
       const found = result.diagnostics.find((d: Diagnostic) => d.pointer === c.pointer && c.message.test(d.message));
       expect(found, result.diagnostics.map(formatDiagnostic).join('\n')).toBeDefined();
@@ -75,7 +81,7 @@ describe('bad-graph fixtures', () => {
 
   test('the valid fixture validates', () => {
     const text = readFileSync(join(dir, 'valid-minimal.json'), 'utf8');
-    expect(validateGraph(text, 'valid-minimal.json').diagnostics).toEqual([]);
+    expect(validateGraph(text, 'valid-minimal.json', { corpusSize }).diagnostics).toEqual([]);
   });
 });
 

@@ -31,3 +31,29 @@ describe('the unit δ in Dataset params', () => {
     expect(key({ imdb: { epsilon: 1 } })).not.toBe(key({ imdb: { epsilon: 1, delta: 1e-7 } }));
   });
 });
+
+describe('privacy declarations at validate time', () => {
+  const corpusSize = (corpus: string) => ({ imdb: 49_580, spam: 5_918 })[corpus];
+  const messages = (graph: Record<string, unknown>, options = {}) =>
+    validateGraph(JSON.stringify({ name: 'g', ...graph }), 'g.json', options).diagnostics.map((d) => `${d.pointer}: ${d.message}`);
+
+  test('a budget δ is checked against 1/N only when the corpus sizes are given (else the plan checks it)', () => {
+    const graph = { privacy: { budgets: { imdb: { epsilon: 1, delta: 1e-4 } } }, nodes: { a: { type: 'Dataset', params: { corpus: 'imdb' } } } };
+    expect(messages(graph)).toEqual([]);
+    expect(messages(graph, { corpusSize })).toEqual([expect.stringMatching(/^\/privacy\/budgets\/imdb\/delta: budget "imdb" for imdb: δ = 0.0001 is not below 1\/N/)]);
+    expect(messages({ ...graph, privacy: { budgets: { imdb: { epsilon: 1, delta: 2e-5 } } } }, { corpusSize })).toEqual([]); // 2e-5 < 1/49580
+  });
+
+  test('declarations are read after interpolation and defaults: a swept corpus meeting a public Dataset of it is found', () => {
+    const graph = {
+      params: { corpus: 'spam' },
+      sweep: { grid: { corpus: ['spam', 'imdb'] } },
+      nodes: {
+        swept: { type: 'Dataset', params: { corpus: '${corpus}' } }, // private by default
+        leak: { type: 'Dataset', params: { corpus: 'imdb', private: false } },
+      },
+    };
+    expect(messages(graph)).toEqual([expect.stringMatching(/^\/nodes\/leak\/params\/private: Dataset nodes swept \(private\) and leak \(public\) disagree about imdb/)]);
+    expect(messages({ ...graph, sweep: { grid: { corpus: ['spam', 'foldoc'] } } })).toEqual([]);
+  });
+});

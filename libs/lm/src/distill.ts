@@ -13,18 +13,31 @@ export interface KdObjective {
   alpha?: number;
   klReduction?: 'token-mean' | 'batch-sum';
   skipPositions?: number;
-  /** CE counts PAD targets when false (the paper's KD code); default true. */
+  /** CE and KL count PAD positions when false (the paper's KD code); default true. */
   maskPad?: boolean;
 }
 
-export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'extraParams'>, KdObjective {
-  student: LanguageModel;
-  teacher: LanguageModel;
+/** What distillLoss needs besides the two models: the KD objective, the PAD id and hidden alignment. */
+export interface DistillLossOptions extends KdObjective {
+  pad: number;
   hidden?: Omit<HiddenAlignmentOptions, 'projections'>;
 }
 
+/** Per-row weight of the KL terms, length B·T: 0 at PAD positions unless `maskPad` is false. */
+export const kdMask = (batch: Batch, pad: number, maskPad = true): Float32Array => {
+  const T = batch[0]?.length ?? 0;
+  const mask = new Float32Array(batch.length * T);
+  batch.forEach((row, b) => row.forEach((id, p) => (mask[b * T + p] = !maskPad || id !== pad ? 1 : 0)));
+  return mask;
+};
+
+export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'extraParams'>, DistillLossOptions {
+  student: LanguageModel;
+  teacher: LanguageModel;
+}
+
 /** The KD objective for one batch; `projections` are the learned width adapters for hidden alignment. */
-export const distillLoss = (student: LanguageModel, teacher: LanguageModel, o: DistillOptions, projections: tf.Tensor2D[]): LossFn => (batch) => {
+export const distillLoss = (student: LanguageModel, teacher: LanguageModel, o: DistillLossOptions, projections: tf.Tensor2D[] = []): LossFn => (batch) => {
   const B = batch.length;
   const T = batch[0]!.length;
   const alpha = o.alpha ?? 0;
@@ -32,8 +45,7 @@ export const distillLoss = (student: LanguageModel, teacher: LanguageModel, o: D
   const s = forward(student, ids, { hidden: alpha > 0 });
   // Inside the caller's variableGrads scope: disposed with it; no gradient reaches the teacher's variables.
   const t = forward(teacher, ids, { hidden: alpha > 0 });
-  const mask = new Float32Array(B * T);
-  batch.forEach((row, b) => row.forEach((id, p) => (mask[b * T + p] = o.maskPad === false || id !== o.pad ? 1 : 0)));
+  const mask = kdMask(batch, o.pad, o.maskPad);
   let loss = tf.add(
     tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), 1 - o.lambda),
     tf.mul(klDivergence(s.logits, t.logits, { batch: B, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask }), o.lambda),
@@ -94,8 +106,7 @@ export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections
   let loss = tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), 1 - o.lambda) as tf.Scalar;
   if (o.lambda > 0) {
     if (!targets.soft) throw new Error('precomputedDistillLoss: lambda > 0 needs soft targets');
-    const mask = new Float32Array(B * T);
-    batch.forEach((row, b) => row.forEach((id, p) => (mask[b * T + p] = id !== o.pad ? 1 : 0)));
+    const mask = kdMask(batch, o.pad, o.maskPad);
     const kl = softTargetKl(s.logits, targets.soft, { batch: B, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask });
     loss = tf.add(loss, tf.mul(kl, o.lambda)) as tf.Scalar;
   }
@@ -117,7 +128,7 @@ export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections
   return loss;
 };
 
-export interface DpDistillOptions extends DpLoopOptions, Pick<KdObjective, 'lambda' | 'temperature' | 'klReduction' | 'skipPositions'> {
+export interface DpDistillOptions extends DpLoopOptions, Pick<KdObjective, 'lambda' | 'temperature' | 'klReduction' | 'skipPositions' | 'maskPad'> {
   student: LanguageModel;
   teacher: LanguageModel;
 }
@@ -128,16 +139,11 @@ export interface DpDistillOptions extends DpLoopOptions, Pick<KdObjective, 'lamb
  * positions for 'batch-sum', as a batch of one), clipped per example by the naive loop (the vectorised
  * book-keeping is specific to CE), then dpTrainLm's noise, normalisation, sampling and AdamW.
  */
-export const dpDistillLm = (o: DpDistillOptions): DpTrainResult => {
-  const exampleLoss = (example: number[]): tf.Scalar => {
-    const T = example.length;
-    const ids = tf.tensor2d([example], [1, T], 'int32');
-    const s = forward(o.student, ids).logits;
-    const t = forward(o.teacher, ids).logits; // the teacher's variables are not trained: no gradient reaches them
-    const mask = Float32Array.from(example, (id) => (id !== o.pad ? 1 : 0));
-    const ce = crossEntropy(s, [example], o.pad, 'per-example-sum');
-    const kl = klDivergence(s, t, { batch: 1, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask });
-    return tf.add(tf.mul(ce, 1 - o.lambda), tf.mul(kl, o.lambda)) as tf.Scalar;
-  };
-  return dpTrainLm({ ...o, model: o.student, method: 'naive', exampleLoss }, 'dpDistillLm');
-};
+export const dpDistillLm = (o: DpDistillOptions): DpTrainResult =>
+  dpTrainLm({ ...o, model: o.student, method: 'naive', exampleLoss: dpDistillExampleLoss(o) }, 'dpDistillLm');
+
+/** One example's KD loss for DP-SGD: distillLoss on a batch of one (the teacher's variables get no gradient). */
+export const dpDistillExampleLoss =
+  (o: Pick<DpDistillOptions, 'student' | 'teacher' | 'pad' | 'lambda' | 'temperature' | 'klReduction' | 'skipPositions' | 'maskPad'>) =>
+  (example: number[]): tf.Scalar =>
+    distillLoss(o.student, o.teacher, o)([example]);

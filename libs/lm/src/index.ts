@@ -5,13 +5,13 @@ export { createModel, modelFromTensors, forward, createKvCache, disposeKvCache }
 export type { LanguageModel, KvCache, ForwardOptions, ForwardResult } from './model';
 export { createTape, disposeTape } from './ops';
 export type { Tape } from './ops';
-export { createRng, createCryptoRng, restoreRng } from './rng';
+export { createRng, restoreRng, shuffledIndices } from './rng';
 export type { Rng, RngState, SeededRng } from './rng';
 export { weightedNll, nextTokenTargets, crossEntropy, klDivergence, hiddenAlignment, createProjection } from './losses';
 export type { CeReduction, KlOptions, HiddenAlignmentOptions } from './losses';
 export { AdamW, learningRate, clipByGlobalNorm } from './optim';
 export type { AdamWOptions, AdamWState, Schedule } from './optim';
-export { gradientStep, trainLm, padSequences, ceLoss, encodeTrainState, decodeTrainState } from './train';
+export { gradientStep, trainLm, padSequences, chunk, ceLoss, encodeTrainState, decodeTrainState } from './train';
 export type { Batch, LossFn, StepReport, TrainCheckpointing, TrainOptions, TrainState } from './train';
 export { naiveClippedSum, vectorisedClippedSum, clippedSum, dpGradient, dpStep, dpTrainLm, dpRandomSource, poissonSample } from './dp';
 export { cryptoSource, gaussianNoise, roundedGaussian, secureNormal, seededSource, uniform53 } from './noise';

@@ -1,5 +1,5 @@
 // Differentiable building blocks written around tfjs-on-wasm's speed cliffs (see
-// shared/notes/tfjs-on-wasm.md): explicit transposes instead of matMul transpose flags, a gather
+// docs/wasm-backend.md): explicit transposes instead of matMul transpose flags, a gather
 // embedding whose gradient is scatterND (UnsortedSegmentSum does not exist on wasm). Every parameter
 // passes through one of these customGrad ops, so a Tape can capture each layer's input A and output
 // gradient G for exact per-example gradient norms (DP-SGD "book-keeping").

@@ -35,7 +35,7 @@ export interface AdamWState {
 /**
  * AdamW (decoupled weight decay, bias-corrected moments) with moments keyed by parameter name:
  * tfjs's own optimizers key slots by position in the gradient list, which silently mixes moments up
- * when the order changes (notes/tfjs-on-wasm.md), and tfjs has no AdamW.
+ * when the order changes (docs/wasm-backend.md), and tfjs has no AdamW.
  */
 export class AdamW {
   private readonly moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();

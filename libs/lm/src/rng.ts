@@ -1,5 +1,6 @@
-// Seeded randomness for sampling, initialisation and (by default) DP noise. sfc32 is a small,
-// well-tested 128-bit-state generator; seeding goes through splitmix32 so nearby seeds diverge.
+// Seeded randomness for initialisation, public-data shuffles and generation: reproducible from the graph's
+// seed. sfc32 is a small, well-tested 128-bit-state generator; seeding goes through splitmix32 so nearby
+// seeds diverge. DP sampling and noise do not come from here but from noise.ts (OS CSPRNG by default).
 export interface Rng {
   /** Uniform in [0, 1). */
   next(): number;
@@ -51,19 +52,6 @@ export const restoreRng = (saved: RngState): SeededRng => {
   };
 };
 
-/** A generator backed by the OS CSPRNG (crypto.getRandomValues): use it for DP noise that must not be reproducible. */
-export const createCryptoRng = (): Rng => {
-  const buffer = new Uint32Array(4096);
-  let at = buffer.length;
-  return withNormal(() => {
-    if (at === buffer.length) {
-      globalThis.crypto.getRandomValues(buffer);
-      at = 0;
-    }
-    return buffer[at++]! / 4294967296;
-  });
-};
-
 const withNormal = (next: () => number, initialSpare?: number): Rng & { spare(): number | undefined } => {
   let spare = initialSpare;
   return {
@@ -83,12 +71,6 @@ const withNormal = (next: () => number, initialSpare?: number): Rng & { spare():
       return r * Math.cos(theta);
     },
   };
-};
-
-export const fillNormal = (rng: Rng, n: number, std: number): Float32Array => {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
-  return out;
 };
 
 /** 0..n-1 in a uniformly random order (Fisher–Yates). */

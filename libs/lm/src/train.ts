@@ -114,6 +114,7 @@ export interface TrainOptions {
 export const padSequences = (sequences: number[][], length: number, pad: number): Batch =>
   sequences.map((s) => (s.length >= length ? s.slice(0, length) : [...s, ...new Array<number>(length - s.length).fill(pad)]));
 
+/** `items` in consecutive groups of `size` (the last one shorter). */
 export const chunk = <X>(items: X[], size: number): X[][] => {
   const out: X[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

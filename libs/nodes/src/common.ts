@@ -2,8 +2,9 @@
 // JSON artifacts, progress and checkpoint selection.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NodeInputError, type NodeRunContext } from '@dpkd/graph';
-import { initBackend, type LanguageModel, loadCheckpoint, type NamedArray, parameterCount, saveCheckpoint, tf, type ModelConfig } from '@dpkd/lm';
+import { NodeInputError } from '@dpkd/graph';
+import type { NodeContext } from './define-node';
+import { chunk, initBackend, type LanguageModel, loadCheckpoint, type NamedArray, parameterCount, saveCheckpoint, tf, type ModelConfig } from '@dpkd/lm';
 import { createTokenizer, type Tokenizer } from '@dpkd/tokenizer';
 
 /** The one tokenizer of every node (GPT-2 BPE truncated to 4096 + EOS + PAD). */
@@ -28,16 +29,16 @@ export interface ModelMeta {
 /** Errors a user can fix by editing the graph (the contract's class: the engine attributes it to the node). */
 export { NodeInputError };
 
-const describeInput = (ctx: NodeRunContext, port: string) => `${ctx.type} node ${ctx.id}: input \`${port}\``;
+const describeInput = (ctx: NodeContext, port: string) => `${ctx.type} node ${ctx.id}: input \`${port}\``;
 
-export function inputOf(ctx: NodeRunContext, port: string) {
+export function inputOf(ctx: NodeContext, port: string) {
   const input = ctx.inputs[port];
   if (!input) throw new NodeInputError(`${ctx.type} node ${ctx.id} needs an input \`${port}\``);
   return input;
 }
 
 /** Loads a Model input and refuses one made for another tokenizer (its ids would mean other strings). */
-export async function loadModelInput(ctx: NodeRunContext, port: string): Promise<{ model: LanguageModel; meta: ModelMeta }> {
+export async function loadModelInput(ctx: NodeContext, port: string): Promise<{ model: LanguageModel; meta: ModelMeta }> {
   const input = inputOf(ctx, port);
   const { model, metadata } = await loadCheckpoint(input.path);
   const expected = tokenizerInfo();
@@ -54,20 +55,20 @@ export async function loadModelInput(ctx: NodeRunContext, port: string): Promise
 }
 
 /** Saves a model into the scratch dir as the output `port`, with its meta. */
-export async function saveModelOutput(ctx: NodeRunContext, model: LanguageModel, preset?: string): Promise<{ file: string; meta: ModelMeta }> {
+export async function saveModelOutput(ctx: NodeContext, model: LanguageModel, preset?: string): Promise<{ file: string; meta: ModelMeta }> {
   const file = join(ctx.scratchDir, 'model.safetensors');
   const info = tokenizerInfo();
   await saveCheckpoint(model, file, { tokenizerName: info.name, tokenizerFingerprint: info.fingerprint, ...(preset ? { preset } : {}) });
   return { file, meta: { config: model.config, params: parameterCount(model.config), tokenizer: info, ...(preset ? { preset } : {}) } };
 }
 
-export async function writeJsonOutput(ctx: NodeRunContext, name: string, value: unknown): Promise<string> {
+export async function writeJsonOutput(ctx: NodeContext, name: string, value: unknown): Promise<string> {
   const file = join(ctx.scratchDir, name);
   await writeFile(file, JSON.stringify(value, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2));
   return file;
 }
 
-export const requireSeqLen = (ctx: NodeRunContext, seqLen: number, model: LanguageModel, port: string): void => {
+export const requireSeqLen = (ctx: NodeContext, seqLen: number, model: LanguageModel, port: string): void => {
   if (seqLen > model.config.ctx) {
     throw new NodeInputError(`${ctx.type} node ${ctx.id}: seqLen ${seqLen} exceeds the context (${model.config.ctx}) of the model on input \`${port}\`; set seqLen <= ${model.config.ctx}`);
   }
@@ -94,12 +95,6 @@ export function encodeStream(texts: string[], seqLen: number): number[][] {
   for (let i = 0; i + seqLen <= stream.length; i += seqLen) windows.push(stream.slice(i, i + seqLen));
   return windows;
 }
-
-export const chunk = <X>(items: X[], size: number): X[][] => {
-  const out: X[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
 
 /**
  * Steps after which the validation loss is measured: the end of each epoch, or, with at most one
@@ -179,7 +174,7 @@ export function meanLoss(lossOf: (batch: number[][]) => tf.Scalar, sequences: nu
  * Progress for a training loop: a report every `every` steps (at most ~50 per run) and at the end; with
  * `epsilonAt`, each report carries the ε spent so far (DP nodes), computed only when reported.
  */
-export const reporter = (ctx: NodeRunContext, every = 5, epsilonAt?: (step: number) => number) => ({
+export const reporter = (ctx: NodeContext, every = 5, epsilonAt?: (step: number) => number) => ({
   shouldStop: () => ctx.signal.aborted,
   onStep: (r: { step: number; total: number; loss: number }) => {
     const interval = Math.max(every, Math.ceil(r.total / 50));
@@ -188,6 +183,6 @@ export const reporter = (ctx: NodeRunContext, every = 5, epsilonAt?: (step: numb
   },
 });
 
-export const abortIfStopped = (ctx: NodeRunContext): void => {
+export const abortIfStopped = (ctx: NodeContext): void => {
   if (ctx.signal.aborted) throw new Error(`${ctx.type} node ${ctx.id} was interrupted`);
 };

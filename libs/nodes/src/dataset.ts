@@ -1,12 +1,13 @@
 // Dataset: loads a corpus, splits it deterministically, writes @dpkd/data's dataset file.
 import { join } from 'node:path';
-import { type DatasetDescription, type NodeImplementation, NodeInputError } from '@dpkd/graph';
+import { type DatasetDescription, NodeInputError } from '@dpkd/graph';
 import {
   CorpusContentMismatchError, corpusPins, CorpusUnavailableError, type CorpusName, type Dataset, DataError, describeCorpus, type Document,
   loadPinnedCorpus, makeDataset, splitCorpus, writeDatasetFile,
 } from '@dpkd/data';
 import { defaultUnitDelta } from '@dpkd/privacy';
-import type { DatasetParams } from '@dpkd/schema';
+import type { DatasetParams, DatasetPorts } from '@dpkd/schema';
+import { defineNode } from './define-node';
 
 /** The loaded corpus per process, checked against its pin: describeDataset (plan time) and run share it. */
 const corpora = new Map<string, Promise<Document[]>>();
@@ -87,17 +88,16 @@ export interface DatasetMeta {
   sizes: { train: number; validation: number; test: number };
 }
 
-export const DatasetNode: NodeImplementation = {
+export const DatasetNode = defineNode<DatasetParams, DatasetPorts>({
   type: 'Dataset',
   // The pinned digest enters the key; loadPinnedCorpus refuses any other content at plan and run time.
-  externalContent: (params) => ({ corpus: corpusPins[(params as unknown as DatasetParams).corpus as CorpusName].sha256 }),
-  async describeDataset(raw): Promise<DatasetDescription> {
-    const params = raw as unknown as DatasetParams;
+  externalContent: (params) => ({ corpus: corpusPins[params.corpus as CorpusName].sha256 }),
+  async describeDataset(params): Promise<DatasetDescription> {
     const dataset = await buildDataset(params);
     return unitDescription(params, dataset, (await loadCached(params.corpus)).length);
   },
   async run(ctx) {
-    const params = ctx.params as unknown as DatasetParams;
+    const params = ctx.params;
     const dataset = await buildDataset(params);
     const file = join(ctx.scratchDir, 'dataset.json');
     writeDatasetFile(file, dataset);
@@ -106,4 +106,4 @@ export const DatasetNode: NodeImplementation = {
     ctx.log(`${params.corpus}: train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test} (${dataset.private ? 'private' : 'public'})`);
     return { outputs: { dataset: { file, meta } }, metrics: { ...sizes, private: dataset.private } };
   },
-};
+});

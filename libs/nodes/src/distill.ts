@@ -1,16 +1,16 @@
 // Distill: a student trained on a (synthetic) corpus with hard labels, the teacher's precomputed
 // soft labels and hidden states: (1 − λ)·CE + λ·t²·KL + α·hidden. Post-processing: no privacy().
 import { createHash } from 'node:crypto';
-import type { NodeImplementation, NodeRunContext } from '@dpkd/graph';
-import { createProjection, precomputedDistillLoss, type PrecomputedTargets, tf, trainLm } from '@dpkd/lm';
-import type { DistillParams } from '@dpkd/schema';
+import { createProjection, precomputedDistillLoss, type PrecomputedTargets, tf } from '@dpkd/lm';
+import type { DistillParams, DistillPorts } from '@dpkd/schema';
 import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, requireSeqLen, saveModelOutput, tokenizer, tokenizerInfo } from './common';
-import { resumableTraining, trainingProgress } from './resumable';
+import { trainWithSelection } from './resumable';
 import { readCorpusFile } from './corpus-file';
 import { absoluteLayer } from './hidden-align';
 import { hiddenRowsOf, readHiddenStates } from './hidden-states-file';
 import { corpusSequences } from './teacher-on-corpus';
 import { readSoftLabels, softTargetsOf } from './soft-labels-file';
+import { defineNode, type NodeContext } from './define-node';
 
 type Params = Required<Omit<DistillParams, 'seed'>>;
 
@@ -29,12 +29,12 @@ const sameTokens = (stored: Uint16Array, sequences: number[][]): boolean => {
   return true;
 };
 
-const mismatch = (ctx: NodeRunContext, what: string) => new NodeInputError(`Distill node ${ctx.id}: ${what}`);
+const mismatch = (ctx: NodeContext, what: string) => new NodeInputError(`Distill node ${ctx.id}: ${what}`);
 
-export const DistillNode: NodeImplementation = {
+export const DistillNode = defineNode<Params, DistillPorts>({
   type: 'Distill',
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const backendName = await backend();
     const corpusPath = inputOf(ctx, 'corpus').path;
     const sequences = corpusSequences(corpusPath, p.seqLen);
@@ -88,24 +88,14 @@ export const DistillNode: NodeImplementation = {
       );
       const total = Math.max(1, Math.round(Math.max(1, Math.floor(train.length / p.batchSize)) * p.epochs));
       const selectAt = p.select === 'best-validation' && holdout.length > 0 ? evaluationSteps(total, p.epochs) : new Set<number>();
-      const resumable = await resumableTraining(ctx, {
-        minutes: p.checkpointMinutes,
-        identity: { node: 'Distill', key: ctx.key, sequences: train.length, total },
-        extra: () => best.snapshot(),
-      });
-      if (resumable.resumed) best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
-      const progress = trainingProgress(ctx, { tokensPerStep: p.batchSize * p.seqLen, startStep: resumable.resumed?.step ?? 0 });
       ctx.log(`distilling on ${train.length} sequences (${holdout.length} held out), ${total} steps, λ ${p.lambda}, t ${p.temperature}, α ${p.alpha}`);
-      const { steps, losses } = await trainLm({
-        model, sequences: train, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed,
-        optimizer: { weightDecay: p.weightDecay }, loss, extraParams: extra, shouldStop: progress.shouldStop, checkpoint: resumable.checkpoint,
-        onStep: (r) => {
-          if (selectAt.has(r.step)) best.offer(r.step, meanLoss(loss, holdout));
-          progress.onStep(r);
+      const { steps, losses } = await trainWithSelection(ctx, {
+        node: 'Distill', minutes: p.checkpointMinutes, best, selectAt, selectionLoss: () => meanLoss(loss, holdout), tokensPerStep: p.batchSize * p.seqLen,
+        train: {
+          model, sequences: train, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr,
+          optimizer: { weightDecay: p.weightDecay }, loss, extraParams: extra,
         },
       });
-      if (ctx.signal.aborted) throw new Error(`Distill node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
-      best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {
         outputs: { model: output },
@@ -121,4 +111,4 @@ export const DistillNode: NodeImplementation = {
       model.dispose();
     }
   },
-};
+});

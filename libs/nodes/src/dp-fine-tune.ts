@@ -2,14 +2,15 @@
 // The plan-time claim and run() compute q, steps and σ with the same function (dpPlan), at the privacy
 // unit's δ, which the Dataset input states (the budget's, else 1/(10·N)): no node chooses its own δ.
 // No private statistic leaves the node un-noised: metrics and progress carry no training loss.
-import type { DatasetDescription, InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+import type { DatasetDescription, PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, distillLoss, dpDistillLm, dpTrainLm } from '@dpkd/lm';
 import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
-import type { DPFineTuneParams, DpkdLoss } from '@dpkd/schema';
+import type { DPFineTuneParams, DpkdLoss, DPFineTunePorts } from '@dpkd/schema';
 import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, requireSeqLen, saveModelOutput, tokenizer } from './common';
 import type { DatasetMeta } from './dataset';
 import { fineTuneExamples } from './fine-tune-data';
+import { defineNode } from './define-node';
 
 type Params = Required<Omit<DPFineTuneParams, 'seed' | 'epsilon' | 'sigma' | 'kd'>> & Pick<DPFineTuneParams, 'epsilon' | 'sigma' | 'kd'>;
 
@@ -70,15 +71,15 @@ const describedInput = (meta: unknown): DatasetDescription => {
 
 const kdDefaults = (kd: DpkdLoss | undefined): Required<DpkdLoss> => ({ lambda: 0.4, temperature: 1, klReduction: 'paper', skipPositions: 0, ...kd });
 
-export const DPFineTuneNode: NodeImplementation = {
+export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
   type: 'DPFineTune',
-  privacy(raw, inputs: Record<string, InputInfo>): PrivacyClaim[] {
+  privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];
-    return dpClaims(raw as unknown as Params, dataset);
+    return dpClaims(p, dataset);
   },
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const backendName = await backend();
     const dataInput = inputOf(ctx, 'data');
     const dataset = readDatasetFile(dataInput.path);
@@ -101,7 +102,7 @@ export const DPFineTuneNode: NodeImplementation = {
       const klReduction = kd.klReduction === 'paper' ? ('batch-sum' as const) : ('token-mean' as const);
       // Selection uses the training objective on the validation split: CE, or the KD loss for a DPKD student.
       const validationLoss = teacher
-        ? () => meanLoss(distillLoss(model, teacher, { student: model, teacher, sequences: [], batchSize: 1, pad, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions }, []), validation)
+        ? () => meanLoss(distillLoss(model, teacher, { pad, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions }), validation)
         : () => meanLoss(ceLoss(model, pad), validation);
       // ε so far: the accountant on the steps taken up to now (what an interrupted run has spent).
       const epsilonAt = (step: number) =>
@@ -114,7 +115,7 @@ export const DPFineTuneNode: NodeImplementation = {
         onStep: (r: { step: number; total: number; loss: number; batchSize: number }) => {
           // Only whether training diverged leaves the node (as a failure), never the loss itself. (An empty
           // Poisson batch has no loss: NaN by design.)
-          if (r.batchSize > 0 && !Number.isFinite(r.loss)) throw new NodeInputError(`DPFineTune node ${ctx.id}: training diverged (non-finite loss at step ${r.step}); lower the learning rate`);
+          if (r.batchSize > 0 && !Number.isFinite(r.loss)) throw new Error(`DPFineTune node ${ctx.id}: training diverged (non-finite loss at step ${r.step}); lower the learning rate`);
           if (r.step % interval === 0 || r.step === r.total) ctx.progress({ step: r.step, total: r.total, ...(description.private ? { epsilon: epsilonAt(r.step) } : {}) });
           if (selectAt.has(r.step)) best.offer(r.step, validationLoss());
         },
@@ -142,4 +143,4 @@ export const DPFineTuneNode: NodeImplementation = {
       teacher?.dispose();
     }
   },
-};
+});

@@ -1,10 +1,11 @@
 // Evaluate: perplexity of a model on a dataset split, overall and per control code (the paper's procedure:
 // raw texts joined by a blank line, non-overlapping windows, exp of the mean window NLL).
-import type { InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+import type { PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { perplexity } from '@dpkd/lm';
-import type { EvaluateParams } from '@dpkd/schema';
+import type { EvaluateParams, EvaluatePorts } from '@dpkd/schema';
 import { backend, inputOf, loadModelInput, NodeInputError, tokenizer, writeJsonOutput } from './common';
+import { defineNode } from './define-node';
 
 type Params = Required<Omit<EvaluateParams, 'seed'>>;
 
@@ -26,16 +27,15 @@ export interface EvaluationMetrics {
   config: unknown;
 }
 
-export const EvaluateNode: NodeImplementation = {
+export const EvaluateNode = defineNode<Params, EvaluatePorts>({
   type: 'Evaluate',
-  privacy(raw, inputs: Record<string, InputInfo>): PrivacyClaim[] {
-    const p = raw as unknown as Params;
+  privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];
     return [{ dataset, split: p.split, note: `evaluation on the private ${p.split} split (not noised)` }];
   },
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const backendName = await backend();
     const dataset = readDatasetFile(inputOf(ctx, 'data').path);
     const docs = dataset.splits[p.split];
@@ -66,4 +66,4 @@ export const EvaluateNode: NodeImplementation = {
       model.dispose();
     }
   },
-};
+});

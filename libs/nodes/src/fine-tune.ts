@@ -1,18 +1,18 @@
 // FineTune: non-private fine-tuning (the ε = ∞ rows). Its output is marked non-private.
-import type { InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+import type { PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
-import { ceLoss, trainLm } from '@dpkd/lm';
-import type { FineTuneParams } from '@dpkd/schema';
+import { ceLoss } from '@dpkd/lm';
+import type { FineTuneParams, FineTunePorts } from '@dpkd/schema';
 import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, requireSeqLen, saveModelOutput, tokenizer } from './common';
-import { resumableTraining, trainingProgress } from './resumable';
+import { trainWithSelection } from './resumable';
 import { fineTuneExamples } from './fine-tune-data';
+import { defineNode } from './define-node';
 
 type Params = Required<Omit<FineTuneParams, 'seed'>>;
 
-export const FineTuneNode: NodeImplementation = {
+export const FineTuneNode = defineNode<Params, FineTunePorts>({
   type: 'FineTune',
-  privacy(raw, inputs: Record<string, InputInfo>): PrivacyClaim[] {
-    const p = raw as unknown as Params;
+  privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];
     const claims: PrivacyClaim[] = [{ dataset, split: 'train', event: { type: 'NonPrivate', reason: 'non-private fine-tuning' } }];
@@ -20,7 +20,7 @@ export const FineTuneNode: NodeImplementation = {
     return claims;
   },
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const backendName = await backend();
     const dataset = readDatasetFile(inputOf(ctx, 'data').path);
     const { model, meta } = await loadModelInput(ctx, 'model');
@@ -33,24 +33,10 @@ export const FineTuneNode: NodeImplementation = {
       const selectAt = p.select === 'best-validation' && validation.length > 0 ? evaluationSteps(total, p.epochs) : new Set<number>();
       const best = new BestCheckpoint(model.params);
       const validationLoss = () => meanLoss(ceLoss(model, pad), validation);
-      const resumable = await resumableTraining(ctx, {
-        minutes: p.checkpointMinutes,
-        identity: { node: 'FineTune', key: ctx.key, sequences: train.length, total },
-        extra: () => best.snapshot(),
+      const { steps, losses } = await trainWithSelection(ctx, {
+        node: 'FineTune', minutes: p.checkpointMinutes, best, selectAt, selectionLoss: validationLoss, tokensPerStep: p.batchSize * p.seqLen,
+        train: { model, sequences: train, pad, steps: total, batchSize: p.batchSize, lr: p.lr, optimizer: { weightDecay: p.weightDecay } },
       });
-      if (resumable.resumed) best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
-      const progress = trainingProgress(ctx, { tokensPerStep: p.batchSize * p.seqLen, startStep: resumable.resumed?.step ?? 0 });
-      const { steps, losses } = await trainLm({
-        model, sequences: train, pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed, optimizer: { weightDecay: p.weightDecay },
-        checkpoint: resumable.checkpoint,
-        shouldStop: progress.shouldStop,
-        onStep: (r) => {
-          if (selectAt.has(r.step)) best.offer(r.step, validationLoss());
-          progress.onStep(r);
-        },
-      });
-      if (ctx.signal.aborted) throw new Error(`FineTune node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
-      best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {
         outputs: { model: output },
@@ -64,4 +50,4 @@ export const FineTuneNode: NodeImplementation = {
       model.dispose();
     }
   },
-};
+});

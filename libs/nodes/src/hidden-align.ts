@@ -1,12 +1,12 @@
 // HiddenAlign: the teacher's hidden states at chosen layers on a corpus (targets for hidden-state
 // alignment), stored once for every student. Post-processing: no privacy().
 import { join } from 'node:path';
-import type { NodeImplementation } from '@dpkd/graph';
-import { forward, tf } from '@dpkd/lm';
-import type { HiddenAlignParams } from '@dpkd/schema';
-import { abortIfStopped, chunk, NodeInputError, tokenizerInfo } from './common';
+import { chunk, forward, tf } from '@dpkd/lm';
+import type { HiddenAlignParams, HiddenAlignPorts } from '@dpkd/schema';
+import { abortIfStopped, NodeInputError, tokenizerInfo } from './common';
 import { writeHiddenStates } from './hidden-states-file';
 import { withTeacherOnCorpus } from './teacher-on-corpus';
+import { defineNode } from './define-node';
 
 type Params = Required<Omit<HiddenAlignParams, 'seed'>>;
 
@@ -17,10 +17,10 @@ export const absoluteLayer = (layer: number, layers: number, what: string): numb
   return index;
 };
 
-export const HiddenAlignNode: NodeImplementation = {
+export const HiddenAlignNode = defineNode<Params, HiddenAlignPorts>({
   type: 'HiddenAlign',
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     return withTeacherOnCorpus(ctx, p.seqLen, async (model, sequences) => {
       const layers = [...new Set(p.layers.map((l) => absoluteLayer(l, model.config.layers, 'teacher')))];
       const { d } = model.config;
@@ -39,4 +39,4 @@ export const HiddenAlignNode: NodeImplementation = {
       return { outputs: { hidden: { file, meta } }, metrics: { ...meta } };
     });
   },
-};
+});

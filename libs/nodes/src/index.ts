@@ -25,7 +25,7 @@ export { buildDataset, type DatasetMeta } from './dataset';
 export { dpPlan, dpClaims, SELECTION_GAP, type DpPlan } from './dp-fine-tune';
 export { apportion, histogramSource, noisyHistogram } from './sample';
 export { holdoutIndices } from './distill';
-export { REPORT_COLUMNS, type PlainTable, type TableColumn } from './report';
+export { REPORT_COLUMNS } from './report';
 export { bytesPerToken, readSoftLabels, writeSoftLabels, softTargetsOf, SOFT_LABELS_FORMAT, type SoftLabels, type SoftLabelsMeta } from './soft-labels-file';
 export { readHiddenStates, writeHiddenStates, HIDDEN_STATES_FORMAT, type HiddenStates, type HiddenStatesMeta } from './hidden-states-file';
 export { readCorpusFile, writeCorpusFile, type CorpusRecord, type CorpusMeta } from './corpus-file';

@@ -1,11 +1,11 @@
 // Pretrain: a GPT-2 style model trained from scratch on a (public) dataset's train split.
 // No privacy(): reading a private dataset here is charged as non-private by the engine, which is right.
-import type { NodeImplementation } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, createModel, type ModelConfig, MODEL_PRESETS, type PresetName, presetConfig, trainLm } from '@dpkd/lm';
-import type { PretrainParams } from '@dpkd/schema';
+import type { PretrainParams, PretrainPorts } from '@dpkd/schema';
 import { backend, encodeStream, inputOf, meanLoss, NodeInputError, saveModelOutput, tokenizer } from './common';
 import { resumableTraining, trainingProgress } from './resumable';
+import { defineNode } from './define-node';
 
 export function modelConfigOf(model: PretrainParams['model']): { config: ModelConfig; preset?: string } {
   const vocab = tokenizer().vocabSize;
@@ -31,10 +31,10 @@ interface ValidationPoint {
   perplexity: number;
 }
 
-export const PretrainNode: NodeImplementation = {
+export const PretrainNode = defineNode<Params, PretrainPorts>({
   type: 'Pretrain',
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const backendName = await backend();
     const { config, preset } = modelConfigOf(p.model);
     if (p.seqLen > config.ctx) throw new NodeInputError(`Pretrain node ${ctx.id}: seqLen ${p.seqLen} exceeds the model context ${config.ctx}; set seqLen <= ${config.ctx}`);
@@ -88,4 +88,4 @@ export const PretrainNode: NodeImplementation = {
       model.dispose();
     }
   },
-};
+});

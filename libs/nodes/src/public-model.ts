@@ -5,13 +5,13 @@
 // corpora and an empty lineage. The card repeats those facts for people, with the numbers of the run.
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { describeCorpus, isCorpusName } from '@dpkd/data';
-import type { NodeImplementation } from '@dpkd/graph';
+import { join, resolve } from 'node:path';
+import { describeCorpus, isCorpusName, workspaceRoot } from '@dpkd/data';
 import { CHECKPOINT_FORMAT, decodeSafetensors, encodeSafetensors, type ModelConfig, parameterCount, type StorageDtype } from '@dpkd/lm';
-import type { PublicModelParams } from '@dpkd/schema';
+import type { PublicModelParams, PublicModelPorts } from '@dpkd/schema';
 import { sha256Hex } from '@dpkd/store';
 import { type ModelMeta, NodeInputError, tokenizer, tokenizerInfo } from './common';
+import { defineNode } from './define-node';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CARD_FILE = 'card.json';
@@ -67,33 +67,18 @@ export function publicLineageProblems(data: TrainingData[], lineage: Record<stri
   return problems;
 }
 
-function workspaceRoot(start: string): string | undefined {
-  for (let dir = resolve(start); ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown }).workspaces) return dir;
-      } catch {
-        // not the workspace root; keep walking up
-      }
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
 /** Where published models live: $DPKD_MODELS, else models/ at the npm workspace root (from the cwd, else from this module). */
 export function modelsDir(override?: string): string {
   if (override) return resolve(override);
   if (process.env.DPKD_MODELS) return resolve(process.env.DPKD_MODELS);
-  const root = workspaceRoot(process.cwd()) ?? workspaceRoot(dirname(new URL(import.meta.url).pathname));
-  return join(root ?? process.cwd(), 'models');
+  return join(workspaceRoot() ?? process.cwd(), 'models');
 }
 
-export const PublicModelNode: NodeImplementation = {
+export const PublicModelNode = defineNode<PublicModelParams, PublicModelPorts>({
   type: 'PublicModel',
   privacy: () => [],
   async run(ctx) {
-    const p = ctx.params as unknown as PublicModelParams;
+    const p = ctx.params;
     const fail = (why: string) => new NodeInputError(`PublicModel node ${ctx.id} (${p.name}): ${why}`);
     const dir = join(modelsDir(), p.name);
     const cardPath = join(dir, CARD_FILE);
@@ -149,4 +134,4 @@ export const PublicModelNode: NodeImplementation = {
       provenance: { publicModel: p.name, sha256: actual, card: card.madeBy },
     };
   },
-};
+});

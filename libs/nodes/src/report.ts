@@ -3,34 +3,19 @@
 // never from params; each row's privacy gaps (departures from the proof in its lineage) are its footnotes.
 // Reads artifacts only.
 import { readFileSync } from 'node:fs';
-import type { NodeImplementation } from '@dpkd/graph';
 import { type AccountantName, lineagePrivacy, type UnitPrivacy } from '@dpkd/privacy';
-import type { ReportParams } from '@dpkd/schema';
+import type { Column, Table } from '@dpkd/report';
+import type { ReportParams, ReportPorts } from '@dpkd/schema';
 import { NodeInputError, writeJsonOutput } from './common';
+import { defineNode } from './define-node';
 
-/** The plain shape of @dpkd/report's Table (layer 3, not importable from here). */
-export interface TableColumn {
-  key: string;
-  label: string;
-  kind?: 'text' | 'integer' | 'number' | 'ratio' | 'epsilon' | 'delta';
-  digits?: number;
-}
-export interface PlainTable {
-  title?: string;
-  columns: TableColumn[];
-  rows: Array<Record<string, string | number | null>>;
-  notes?: string[];
-  /** Per row: its privacy gaps (rendered as numbered footnotes). */
-  rowNotes?: string[][];
-}
-
-export const REPORT_COLUMNS: TableColumn[] = [
+export const REPORT_COLUMNS: Column[] = [
   { key: 'method', label: 'method', kind: 'text' },
   { key: 'params', label: 'parameters', kind: 'integer' },
   { key: 'compressionRatio', label: 'compression ratio', kind: 'ratio', digits: 3 },
   { key: 'epsilon', label: 'ε', kind: 'epsilon', digits: 2 },
   { key: 'delta', label: 'δ', kind: 'delta' },
-  { key: 'perplexity', label: 'test perplexity', kind: 'number', digits: 2 },
+  { key: 'perplexity', label: 'test perplexity', kind: 'number', digits: 2, better: 'lower' },
 ];
 
 interface RowSpec {
@@ -44,10 +29,10 @@ type Params = Omit<ReportParams, 'seed' | 'rows'> & { rows?: RowSpec[]; accounta
 
 const readMetrics = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
-export const ReportNode: NodeImplementation = {
+export const ReportNode = defineNode<Params, ReportPorts>({
   type: 'Report',
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const accountant = p.accountant ?? 'pld';
     const ports = Object.keys(ctx.inputs).sort();
     const specs: RowSpec[] = p.rows ?? ports.map((port) => ({ label: port, metrics: port }));
@@ -87,8 +72,8 @@ export const ReportNode: NodeImplementation = {
       'compression ratio = student parameters / reference (teacher) parameters. Perplexity: test texts joined by a blank line, non-overlapping windows, exp of the mean window NLL (the paper\'s procedure), on this tokenizer\'s 4,098 tokens.',
       ...[...warnings].map((w) => `accountant: ${w}`),
     ];
-    const table: PlainTable = { ...(p.title ? { title: p.title } : {}), columns: REPORT_COLUMNS, rows, notes, ...(rowNotes.some((n) => n.length) ? { rowNotes } : {}) };
+    const table: Table = { ...(p.title ? { title: p.title } : {}), columns: REPORT_COLUMNS, rows, notes, ...(rowNotes.some((n) => n.length) ? { rowNotes } : {}) };
     const file = await writeJsonOutput(ctx, 'table.json', table);
     return { outputs: { table: { file } }, metrics: { rows: rows.length } };
   },
-};
+});

@@ -4,9 +4,12 @@
 // progress line of long runs: tokens seen, tokens/s, ETA and the latest validation perplexity.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeRunContext } from '@dpkd/graph';
-import { decodeTrainState, encodeTrainState, type NamedArray, type StepReport, type TrainCheckpointing, type TrainState } from '@dpkd/lm';
+import type { NodeContext } from './define-node';
+import {
+  decodeTrainState, encodeTrainState, type NamedArray, type StepReport, type TrainCheckpointing, type TrainOptions, type TrainState, trainLm,
+} from '@dpkd/lm';
 import { writeFileAtomic } from '@dpkd/store';
+import type { BestCheckpoint } from './common';
 
 export const TRAIN_STATE_FILE = 'train-state.safetensors';
 
@@ -26,7 +29,7 @@ export interface Resumable {
  * node's own state (e.g. its validation history) to each save; it gets it back in `resumed.extra`.
  */
 export async function resumableTraining(
-  ctx: NodeRunContext,
+  ctx: NodeContext,
   options: {
     minutes: number;
     identity: Record<string, unknown>;
@@ -83,7 +86,7 @@ const count = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n 
  * and a log line with tokens seen, tokens/s of this session, ETA, and the latest validation perplexity.
  */
 export function trainingProgress(
-  ctx: NodeRunContext,
+  ctx: NodeContext,
   o: { tokensPerStep: number; startStep: number; validation?: () => number | undefined; every?: number },
 ) {
   const started = Date.now();
@@ -102,4 +105,42 @@ export function trainingProgress(
       ctx.log(`step ${r.step}/${r.total} loss ${r.loss.toFixed(4)} ${message}`);
     },
   };
+}
+
+/**
+ * The training run FineTune and Distill share: trainLm resumable from this action's saved state (which
+ * carries the best checkpoint so far), progress, checkpoint selection by `selectionLoss` at the `selectAt`
+ * steps, and a clear error when interrupted (the state is saved, a rerun resumes). The best checkpoint is
+ * restored into the model before returning.
+ */
+export async function trainWithSelection(
+  ctx: NodeContext,
+  o: {
+    node: string;
+    minutes: number;
+    best: BestCheckpoint;
+    selectAt: Set<number>;
+    selectionLoss: () => number;
+    tokensPerStep: number;
+    train: Omit<TrainOptions, 'seed' | 'checkpoint' | 'shouldStop' | 'onStep'>;
+  },
+): Promise<{ steps: number; losses: number[] }> {
+  const total = o.train.steps;
+  const resumable = await resumableTraining(ctx, {
+    minutes: o.minutes,
+    identity: { node: o.node, key: ctx.key, sequences: o.train.sequences.length, total },
+    extra: () => o.best.snapshot(),
+  });
+  if (resumable.resumed) o.best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
+  const progress = trainingProgress(ctx, { tokensPerStep: o.tokensPerStep, startStep: resumable.resumed?.step ?? 0 });
+  const { steps, losses } = await trainLm({
+    ...o.train, seed: ctx.seed, checkpoint: resumable.checkpoint, shouldStop: progress.shouldStop,
+    onStep: (r) => {
+      if (o.selectAt.has(r.step)) o.best.offer(r.step, o.selectionLoss());
+      progress.onStep(r);
+    },
+  });
+  if (ctx.signal.aborted) throw new Error(`${o.node} node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
+  o.best.restore();
+  return { steps, losses };
 }

@@ -3,14 +3,15 @@
 // noise is a rounded Gaussian from the OS CSPRNG (noise: "crypto", the default); generation is
 // seeded (it reads only the DP model, so it is post-processing).
 import { join } from 'node:path';
-import type { InputInfo, NodeImplementation, PrivacyClaim } from '@dpkd/graph';
+import type { PrivacyClaim } from '@dpkd/graph';
 import { controlCodePrompt, readDatasetFile } from '@dpkd/data';
-import { createRng, cryptoSource, generateText, type NoiseSource, type RandomSource, type Rng, roundedGaussian, seededSource } from '@dpkd/lm';
+import { createRng, cryptoSource, generateText, type NoiseSource, type RandomSource, type Rng, roundedGaussian, seededSource, shuffledIndices } from '@dpkd/lm';
 import { SEEDED_NOISE_GAP } from '@dpkd/privacy';
-import type { SampleParams } from '@dpkd/schema';
+import type { SampleParams, SamplePorts } from '@dpkd/schema';
 import { abortIfStopped, backend, inputOf, loadModelInput, NodeInputError, tokenizer } from './common';
 import { type CorpusRecord, writeCorpusFile } from './corpus-file';
 import type { DatasetMeta } from './dataset';
+import { defineNode } from './define-node';
 
 type Params = Required<Omit<SampleParams, 'seed'>>;
 
@@ -37,18 +38,12 @@ export function noisyHistogram(counts: number[], sigma: number, source: RandomSo
 export const histogramSource = (noise: NoiseSource, seed: number): RandomSource =>
   noise === 'seeded' ? seededSource(createRng(seed ^ 0x5a4d)) : cryptoSource();
 
-const shuffleInPlace = <X>(items: X[], rng: Rng): X[] => {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-};
+/** `items` in a uniformly random order (the same draws, hence the same order, as an in-place Fisher–Yates). */
+const shuffled = <X>(items: X[], rng: Rng): X[] => shuffledIndices(items.length, rng).map((i) => items[i]!);
 
-export const SampleNode: NodeImplementation = {
+export const SampleNode = defineNode<Params, SamplePorts>({
   type: 'Sample',
-  privacy(raw, inputs: Record<string, InputInfo>): PrivacyClaim[] {
-    const p = raw as unknown as Params;
+  privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.codes?.dataset;
     if (!dataset?.private) return [];
     switch (p.codes) {
@@ -65,7 +60,7 @@ export const SampleNode: NodeImplementation = {
     }
   },
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     const backendName = await backend();
     const codesInput = inputOf(ctx, 'codes');
     const rng = createRng(ctx.seed ^ 0x5a4d); // public randomness: subsampling and shuffling the generated texts
@@ -119,18 +114,17 @@ export const SampleNode: NodeImplementation = {
           }
           ctx.progress({ step: records.length + Math.min(pool.length, want), total, message: `code ${labels[c] || '(none)'}` });
         }
-        for (const text of shuffleInPlace(pool, rng).slice(0, want)) records.push(unlabelled ? { text } : { text, label: labels[c]! });
+        for (const text of shuffled(pool, rng).slice(0, want)) records.push(unlabelled ? { text } : { text, label: labels[c]! });
       }
     } finally {
       model.dispose();
     }
-    shuffleInPlace(records, rng);
     const file = join(ctx.scratchDir, 'corpus.jsonl');
-    const meta = await writeCorpusFile(file, records);
+    const meta = await writeCorpusFile(file, shuffled(records, rng));
     return {
       outputs: { corpus: { file, meta } },
       metrics: { ...meta, generated, codes: p.codes, ...(histogram ? { noisyHistogram: histogram } : {}) },
       provenance: { backend: backendName },
     };
   },
-};
+});

@@ -1,19 +1,19 @@
 // SoftLabel: the teacher's next-token distributions on a corpus, stored once for every student.
 // Post-processing of the teacher and the corpus: no privacy().
 import { join } from 'node:path';
-import type { NodeImplementation } from '@dpkd/graph';
-import { forward, tf } from '@dpkd/lm';
-import type { SoftLabelParams } from '@dpkd/schema';
-import { abortIfStopped, chunk, tokenizerInfo } from './common';
+import { chunk, forward, tf } from '@dpkd/lm';
+import type { SoftLabelParams, SoftLabelPorts } from '@dpkd/schema';
+import { abortIfStopped, tokenizerInfo } from './common';
 import { writeSoftLabels } from './soft-labels-file';
 import { withTeacherOnCorpus } from './teacher-on-corpus';
+import { defineNode } from './define-node';
 
 type Params = Required<Omit<SoftLabelParams, 'seed'>>;
 
-export const SoftLabelNode: NodeImplementation = {
+export const SoftLabelNode = defineNode<Params, SoftLabelPorts>({
   type: 'SoftLabel',
   async run(ctx) {
-    const p = ctx.params as unknown as Params;
+    const p = ctx.params;
     return withTeacherOnCorpus(ctx, p.seqLen, async (model, sequences) => {
       const V = model.config.vocab;
       const L = p.seqLen;
@@ -54,4 +54,4 @@ export const SoftLabelNode: NodeImplementation = {
       return { outputs: { soft: { file, meta } }, metrics: { ...meta, bytes: meta.bytesPerToken * S * L } };
     });
   },
-};
+});

@@ -1,5 +1,6 @@
 // What SoftLabel and HiddenAlign share: the teacher run over a corpus's fixed-length token sequences.
-import type { NodeRunContext, NodeRunResult } from '@dpkd/graph';
+import type { NodeRunResult } from '@dpkd/graph';
+import type { NodeContext } from './define-node';
 import type { LanguageModel } from '@dpkd/lm';
 import { backend, encodeFixed, inputOf, loadModelInput, requireSeqLen } from './common';
 import { readCorpusFile } from './corpus-file';
@@ -11,11 +12,11 @@ export const corpusSequences = (path: string, seqLen: number): number[][] => enc
  * Loads the `teacher` input and the `corpus` input's sequences, lets `use` compute the node's outputs,
  * records the backend in the provenance and releases the teacher.
  */
-export async function withTeacherOnCorpus(
-  ctx: NodeRunContext,
+export async function withTeacherOnCorpus<Result extends Pick<NodeRunResult, 'outputs' | 'provenance'>>(
+  ctx: NodeContext,
   seqLen: number,
-  use: (teacher: LanguageModel, sequences: number[][]) => Promise<NodeRunResult>,
-): Promise<NodeRunResult> {
+  use: (teacher: LanguageModel, sequences: number[][]) => Promise<Result>,
+): Promise<Result> {
   const backendName = await backend();
   const sequences = corpusSequences(inputOf(ctx, 'corpus').path, seqLen);
   const { model } = await loadModelInput(ctx, 'teacher');

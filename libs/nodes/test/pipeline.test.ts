@@ -6,9 +6,10 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { readDatasetFile } from '@dpkd/data';
 import { decodeCheckpoint, encodeCheckpoint, initBackend, loadCheckpoint, parameterCount, presetConfig } from '@dpkd/lm';
 import { dpSgdEvent, epsilonOf } from '@dpkd/privacy';
+import type { Table } from '@dpkd/report';
 import {
   DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, PretrainNode, ReportNode, SampleNode, SoftLabelNode,
-  readCorpusFile, readHiddenStates, readSoftLabels, type DatasetMeta, type PlainTable,
+  readCorpusFile, readHiddenStates, readSoftLabels, type DatasetMeta,
 } from '../src';
 import { type Output, runNode } from './helpers';
 
@@ -181,7 +182,7 @@ describe('Evaluate and Report', () => {
       t: { ...evalTeacher, lineage },
       np: { ...evalStudent, lineage: { imdb: { k2: { key: 'k2', node: 'ft', event: { type: 'NonPrivate' }, n: 24, delta: 1e-6 } } } },
     });
-    const table = JSON.parse(readFileSync(r.outputs.table!.file, 'utf8')) as PlainTable;
+    const table = JSON.parse(readFileSync(r.outputs.table!.file, 'utf8')) as Table;
     expect(table.columns.map((c) => c.key)).toEqual(['method', 'params', 'compressionRatio', 'epsilon', 'delta', 'perplexity']);
     const [s, t, np] = table.rows;
     expect(s).toMatchObject({ method: 'student', epsilon: 0, delta: 0 });

@@ -1,5 +1,7 @@
-// The accountant API: ε(δ) and δ(ε) of any DP event with the RDP or the PLD accountant. The PLD
-// (tight) accountant never fails silently: on a numerical problem it falls back to RDP and says so.
+// The accountant API: ε(δ) and δ(ε) of any DP event with the RDP or the PLD accountant. Where the PLD
+// (tight) accountant cannot answer (outside its validated range, or a numerical failure), both fall back
+// to the RDP bound, which is always valid: epsilonOf says so in `fellBackFrom` and a warning; deltaOf
+// returns a bare number, so its fallback is silent (it only ever returns a valid upper bound).
 import { containsNonPrivate, type DpEvent } from './events';
 import { composePmfs, leafPmfs, MAX_FFT_SIZE, type Pmf, pmfDelta, pmfEpsilon, selfComposePmf, TAIL_MASS, unitPmf } from './pld';
 import { deltaFromRdp, epsilonFromRdp, type Leaf, leavesOf, rdpCurve } from './rdp';
@@ -79,19 +81,30 @@ function chooseInterval(e: DpEvent, requested: number): number {
   return Number.isFinite(width) ? Math.max(requested, (1.25 * width) / MAX_WINDOW) : requested;
 }
 
-/** The composed PMFs (remove, add) of a NonPrivate-free event. */
+/**
+ * The composed PMFs (remove, add) of a NonPrivate-free event. A leaf whose two directions have one PLD
+ * (an unsampled Gaussian or Laplace: leafPmfs returns the same object twice) is composed once; while every
+ * leaf so far is such, the two composed PMFs are one object too, and `add === remove` tells callers that
+ * one direction is enough. Composition is deterministic, so this is exactly the two-direction result.
+ */
 export function composedPmfs(e: DpEvent, interval: number): { remove: Pmf; add: Pmf } {
   let remove = unitPmf(interval);
-  let add = unitPmf(interval);
+  let add = remove;
   for (const { leaf, count } of groupedLeaves(e)) {
     const one = leafPmfs(leaf, interval);
+    const symmetric = one.add === one.remove && add === remove;
     const r = selfComposePmf(one.remove, count);
     const a = one.add === one.remove ? r : selfComposePmf(one.add, count);
+    const composedAdd = symmetric ? undefined : composePmfs(add, a);
     remove = composePmfs(remove, r);
-    add = one.add === one.remove && remove === add ? remove : composePmfs(add, a);
+    add = composedAdd ?? remove;
   }
   return { remove, add };
 }
+
+/** The larger of f over the two directions, evaluated once when they are one PMF. */
+const worseDirection = (pmfs: { remove: Pmf; add: Pmf }, f: (pmf: Pmf) => number): number =>
+  pmfs.add === pmfs.remove ? f(pmfs.remove) : Math.max(f(pmfs.remove), f(pmfs.add));
 
 const pmfCache = new Map<string, { remove: Pmf; add: Pmf; interval: number }>();
 
@@ -120,7 +133,7 @@ function pldReport(e: DpEvent, delta: number, requested: number): EpsilonReport 
   const { remove, add, interval } = cachedPmfs(e, requested);
   const floor = Math.max(fftRoundoffFloor(remove), fftRoundoffFloor(add));
   if (delta < floor) throw new Error(`delta ${delta} is below the FFT round-off floor ${floor.toExponential(2)} of a ${Math.max(remove.p.length, add.p.length)}-point PLD`);
-  const epsilon = Math.max(pmfEpsilon(remove, delta), pmfEpsilon(add, delta));
+  const epsilon = worseDirection({ remove, add }, (pmf) => pmfEpsilon(pmf, delta));
   if (!Number.isFinite(epsilon)) throw new Error(`the PLD's mass at infinity (${Math.max(remove.inf, add.inf).toExponential(2)}) exceeds delta`);
   const warnings: string[] = [];
   if (interval > requested) warnings.push(`PLD grid coarsened to Δ = ${interval.toPrecision(3)} to fit ${MAX_WINDOW} points (still an upper bound)`);
@@ -180,8 +193,7 @@ export function deltaOf(event: DpEvent, epsilon: number, options: AccountingOpti
   const requested = options.interval ?? DEFAULT_INTERVAL;
   if (chooseInterval(event, requested) > MAX_VALID_INTERVAL) return rdpDelta;
   try {
-    const { remove, add } = cachedPmfs(event, requested);
-    const d = Math.max(pmfDelta(remove, epsilon), pmfDelta(add, epsilon));
+    const d = worseDirection(cachedPmfs(event, requested), (pmf) => pmfDelta(pmf, epsilon));
     if (Number.isFinite(d) && d >= 0) return Math.min(d, rdpDelta);
   } catch {
     // fall through to RDP

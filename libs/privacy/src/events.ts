@@ -3,16 +3,12 @@
 // standard deviation divided by the L2 sensitivity; Laplace b is the scale divided by the L1 sensitivity.
 import Ajv2020 from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
+import type { DpEvent } from '@dpkd/schema';
 import schema from '../../../schemas/dp-event.schema.json';
 
-export type DpEvent =
-  | { type: 'Gaussian'; sigma: number } // noise std / L2 sensitivity
-  | { type: 'Laplace'; b: number } // scale / L1 sensitivity
-  | { type: 'PoissonSampled'; q: number; event: DpEvent }
-  | { type: 'SelfComposed'; event: DpEvent; count: number }
-  | { type: 'Composed'; events: DpEvent[] }
-  | { type: 'NonPrivate'; reason?: string } // epsilon = Infinity, by declaration
-  | { type: 'NoOp' };
+// The event types are generated from schemas/dp-event.schema.json (the one definition, also used to
+// validate events read from ledgers and manifests); this module adds the runtime helpers.
+export type { DpEvent };
 
 /** The neighbouring relation every accountant here assumes. */
 export const NEIGHBOURING_RELATION = 'add-or-remove-one' as const;
@@ -41,6 +37,26 @@ export function containsNonPrivate(e: DpEvent): boolean {
       return e.events.some(containsNonPrivate);
     default:
       return false;
+  }
+}
+
+/** One line for people: `1000 × PoissonSampled(q=0.01, Gaussian(σ=1))`. */
+export function describeEvent(e: DpEvent): string {
+  switch (e.type) {
+    case 'Gaussian':
+      return `Gaussian(σ=${e.sigma})`;
+    case 'Laplace':
+      return `Laplace(b=${e.b})`;
+    case 'PoissonSampled':
+      return `PoissonSampled(q=${e.q}, ${describeEvent(e.event)})`;
+    case 'SelfComposed':
+      return `${e.count} × ${describeEvent(e.event)}`;
+    case 'Composed':
+      return `Composed(${e.events.map(describeEvent).join(', ')})`;
+    case 'NonPrivate':
+      return `NonPrivate (ε=∞)${e.reason ? `: ${e.reason}` : ''}`;
+    case 'NoOp':
+      return 'NoOp';
   }
 }
 
@@ -137,16 +153,10 @@ export function parseDpEvent(json: unknown, where = 'event'): DpEvent {
   return json as DpEvent;
 }
 
-const TYPES = ['Gaussian', 'Laplace', 'PoissonSampled', 'SelfComposed', 'Composed', 'NonPrivate', 'NoOp'];
-const FIELDS: Record<string, string[]> = {
-  Gaussian: ['sigma'],
-  Laplace: ['b'],
-  PoissonSampled: ['q', 'event'],
-  SelfComposed: ['event', 'count'],
-  Composed: ['events'],
-  NonPrivate: ['reason'],
-  NoOp: [],
-};
+// The event types and their fields, read from the schema (not restated here).
+const DEFS: Record<string, { properties?: object; oneOf?: unknown }> = schema.$defs;
+const TYPES = schema.$defs.event.oneOf.map((ref) => ref.$ref.replace('#/$defs/', ''));
+const FIELDS: Record<string, string[]> = Object.fromEntries(TYPES.map((type) => [type, Object.keys(DEFS[type]?.properties ?? {}).filter((k) => k !== 'type')]));
 
 /** Readable first error (schema oneOf messages do not say which branch was meant). */
 function firstProblem(j: unknown, at: string): string | undefined {

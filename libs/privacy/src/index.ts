@@ -7,6 +7,7 @@ export {
   simplifyEvent,
   containsNonPrivate,
   eventsEqual,
+  describeEvent,
 } from './events';
 export {
   type AccountantName,

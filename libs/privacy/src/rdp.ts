@@ -68,7 +68,7 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
     if (i > alpha && term < prev && term < pos - 37) return logSubExp(pos, neg);
     prev = term;
   }
-  return Infinity; // did not converge: the caller excludes this order and says so
+  return NaN; // did not converge: unknown (not ∞, which is a value); epsilonFromRdp excludes this order and says so
 }
 
 /** Above this σ the sampled RDP is taken as the unsampled one, α/(2σ²): an upper bound (sampling only
@@ -78,7 +78,10 @@ const SIGMA_HUGE = 1e8;
  *  as ∞ (an upper bound; such a mechanism has ε ≈ ∞ at any δ below q anyway). */
 const SIGMA_TINY = 1e-3;
 
-/** RDP ε_α of one step of the Poisson-subsampled Gaussian (sensitivity 1, add/remove). */
+/**
+ * RDP ε_α of one step of the Poisson-subsampled Gaussian (sensitivity 1, add/remove). ∞ is an upper bound
+ * (σ < SIGMA_TINY, α = ∞); NaN means the fractional-order series did not converge (that order is unknown).
+ */
 export function rdpSubsampledGaussian(q: number, sigma: number, alpha: number): number {
   if (q === 0) return 0;
   if (q === 1 || sigma >= SIGMA_HUGE) return alpha / (2 * sigma * sigma);
@@ -241,7 +244,9 @@ export function epsilonFromRdp(curve: RdpCurve, delta: number): RdpEpsilon {
     const r = rdp[i];
     if (a < MIN_CONVERSION_ORDER) continue;
     if (!Number.isFinite(r)) {
-      if (Number.isNaN(r) || r === Infinity) excluded++;
+      // NaN: the series did not converge at this order. ∞ is a bound, not a failure (e.g. σ < SIGMA_TINY,
+      // where every order is ∞ by design and ε is ∞): nothing to warn about, the order just cannot help.
+      if (Number.isNaN(r)) excluded++;
       continue;
     }
     // (0, δ)-DP holds when δ ≥ sqrt(1 − e^{−R}) (the KL bound, as dp_accounting). deltaFromRdp uses the same

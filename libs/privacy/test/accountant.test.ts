@@ -33,7 +33,7 @@ describe('PLD accountant: reference values', () => {
     expect(epsilonOf({ type: 'Gaussian', sigma: 4.530877117 }, 1e-6).epsilon).toBeLessThan(1);
   });
 
-  test('notes/accounting.md (dp_accounting PLD and PRV): q=0.01, σ=1, T=1000, δ=1e-5 gives 1.828', () => {
+  test('dp_accounting PLD and PRV (docs/privacy.md): q=0.01, σ=1, T=1000, δ=1e-5 gives 1.828', () => {
     expect(epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1, steps: 1000 }), 1e-5).epsilon).toBeCloseTo(1.828, 3);
   });
 

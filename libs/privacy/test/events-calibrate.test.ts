@@ -33,7 +33,7 @@ describe('calibration', () => {
     expect(r.epsilon).toBeLessThanOrEqual(1);
     const below = epsilonOf(dpSgdEvent({ q: 0.01, sigma: r.sigma * (1 - 2e-4), steps: 1000 }), 1e-5, { accountant }).epsilon;
     expect(below).toBeGreaterThan(1);
-    // notes/accounting.md: RDP needs σ ≈ 1.513, PLD σ ≈ 1.415.
+    // Reference values (docs/privacy.md): RDP needs σ ≈ 1.513, PLD σ ≈ 1.415.
     expect(r.sigma).toBeCloseTo(accountant === 'rdp' ? 1.513 : 1.415, 2);
   });
   test('steps for a given σ: the largest count within the budget', () => {

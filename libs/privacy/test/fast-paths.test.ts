@@ -4,7 +4,10 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { calibrateSigma, dpSgdEvent, epsilonOf } from '../src/index';
 import { circularSelfConvolve, circularSelfConvolveComplex, fft, irfft, naiveDft, nextFftSize, rfft } from '../src/fft';
-import { composePmfs, fftRoundoff, leafPmfs, type Pmf, pmfEpsilon, selfComposePmf } from '../src/pld';
+import { composedPmfs } from '../src/accountant';
+import type { DpEvent } from '../src/events';
+import { composePmfs, fftRoundoff, leafPmfs, type Pmf, pmfEpsilon, selfComposePmf, unitPmf } from '../src/pld';
+import { leavesOf } from '../src/rdp';
 
 describe('FFT lengths 3·2^k', () => {
   test('nextFftSize is the smallest 2^k or 3·2^k (k ≥ 1) at or above n', () => {
@@ -133,6 +136,49 @@ describe('FFT round-off never makes the PLD optimistic', () => {
       // Without the allowance the FFT result sits within round-off of the exact one (on either side).
       const bare: Pmf = { ...fft, inf: fft.inf - fftRoundoff(size) };
       expect(Math.abs(pmfEpsilon(bare, 1e-8) - pmfEpsilon(exact, 1e-8))).toBeLessThan(1e-7);
+    }
+  });
+});
+
+describe('symmetric mechanisms: one PLD for both directions', () => {
+  const interval = 1e-3;
+  /** The straightforward path: every leaf composed in each direction separately, no sharing. */
+  const twoDirections = (e: DpEvent) => {
+    let remove = unitPmf(interval);
+    let add = unitPmf(interval);
+    for (const { leaf, count } of leavesOf(e)) {
+      const one = leafPmfs(leaf, interval);
+      remove = composePmfs(remove, selfComposePmf(one.remove, count));
+      add = composePmfs(add, selfComposePmf(one.add, count));
+    }
+    return { remove, add };
+  };
+  const same = (a: Pmf, b: Pmf) => {
+    expect(a.start).toBe(b.start);
+    expect(a.inf).toBe(b.inf);
+    expect(Array.from(a.p)).toEqual(Array.from(b.p));
+  };
+
+  test('unsampled Gaussian and Laplace: computed once (add === remove), equal to both directions computed apart', () => {
+    const e: DpEvent = { type: 'Composed', events: [{ type: 'Gaussian', sigma: 2 }, { type: 'Laplace', b: 3 }, { type: 'SelfComposed', event: { type: 'Laplace', b: 5 }, count: 3 }] };
+    const got = composedPmfs(e, interval);
+    expect(got.add).toBe(got.remove);
+    const want = twoDirections(e);
+    same(got.remove, want.remove);
+    same(got.remove, want.add);
+  });
+
+  test('a sampled leaf makes the directions differ from then on, and each still equals its separate composition', () => {
+    for (const events of [
+      [{ type: 'Gaussian', sigma: 2 }, { type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } }],
+      [{ type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } }, { type: 'Laplace', b: 3 }],
+    ] as DpEvent[][]) {
+      const e: DpEvent = { type: 'Composed', events };
+      const got = composedPmfs(e, interval);
+      expect(got.add).not.toBe(got.remove);
+      const want = twoDirections(e);
+      same(got.remove, want.remove);
+      same(got.add, want.add);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { dpSgdEvent } from '../src/events';
 import { DEFAULT_ORDERS, epsilonFromRdp, rdpCurve, rdpSubsampledGaussian, rdpLaplace, deltaFromRdp } from '../src/rdp';
+import { epsilonOf } from '../src/accountant';
 import oracle from './reference-oracle.json';
 
 describe('RDP of the Poisson-subsampled Gaussian', () => {
@@ -44,7 +45,7 @@ describe('RDP to (ε, δ)', () => {
     expect(r.warnings.join()).toMatch(/edge of the order set/);
   });
 
-  test('notes/accounting.md: q=0.01, σ=1, T=1000, δ=1e-5 gives RDP ε = 2.101', () => {
+  test('dp_accounting reference (docs/privacy.md): q=0.01, σ=1, T=1000, δ=1e-5 gives RDP ε = 2.101', () => {
     const r = epsilonFromRdp(rdpCurve(dpSgdEvent({ q: 0.01, sigma: 1, steps: 1000 })), 1e-5);
     expect(r.epsilon).toBeCloseTo(2.101, 3);
     expect(r.warnings).toEqual([]);
@@ -52,6 +53,18 @@ describe('RDP to (ε, δ)', () => {
 
   test('fractional small orders converge where dp_accounting returns inf (q=0.2, σ=0.5, α=1.1: 0.2026)', () => {
     expect(rdpSubsampledGaussian(0.2, 0.5, 1.1)).toBeCloseTo(0.2026, 4);
+  });
+
+  test('σ < 1e-3 is ∞ by the short-cut, with no "did not converge" warning; an order that did not converge is still excluded and named', () => {
+    const tiny = epsilonFromRdp(rdpCurve(dpSgdEvent({ q: 0.01, sigma: 1e-4, steps: 10 })), 1e-5);
+    expect(tiny.epsilon).toBe(Infinity);
+    expect(tiny.warnings).toEqual([]);
+    expect(epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1e-4, steps: 10 }), 1e-5, { accountant: 'rdp' }).warnings.join()).not.toMatch(/converge/);
+    // NaN is how the fractional series reports non-convergence: that order is left out and the warning says so.
+    const orders = [2, 3, 4];
+    const r = epsilonFromRdp({ orders, rdp: Float64Array.of(NaN, 1, Infinity), pureEpsilon: Infinity }, 1e-5);
+    expect(r.optimalOrder).toBe(3);
+    expect(r.warnings).toContain('1 RDP order(s) did not converge and were excluded');
   });
 
   test('δ(ε(δ0)) = δ0 for RDP', () => {

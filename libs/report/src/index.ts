@@ -1,2 +1,2 @@
-export { renderTable, tableFormats } from './table';
+export { BAR_COLOR, renderTable, tableFormats } from './table';
 export type { Cell, Column, Table, TableFormat } from './table';

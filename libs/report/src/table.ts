@@ -6,6 +6,8 @@ export interface Column {
   kind?: 'text' | 'integer' | 'number' | 'ratio' | 'epsilon' | 'delta';
   /** Significant decimals for `number`, `ratio` and `epsilon`. */
   digits?: number;
+  /** A result metric and which way is better: the chart plots the first such column (the headline). */
+  better?: 'lower' | 'higher';
 }
 
 export type Cell = string | number | null;
@@ -125,31 +127,59 @@ function json(t: Table): string {
 
 const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
+/** The fill of the chart's bars (exported so a test can find them in a rendered image). */
+export const BAR_COLOR = '#4878a8';
+
 /**
- * A horizontal bar chart of the first numeric column (or `valueKey`) labelled by the first text column:
- * enough to eyeball a results table; hand-written because a plotting library would dwarf this lib.
+ * The column a chart plots: `valueKey` if given, else the first column that says which way is better,
+ * else the first measured `number` column (ratios, ε, δ and counts describe a row; they are not its result).
+ */
+function headlineColumn(t: Table, valueKey?: string): Column | undefined {
+  return (
+    t.columns.find((c) => c.key === valueKey) ??
+    t.columns.find((c) => c.better !== undefined) ??
+    t.columns.find((c) => c.kind === 'number')
+  );
+}
+
+/**
+ * A horizontal bar chart of the headline column (bars from zero), one bar per row labelled by the first text
+ * column, each bar annotated with the row's ε and ratio columns (e.g. the compression ratio). The bold title
+ * says what the bars are and which way is better; the table's own title is the subtitle. Hand-written: a
+ * plotting library would dwarf this lib, and the chart is one `<rect>` per row.
  */
 function svg(t: Table, valueKey?: string): string {
   const label = t.columns.find((c) => !isNumeric(c)) ?? t.columns[0]!;
-  const value = t.columns.find((c) => c.key === valueKey) ?? t.columns.find((c) => isNumeric(c) && c.kind !== 'integer') ?? t.columns[1]!;
-  const bars = t.rows.map((r) => ({ name: formatCell(r[label.key], label, '∞'), v: r[value.key] }));
+  const value = headlineColumn(t, valueKey) ?? t.columns.find(isNumeric) ?? t.columns[1]!;
+  const annotations = t.columns.filter((c) => c !== value && (c.kind === 'epsilon' || c.kind === 'ratio'));
+  const bars = t.rows.map((r) => ({
+    name: formatCell(r[label.key], label, '∞'),
+    v: r[value.key],
+    note: annotations.map((c) => `${c.label} ${formatCell(r[c.key], c, '∞')}`).join(' · '),
+  }));
   const finite = bars.map((b) => b.v).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   const max = Math.max(1e-12, ...finite);
-  const [rowH, left, width, top] = [26, 260, 360, t.title ? 40 : 16];
+  const heading = `${value.label}${value.better ? ` (${value.better} is better)` : ''}${annotations.length ? `; labels: ${annotations.map((c) => c.label).join(', ')}` : ''}`;
+  const [rowH, left, width, top] = [26, 260, 360, t.title ? 58 : 40];
   const height = top + bars.length * rowH + 28;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" font-family="sans-serif" font-size="13">`,
-    ...(t.title ? [`<text x="8" y="22" font-weight="bold">${xmlEscape(t.title)}</text>`] : []),
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 300}" height="${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="13">`,
+    '<rect width="100%" height="100%" fill="#fff"/>',
+    `<title>${xmlEscape(heading)}</title>`,
+    `<text x="8" y="22" font-weight="bold">${xmlEscape(heading)}</text>`,
+    ...(t.title ? [`<text x="8" y="42" fill="#555">${xmlEscape(t.title)}</text>`] : []),
     ...bars.flatMap((b, i) => {
       const y = top + i * rowH;
       const w = typeof b.v === 'number' && Number.isFinite(b.v) ? Math.max(1, (b.v / max) * width) : 0;
+      const text = [formatCell(b.v ?? null, value, '∞'), ...(b.note ? [b.note] : [])].join(' · ');
       return [
         `<text x="${left - 8}" y="${y + 17}" text-anchor="end">${xmlEscape(b.name)}</text>`,
-        `<rect x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="#4878a8"/>`,
-        `<text x="${left + w + 6}" y="${y + 17}">${xmlEscape(formatCell(b.v ?? null, value, '∞'))}</text>`,
+        `<rect x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${BAR_COLOR}"/>`,
+        `<text x="${left + w + 6}" y="${y + 17}">${xmlEscape(text)}</text>`,
       ];
     }),
-    `<text x="${left}" y="${height - 8}" fill="#555">${xmlEscape(value.label)}</text>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + bars.length * rowH}" stroke="#333"/>`,
+    `<text x="${left}" y="${height - 8}" fill="#555">${xmlEscape(value.label)} (bars start at 0)</text>`,
     '</svg>',
   ];
   return `${parts.join('\n')}\n`;

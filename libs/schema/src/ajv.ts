@@ -10,7 +10,7 @@ export const signatureKeyword = 'x-dpkd';
  */
 export const messageKeyword = 'x-message';
 
-/** Artifact kinds a port can carry (design section 3). */
+/** Artifact kinds a port can carry (docs/design.md section 3). */
 export const artifactKinds = ['Dataset', 'Model', 'Corpus', 'SoftLabels', 'HiddenStates', 'Metrics', 'Table'] as const;
 export type ArtifactKind = (typeof artifactKinds)[number];
 

@@ -9,6 +9,7 @@ import {
   UnknownNodeType,
   checkLedger,
   engineLayer,
+  failureInfo,
   formatEps,
   gcCache,
   latestRunRecord,
@@ -32,6 +33,8 @@ import { CliError, ExitCode, userError } from '../cli-error';
 import { loadGraph, nodeRegistry as registry } from '../registry';
 import { graphTables } from '../report-tables';
 import { renderTable } from '@dpkd/report';
+import type { ExpandedGraph } from '@dpkd/graph';
+import { headlineMetric, readNodeResult, resultLine } from './show';
 
 const parseJobs = (v: string) => {
   const n = Number(v);
@@ -111,8 +114,11 @@ export function register(program: Command): void {
       process.off('SIGTERM', onSignal);
       if (Exit.isSuccess(exit)) {
         finishRun(exit.value, Boolean(opts.json));
-        // The graph's result tables, from the store (verified on read; a Report that did not run is simply absent).
         if (!opts.json) {
+          // The graph's results: each leaf's headline metric and (ε, δ), then the result tables, all from the store
+          // (verified on read; a Report that did not run is simply absent).
+          const results = await leafResults(store, loaded.graph, exit.value);
+          if (results.length) print(`results (leaf nodes; \`dpkd show NODE\` for params, metrics, privacy gaps and the log):\n${results.map((l) => `  ${l}`).join('\n')}`);
           for (const t of (await graphTables(store, loaded.graph)).tables) print(`\n${renderTable(t.table, 'md')}`);
         }
         return;
@@ -142,8 +148,11 @@ export function register(program: Command): void {
       for (const n of record.nodes) {
         const deltaOf = (u: string) => (record.privacy.datasets as Record<string, { delta?: number } | undefined>)[u]?.delta;
         const eps = Object.entries(n.epsilon ?? {}).map(([u, e]) => `ε(${u})=${formatEps(e ?? Infinity)}${deltaOf(u) ? ` at δ=${deltaOf(u)!.toExponential(2)}` : ''}`).join(' ');
-        print(`  ${n.status.padEnd(11)} ${n.id} (${n.type}) ${n.seconds.toFixed(2)} s ${eps}${n.error ? `: ${n.error}` : ''}${n.status === 'failed' && n.log ? ` [log: ${n.log}]` : ''}`);
+        const metric = headlineMetric(n.metrics);
+        print(`  ${n.status.padEnd(11)} ${n.id} (${n.type}) ${n.seconds.toFixed(2)} s ${eps}${metric ? ` ${metric}` : ''}${n.error ? `: ${n.error}` : ''}`);
+        if (n.log) print(`              log: ${n.log}`);
       }
+      print('`dpkd show NODE` prints a node\'s params, all its metrics, the ε of its lineage and its privacy gaps');
     });
 
   const cache = program.command('cache').description('Inspect, check and clean the content-addressed store');
@@ -287,12 +296,23 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify({ type: 'done', cached: result.cached })}\n`);
       } catch (error) {
         if (controller.signal.aborted) throw new CliError(`action ${key.slice(0, 12)} interrupted; nothing committed`, ExitCode.interrupted);
-        throw new CliError(error instanceof Error ? error.message : String(error), ExitCode.failed);
+        // The failure by its fields, for the run that spawned this worker (a node's own input check keeps its pointer).
+        const failure = failureInfo(error);
+        process.stdout.write(`${JSON.stringify({ type: 'failed', failure })}\n`);
+        throw new CliError(failure.message, failure.invalidInput ? ExitCode.invalidInput : ExitCode.failed);
       } finally {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
       }
     });
+}
+
+/** One line per leaf node (a node no other node reads) that has a result; Report leaves print their table instead. */
+async function leafResults(store: Store, graph: ExpandedGraph, summary: RunSummary): Promise<string[]> {
+  const read = new Set(graph.nodes.flatMap((n) => n.deps));
+  const finished = new Set(summary.nodes.filter((n) => n.status === 'ran' || n.status === 'cached').map((n) => n.id));
+  const leaves = graph.nodes.filter((n) => !read.has(n.id) && n.type !== 'Report' && finished.has(n.id));
+  return Promise.all(leaves.map(async (n) => resultLine(await readNodeResult(store, n, summary.record.privacy.accountant))));
 }
 
 function finishRun(summary: RunSummary, asJson: boolean): void {
@@ -301,7 +321,10 @@ function finishRun(summary: RunSummary, asJson: boolean): void {
   const skipped = summary.nodes.filter((n) => n.status === 'skipped');
   const counts = ['ran', 'cached', 'failed', 'skipped'].map((s) => `${summary.nodes.filter((n) => n.status === s).length} ${s}`).join(', ');
   process.stderr.write(`run ${summary.run}: ${counts}\n`);
-  for (const n of failed) process.stderr.write(`  failed ${n.id}: ${n.error ?? ''}${n.log ? ` (log: ${n.log})` : ''}\n`);
+  // A node's own input check that failed at run time names the graph file and its JSON pointer (invalid input).
+  const where = (n: RunSummary['nodes'][number]) => (n.invalidInput && summary.record.graph.file ? `${summary.record.graph.file}: ` : '');
+  for (const n of failed) process.stderr.write(`  failed ${n.id}: ${where(n)}${n.error ?? ''}${n.log ? ` (log: ${n.log})` : ''}\n`);
   if (skipped.length) process.stderr.write(`  skipped (upstream failed): ${skipped.map((n) => n.id).join(', ')}\n`);
-  if (failed.length || skipped.length) process.exitCode = ExitCode.failed;
+  // Exit 2 when only invalid input failed (fix the graph at the pointers); any other failure wins: exit 1.
+  if (failed.length || skipped.length) process.exitCode = failed.length > 0 && failed.every((n) => n.invalidInput) ? ExitCode.invalidInput : ExitCode.failed;
 }

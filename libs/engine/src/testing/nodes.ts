@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dpSgdEvent } from '@dpkd/privacy';
-import type { DatasetDescription, InputInfo, NodeImplementation, NodeRunContext, PrivacyClaim, Signature } from '@dpkd/graph';
+import { type DatasetDescription, type InputInfo, type NodeImplementation, NodeInputError, type NodeRunContext, type PrivacyClaim, type Signature } from '@dpkd/graph';
 import type { RegisteredNode } from '../registry';
 
 const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallback);
@@ -26,7 +26,11 @@ const sleep = (ms: number, signal: AbortSignal) =>
     }, { once: true });
   });
 
-/** Sleep {seconds, steps?}: sleeps in `steps` slices, reporting progress; writes a half file first to test cleanup. */
+/**
+ * Sleep {seconds, steps?, saveTo?, saveSeconds?}: sleeps in `steps` slices, reporting progress; writes a half
+ * file first to test cleanup. With `saveTo`, an abort is answered as a training node does: it takes
+ * `saveSeconds` to "write its checkpoint", the file `saveTo` (outside the store), then gives up.
+ */
 export const SleepNode: NodeImplementation = {
   type: 'Sleep',
   async run(ctx) {
@@ -34,7 +38,14 @@ export const SleepNode: NodeImplementation = {
     const ms = num(ctx.params.seconds, 0) * 1000;
     await writeFile(join(ctx.scratchDir, 'partial.bin'), 'half-written');
     for (let step = 1; step <= steps; step++) {
-      await sleep(ms / steps, ctx.signal);
+      try {
+        await sleep(ms / steps, ctx.signal);
+      } catch (aborted) {
+        if (typeof ctx.params.saveTo !== 'string') throw aborted;
+        await new Promise((r) => setTimeout(r, num(ctx.params.saveSeconds, 0) * 1000));
+        await writeFile(ctx.params.saveTo, `saved at step ${step}`);
+        throw aborted;
+      }
       ctx.progress({ step, total: steps, loss: 1 / step });
     }
     ctx.log(`slept ${ms} ms`);
@@ -42,12 +53,18 @@ export const SleepNode: NodeImplementation = {
   },
 };
 
-/** Fail {message}: throws. */
+/**
+ * Fail {message, invalidInput?}: throws; with `invalidInput` (a param name, or true for the node) it throws
+ * the node's own input check (NodeInputError) at run time, as DPFineTune does for a batch larger than its data.
+ */
 export const FailNode: NodeImplementation = {
   type: 'Fail',
   async run(ctx) {
     ctx.log('about to fail');
-    throw new Error(String(ctx.params.message ?? 'Fail node failed'));
+    const message = String(ctx.params.message ?? 'Fail node failed');
+    const param = ctx.params.invalidInput;
+    if (param) throw new NodeInputError(message, typeof param === 'string' ? param : undefined);
+    throw new Error(message);
   },
 };
 

@@ -33,3 +33,8 @@ export interface DatasetParams {
    */
   seed?: number;
 }
+/** The ports of the Dataset node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface DatasetPorts {
+  inputs: Record<string, never>;
+  outputs: { dataset: 'Dataset' };
+}

@@ -45,3 +45,8 @@ export interface DistillParams {
    */
   seed?: number;
 }
+/** The ports of the Distill node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface DistillPorts {
+  inputs: { init: 'Model'; corpus: 'Corpus'; soft?: 'SoftLabels'; hidden?: 'HiddenStates' };
+  outputs: { model: 'Model' };
+}

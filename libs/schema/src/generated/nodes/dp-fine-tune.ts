@@ -70,3 +70,8 @@ export interface DpkdLoss {
    */
   skipPositions?: number;
 }
+/** The ports of the DPFineTune node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface DPFineTunePorts {
+  inputs: { model: 'Model'; data: 'Dataset'; teacher?: 'Model' };
+  outputs: { model: 'Model' };
+}

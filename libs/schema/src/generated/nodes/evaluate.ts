@@ -22,3 +22,8 @@ export interface EvaluateParams {
    */
   seed?: number;
 }
+/** The ports of the Evaluate node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface EvaluatePorts {
+  inputs: { model: 'Model'; data: 'Dataset' };
+  outputs: { metrics: 'Metrics' };
+}

@@ -26,3 +26,8 @@ export interface FineTuneParams {
    */
   seed?: number;
 }
+/** The ports of the FineTune node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface FineTunePorts {
+  inputs: { model: 'Model'; data: 'Dataset' };
+  outputs: { model: 'Model' };
+}

@@ -16,3 +16,8 @@ export interface HiddenAlignParams {
    */
   seed?: number;
 }
+/** The ports of the HiddenAlign node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface HiddenAlignPorts {
+  inputs: { teacher: 'Model'; corpus: 'Corpus' };
+  outputs: { hidden: 'HiddenStates' };
+}

@@ -55,3 +55,8 @@ export interface ModelConfig {
    */
   ctx: number;
 }
+/** The ports of the Pretrain node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface PretrainPorts {
+  inputs: { data: 'Dataset' };
+  outputs: { model: 'Model' };
+}

@@ -17,3 +17,8 @@ export interface PublicModelParams {
    */
   seed?: number;
 }
+/** The ports of the PublicModel node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface PublicModelPorts {
+  inputs: Record<string, never>;
+  outputs: { model: 'Model' };
+}

@@ -30,3 +30,8 @@ export interface ReportRow {
    */
   reference?: string;
 }
+/** The ports of the Report node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface ReportPorts {
+  inputs: { [port: string]: 'Metrics' };
+  outputs: { table: 'Table' };
+}

@@ -41,3 +41,8 @@ export interface SampleParams {
    */
   seed?: number;
 }
+/** The ports of the Sample node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface SamplePorts {
+  inputs: { model: 'Model'; codes: 'Dataset' };
+  outputs: { corpus: 'Corpus' };
+}

@@ -14,3 +14,8 @@ export interface SoftLabelParams {
    */
   seed?: number;
 }
+/** The ports of the SoftLabel node (x-dpkd in its schema): the artifact kind of each input and output. */
+export interface SoftLabelPorts {
+  inputs: { teacher: 'Model'; corpus: 'Corpus' };
+  outputs: { soft: 'SoftLabels' };
+}
