@@ -3,12 +3,11 @@
 // and `dpkd plan`, in process through runDpkd (the code the bin runs) and a few through the real binary.
 // Each must exit 0, 2 or 3, print no stack trace, and name a JSON pointer whenever it exits non-zero.
 // The Debian cache is pointed at an empty directory, as on a fresh clone.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildBundle, dpkd, dpkdBinary, type DpkdResult, namesPointer, stackTrace, workspaceRoot } from './support/dpkd';
+import { describe, expect, test } from 'vitest';
+import { buildBundle, dpkd, dpkdBinary, type DpkdResult, namesPointer, stackTrace, withoutDataCache, workspaceRoot } from './support/dpkd';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = Array<string | number>;
@@ -22,20 +21,8 @@ const seeds = readdirSync(graphsDir)
   // sweep point, which keeps 1,000 graphs within a minute; what is fuzzed is the input handling.
   .map((g) => ({ ...g, privacy: { ...((g.privacy ?? {}) as { [key: string]: Json }), accountant: 'rdp' } }));
 
-const scratch = mkdtempSync(join(tmpdir(), 'dpkd-fuzz-'));
+const { scratch, emptyDataCache } = withoutDataCache('dpkd-fuzz-');
 const store = join(scratch, 'store');
-const emptyDataCache = join(scratch, 'no-data-cache');
-let savedCache: string | undefined;
-beforeAll(() => {
-  mkdirSync(emptyDataCache);
-  savedCache = process.env.DPKD_DATA_CACHE;
-  process.env.DPKD_DATA_CACHE = emptyDataCache;
-});
-afterAll(() => {
-  if (savedCache === undefined) delete process.env.DPKD_DATA_CACHE;
-  else process.env.DPKD_DATA_CACHE = savedCache;
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 /** Every path in a JSON value (the root excluded), objects and arrays included. */
 function pathsOf(value: Json, prefix: Path = [], out: Path[] = []): Path[] {

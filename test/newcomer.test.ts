@@ -1,28 +1,14 @@
 // The newcomer's path on a clean clone: every graph in graphs/ validates and plans with nothing beyond
 // `npm ci` (no Debian cache: DPKD_DATA_CACHE points at an empty directory, whatever data/cache holds on
 // this machine), and the keys do not depend on whether the Debian cache exists.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { corpusPins } from '@dpkd/data';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { dpkd, namesPointer, stackTrace, workspaceRoot } from './support/dpkd';
+import { describe, expect, test } from 'vitest';
+import { dpkd, namesPointer, stackTrace, withoutDataCache, workspaceRoot } from './support/dpkd';
 
-const scratch = mkdtempSync(join(tmpdir(), 'dpkd-newcomer-'));
-const emptyDataCache = join(scratch, 'no-data-cache');
+const { scratch, emptyDataCache } = withoutDataCache('dpkd-newcomer-');
 const graphs = readdirSync(join(workspaceRoot, 'graphs')).filter((f) => f.endsWith('.json')).sort();
-let savedCache: string | undefined;
-
-beforeAll(() => {
-  mkdirSync(emptyDataCache);
-  savedCache = process.env.DPKD_DATA_CACHE;
-  process.env.DPKD_DATA_CACHE = emptyDataCache;
-});
-afterAll(() => {
-  if (savedCache === undefined) delete process.env.DPKD_DATA_CACHE;
-  else process.env.DPKD_DATA_CACHE = savedCache;
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 interface PlanJson {
   nodes: Array<{ id: string; type: string; key: string; status: string }>;
@@ -51,7 +37,6 @@ describe('every graph in graphs/ on a clean clone (no Debian cache)', () => {
 
 describe('a corpus that needs the Debian cache', () => {
   test('is a message with the command that gets it, at the corpus field (exit 2)', async () => {
-    const { writeFileSync } = await import('node:fs');
     const file = join(scratch, 'fortunes.json');
     writeFileSync(file, JSON.stringify({ name: 'fortunes', nodes: { public: { type: 'Dataset', params: { corpus: 'fortunes' } } } }, null, 2));
     const r = await dpkd(['plan', file, '--store', join(scratch, 'store-fortunes')]);
@@ -75,12 +60,12 @@ describe('keys on machines with and without the Debian cache', () => {
     // A cache holding the Debian fortunes (a stand-in made here, so the test does not need apt).
     const withFortunes = join(scratch, 'with-fortunes');
     mkdirSync(join(withFortunes, 'deb/usr/share/games/fortunes'), { recursive: true });
-    (await import('node:fs')).writeFileSync(join(withFortunes, 'deb/usr/share/games/fortunes/f'), 'A fortune.\n%\nAnother.\n');
+    writeFileSync(join(withFortunes, 'deb/usr/share/games/fortunes/f'), 'A fortune.\n%\nAnother.\n');
     expect(await planWith(withFortunes)).toEqual(without);
 
     // That stand-in is not the pinned fortunes: a Dataset reading it is refused with both digests and the fix.
     const file2 = join(scratch, 'fortunes-edited.json');
-    (await import('node:fs')).writeFileSync(file2, JSON.stringify({ name: 'f', nodes: { quotes: { type: 'Dataset', params: { corpus: 'fortunes', validation: 0, test: 0 } } } }));
+    writeFileSync(file2, JSON.stringify({ name: 'f', nodes: { quotes: { type: 'Dataset', params: { corpus: 'fortunes', validation: 0, test: 0 } } } }));
     const refused = await dpkd(['plan', file2, '--store', join(scratch, 'store-keys')]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(

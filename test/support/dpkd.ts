@@ -1,7 +1,10 @@
 // Runs `dpkd` in this process (the same runDpkd the bin calls), capturing what it prints, or the bundled
 // binary in a child process.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { runDpkd } from '@dpkd/cli';
 
 export const workspaceRoot = join(import.meta.dirname, '../..');
@@ -53,3 +56,25 @@ export function dpkdBinary(args: string[], env: NodeJS.ProcessEnv = {}): DpkdRes
 export const stackTrace = /^\s+at .*(\(.*:\d+:\d+\)|:\d+:\d+)$/m;
 /** A JSON pointer in a message: "...: /nodes/x/params/y: ..." or the document root "/:". */
 export const namesPointer = /(^|[\s:])\/[^\s:]*:/m;
+
+/**
+ * A scratch directory for one test file, with DPKD_DATA_CACHE pointed at an empty directory inside it for
+ * the file's tests (a clean clone has no Debian cache, whatever data/cache holds on this machine).
+ * Registers its own beforeAll/afterAll; the directory is removed afterwards.
+ */
+export function withoutDataCache(prefix: string): { scratch: string; emptyDataCache: string } {
+  const scratch = mkdtempSync(join(tmpdir(), prefix));
+  const emptyDataCache = join(scratch, 'no-data-cache');
+  let saved: string | undefined;
+  beforeAll(() => {
+    mkdirSync(emptyDataCache);
+    saved = process.env.DPKD_DATA_CACHE;
+    process.env.DPKD_DATA_CACHE = emptyDataCache;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.DPKD_DATA_CACHE;
+    else process.env.DPKD_DATA_CACHE = saved;
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  return { scratch, emptyDataCache };
+}
