@@ -89,6 +89,13 @@ describe('fine-tuning', () => {
     }]);
   });
 
+  test('a diverged DPFineTune fails as a node failure naming the step and the fix, not as invalid input', async () => {
+    const run = runNode(DPFineTuneNode, { sigma: 1, batchSize: 8, epochs: 1, seqLen: 32, controlCodes: false, select: 'last', lr: 1e30 }, { model: student, data: imdb });
+    const error = await run.then(() => undefined, (e: unknown) => e as Error);
+    expect(error?.message).toMatch(/training diverged \(non-finite loss at step \d+\); lower the learning rate/);
+    expect(error?.name).not.toBe('NodeInputError');
+  });
+
   test('FineTune marks its output non-private', async () => {
     const r = await runNode(FineTuneNode, { epochs: 0.3, batchSize: 8, seqLen: 32, select: 'last' }, { model: student, data: imdb });
     expect((r.metrics as { private: boolean }).private).toBe(false);
