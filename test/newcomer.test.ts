@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { corpusPins } from '@dpkd/data';
 import { describe, expect, test } from 'vitest';
-import { dpkd, namesPointer, stackTrace, withoutDataCache, workspaceRoot } from './support/dpkd';
+import { buildBundle, dpkd, dpkdBinary, namesPointer, stackTrace, withoutDataCache, workspaceRoot } from './support/dpkd';
 
 const { scratch, emptyDataCache } = withoutDataCache('dpkd-newcomer-');
 const graphs = readdirSync(join(workspaceRoot, 'graphs')).filter((f) => f.endsWith('.json')).sort();
@@ -33,6 +33,15 @@ describe('every graph in graphs/ on a clean clone (no Debian cache)', () => {
       expect(plan.nodes.every((n) => n.status === 'to-run')).toBe(true);
     }, 120_000);
   }
+
+  test('the real binary plans each of them too (what a new user runs after `npm ci`)', () => {
+    buildBundle(); // what `npm ci` does (prepare); written atomically, so concurrent test files are safe
+    for (const graph of graphs) {
+      const r = dpkdBinary(['plan', join(workspaceRoot, 'graphs', graph), '--store', join(scratch, 'store-binary')], { DPKD_DATA_CACHE: emptyDataCache });
+      expect(r.stderr, graph).not.toMatch(stackTrace);
+      expect(r.code, `${graph}: ${r.stderr}`).toBe(0);
+    }
+  }, 300_000);
 });
 
 describe('a corpus that needs the Debian cache', () => {
