@@ -6,6 +6,7 @@ import { type KeyEnvironment, type KeyMaterial, actionKey, keyMaterial } from '.
 import type { Analysis } from './check';
 import { type Diagnostic, type SourceMap, pointerOf } from './diagnostics';
 import { interpolate } from './interpolate';
+import { contextOfModelParam, defaultSeqLen, type PresetContext } from './model-context';
 import { unitPrivacyParams } from './privacy-unit';
 import { schemaDiagnostics } from './schema-errors';
 import { type SignatureRegistry, paramsValidator } from './signatures';
@@ -54,8 +55,12 @@ export function expand(
   signatures: SignatureRegistry,
   map: SourceMap,
   environment: KeyEnvironment,
+  presetContext?: PresetContext,
 ): { graph?: ExpandedGraph; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
+  // The context of the Model each expanded node outputs (fixed by a `model` param, else carried from its
+  // first Model input), for seqLen defaults.
+  const outputContext = new Map<string, number | undefined>();
   const reportedErrors = new Set<string>();
   const failed = new Set<string>(); // expanded ids whose params are invalid
   const byName = new Map<string, ExpandedNode | null>(); // null: invalid
@@ -96,6 +101,7 @@ export function expand(
     if (upstream.some((u) => !u.node)) return null; // an upstream node is invalid (already reported)
 
     const params = interpolate(node.params ?? {}, values) as Record<string, unknown>;
+    const seqLenGiven = Object.hasOwn(params, 'seqLen');
     const validate = paramsValidator(signature);
     if (!validate(params)) {
       const base = pointerOf(['nodes', baseId, 'params']);
@@ -115,6 +121,12 @@ export function expand(
       failed.add(name);
       return null;
     }
+    // A left-out seqLen is the context of the model(s) the node trains or reads, not a fixed 128.
+    const modelInputs = upstream.filter((u) => signature.inputs[u.port]?.kind === 'Model').map((u) => outputContext.get(u.node!.id));
+    if (!seqLenGiven && typeof params.seqLen === 'number') {
+      const ctx = defaultSeqLen(params.model, modelInputs, presetContext);
+      if (ctx !== undefined) params.seqLen = ctx;
+    }
     const seed = typeof params.seed === 'number' ? params.seed : graphSeed;
     delete params.seed;
     Object.assign(params, unitPrivacyParams(graph, signatures, baseId)); // the unit's budget δ (privacy-unit.ts)
@@ -132,6 +144,7 @@ export function expand(
     // Same key as an existing instance of this node: the axes it mentions did not change what it computes.
     const sameKey = byKey.get(baseId)?.get(key);
     if (sameKey) return sameKey;
+    outputContext.set(name, params.model !== undefined ? contextOfModelParam(params.model, presetContext) : modelInputs[0]);
 
     const expanded: ExpandedNode = {
       id: name,

@@ -11,7 +11,7 @@ import type { SignatureRegistry } from './signatures';
 export type PresetContext = (preset: string) => number | undefined;
 
 /** The context a `model` param fixes: a config object's `ctx`, or the preset's. */
-function contextOfModelParam(model: unknown, presetContext: PresetContext | undefined): number | undefined {
+export function contextOfModelParam(model: unknown, presetContext: PresetContext | undefined): number | undefined {
   if (typeof model === 'string') return presetContext?.(model);
   if (model !== null && typeof model === 'object' && typeof (model as { ctx?: unknown }).ctx === 'number') return (model as { ctx: number }).ctx;
   return undefined;
@@ -64,4 +64,15 @@ export function seqLenDiagnostics(nodes: readonly ExpandedNode[], signatures: Si
     out.push(map.diagnostic(pointer, message, { expected: `seqLen <= ${tightest.ctx}`, hint: `set "seqLen": ${tightest.ctx} (or less) in this node's params` }));
   }
   return out;
+}
+
+/**
+ * The `seqLen` a node gets when its params leave it out: the tightest context among the model it creates
+ * (its `model` param) and the models on its Model inputs (`inputContexts`), so a `tiny` model (context 64)
+ * trains on 64-token windows without the graph saying so. Undefined when no context is known (a checkpoint
+ * loaded by name): the schema's default then stands.
+ */
+export function defaultSeqLen(modelParam: unknown, inputContexts: Array<number | undefined>, presetContext: PresetContext | undefined): number | undefined {
+  const known = [contextOfModelParam(modelParam, presetContext), ...inputContexts].filter((c): c is number => c !== undefined);
+  return known.length ? Math.min(...known) : undefined;
 }
