@@ -44,10 +44,11 @@ describe('run-time input errors', () => {
 
 describe('the abort grace of workers', () => {
   /** Interrupts a run once its worker is sleeping in the node; the node takes 1 s to "save its checkpoint". */
-  async function interruptMidStep(extraEnv: Record<string, string>) {
+  async function interruptMidStep(extraEnv: Record<string, string>, o: { saveSeconds?: number; signals?: number } = {}) {
     const { dir, graph, store } = graphFile({});
     const saved = join(dir, 'checkpoint-saved');
-    writeFileSync(graph, JSON.stringify({ name: 'grace', nodes: { slow: { type: 'Sleep', params: { seconds: 120, steps: 1, saveTo: saved, saveSeconds: 1 } } } }));
+    const params = { seconds: 120, steps: 1, saveTo: saved, saveSeconds: o.saveSeconds ?? 1 };
+    writeFileSync(graph, JSON.stringify({ name: 'grace', nodes: { slow: { type: 'Sleep', params } } }));
     const child = spawn(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), 'run', graph, '--store', store, '--executor', 'worker'], {
       cwd: workspaceRoot, env: { ...process.env, ...env, ...extraEnv }, stdio: 'ignore',
     });
@@ -57,11 +58,20 @@ describe('the abort grace of workers', () => {
     for (let i = 0; i < 2400 && !running(); i++) await new Promise((r) => setTimeout(r, 25));
     if (!running()) throw new Error('the worker did not start the node');
     child.kill('SIGINT');
+    for (let i = 1; i < (o.signals ?? 1); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGINT');
+    }
     return { code: await exited, saved: existsSync(saved) };
   }
 
   test('by default a worker may finish saving after SIGTERM; with a grace shorter than the save it is killed first', async () => {
     expect(await interruptMidStep({})).toEqual({ code: 130, saved: true });
     expect(await interruptMidStep({ DPKD_ABORT_GRACE_SECONDS: '0.1' })).toEqual({ code: 130, saved: false });
+  }, 120_000);
+
+  test('a second Ctrl-C exits at once instead of waiting for a slow checkpoint save', async () => {
+    // Saving takes 10 s, inside the default 30 s grace: one Ctrl-C waits for it (saved: true); a second one exits now.
+    expect(await interruptMidStep({}, { saveSeconds: 10, signals: 2 })).toEqual({ code: 130, saved: false });
   }, 120_000);
 });

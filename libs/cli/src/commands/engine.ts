@@ -102,9 +102,15 @@ export function register(program: Command): void {
       );
       let interrupted = false;
       const onSignal = () => {
-        if (interrupted) return;
+        // A second Ctrl-C does not wait for the abort grace: exit now. Nothing is half-committed (artifacts are
+        // written by rename, ledger entries before training), and a worker still saving its checkpoint finishes on its
+        // own; the run record stays "running" until `dpkd status` finds its process gone.
+        if (interrupted) {
+          process.stderr.write('second interrupt: exiting now; rerun to resume from the cache and the last checkpoints\n');
+          process.exit(ExitCode.interrupted);
+        }
         interrupted = true;
-        process.stderr.write('\ninterrupting: stopping workers and removing temp files...\n');
+        process.stderr.write('\ninterrupting: stopping workers and removing temp files (Ctrl-C again to exit at once)...\n');
         Effect.runFork(Fiber.interrupt(fiber));
       };
       process.on('SIGINT', onSignal);
