@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { AppendLog } from './append-log';
 import { canonicalJson } from './canonical-json';
 import { fsyncDir, writeFileAtomic, writeTempFile, type WriteSource } from './atomic-write';
@@ -132,7 +132,7 @@ export class Store {
     }
     for (const dir of [store.objectsDir, store.actionsDir, store.tmpDir, store.locksDir, store.logsDir]) {
       try {
-        await mkdir(dir, { recursive: true });
+        await makeDirs(dir);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const why =
@@ -552,6 +552,23 @@ export class Store {
 
 function assertDigest(digest: string): void {
   if (!DIGEST.test(digest)) throw new TypeError(`"${digest}" is not a sha256 digest (64 lower-case hex characters).`);
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's own `mkdir(dir, { recursive: true })` never returns when the kernel answers
+ * ENOENT for a directory whose parent exists (any path under /proc does): `--store /proc/x` hung instead of failing.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let path = dir; !(await statOrUndefined(path)); path = dirname(path)) {
+    missing.unshift(path);
+    if (dirname(path) === path) break;
+  }
+  for (const path of missing) {
+    await mkdir(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error; // another process made it first
+    });
+  }
 }
 
 async function statOrUndefined(path: string) {

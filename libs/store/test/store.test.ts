@@ -137,6 +137,10 @@ describe('verified reads', () => {
     await expect(Store.open(file)).rejects.toThrow(/is a file, not a directory/);
     await expect(Store.open(join(file, 'below'))).rejects.toThrow(/Cannot open the store/);
   });
+
+  test('a store where no directory can be made (/proc) fails with a StoreOpenError instead of hanging in mkdir -p', async () => {
+    await expect(Store.open('/proc/dpkd-store-test/store')).rejects.toThrow(/Cannot open the store.*cannot create \/proc\/dpkd-store-test/s);
+  });
 });
 
 describe('verify', () => {
