@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { corpusPins } from '@dpkd/data';
 import { makeRegistry, testNodes, testSignatures, type NodeRegistryApi, type RegisteredNode } from '@dpkd/engine';
 import { defaultSignatures, loadGraphFile, type KeyEnvironment, type LoadResult, type Signature } from '@dpkd/graph';
-import { initBackend, MODEL_PRESETS, type ModelConfig, tf } from '@dpkd/lm';
+import { initBackend, loadedBackendPackage, MODEL_PRESETS, type ModelConfig, tf } from '@dpkd/lm';
 import { modelConfigOf, nodeImplementations } from '@dpkd/nodes';
 import { createTokenizer } from '@dpkd/tokenizer';
 import { CliError, ExitCode } from './cli-error';
@@ -39,19 +39,11 @@ const versionOf = (pkg: string): string | undefined => {
 };
 
 /**
- * The npm package behind each backend name libs/lm/src/backend.ts can pick, in its order of preference
- * (for `tensorflow` the GPU build is tried first, so the first installed one is the one it loads).
- */
-const backendPackages: Record<string, string[]> = {
-  tensorflow: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],
-  wasm: ['@tensorflow/tfjs-backend-wasm'],
-  cpu: ['@tensorflow/tfjs-backend-cpu'],
-};
-
-/**
  * `<name>@<version>` of the backend the nodes of this process (and the workers it spawns, which inherit
  * its environment and node_modules) run on. It initialises the backend exactly as the nodes do
- * (initBackend: DPKD_BACKEND, else the first that loads), about 0.1 s once per process.
+ * (initBackend: DPKD_BACKEND, else the first that loads), about 0.1 s once per process. The version is the loaded
+ * package's; tfjs-node-gpu is named `tensorflow-gpu`, since it shares the backend name `tensorflow` with tfjs-node
+ * but not its numerics.
  */
 async function backendId(): Promise<string> {
   let name: string;
@@ -60,12 +52,13 @@ async function backendId(): Promise<string> {
   } catch (error) {
     throw new CliError(`${(error as Error).message}`, ExitCode.invalidInput);
   }
-  for (const pkg of backendPackages[name] ?? []) {
-    const version = versionOf(pkg);
-    if (version) return `${name}@${version}`;
-  }
-  return `${name}@${tf.version.tfjs}`;
+  const pkg = loadedBackendPackage();
+  return backendLabel(name, pkg, (pkg && versionOf(pkg)) || tf.version.tfjs);
 }
+
+/** The key's backend entry: `<backend>@<version of the package that loaded it>`, tfjs-node-gpu as `tensorflow-gpu`. */
+export const backendLabel = (name: string, pkg: string | undefined, version: string): string =>
+  `${pkg === '@tensorflow/tfjs-node-gpu' ? 'tensorflow-gpu' : name}@${version}`;
 
 let environment: Promise<KeyEnvironment> | undefined;
 

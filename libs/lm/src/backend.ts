@@ -5,6 +5,7 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 const require = createRequire(import.meta.url);
 let chosen: Promise<string> | undefined;
+let loadedPackage: string | undefined;
 
 const candidates: Record<string, Array<[string, string | null]>> = {
   'tensorflow-gpu': [['tensorflow', '@tensorflow/tfjs-node-gpu']],
@@ -35,6 +36,7 @@ const pick = async (force: string | undefined): Promise<string> => {
         await tf.ready();
         if (tf.getBackend() === name) {
           tf.enableProdMode();
+          loadedPackage = pkg ?? '@tensorflow/tfjs-backend-cpu';
           return name;
         }
       }
@@ -49,5 +51,11 @@ const pick = async (force: string | undefined): Promise<string> => {
       (force ? '. Unset DPKD_BACKEND to pick automatically.' : ''),
   );
 };
+
+/**
+ * The npm package of the backend initBackend loaded (undefined before it ran): tfjs-node and tfjs-node-gpu both
+ * register the backend name 'tensorflow', so provenance and action keys need the package to tell them apart.
+ */
+export const loadedBackendPackage = (): string | undefined => loadedPackage;
 
 export { tf };

@@ -1,4 +1,4 @@
-export { initBackend, tf } from './backend';
+export { initBackend, loadedBackendPackage, tf } from './backend';
 export { MODEL_PRESETS, presetConfig, parameterCount, parameterShapes, validateConfig } from './config';
 export type { ModelConfig, PresetName } from './config';
 export { createModel, modelFromTensors, forward, createKvCache, disposeKvCache } from './model';
@@ -29,3 +29,5 @@ export { softTargetKl } from './losses';
 export type { SoftTargets } from './losses';
 export { precomputedDistillLoss, dpDistillLm } from './distill';
 export type { PrecomputedTargets, PrecomputedDistillOptions, DpDistillOptions } from './distill';
+export { ReplicaPool, dpTrainLmParallel, splitEvenly } from './parallel';
+export type { ParallelDpTrainOptions, ReplicaPoolOptions, ShardLossSpec, ShardTargets } from './parallel';
