@@ -35,6 +35,9 @@ export interface DistillParams {
    */
   holdout?: number;
   select?: 'best-validation' | 'last';
+  /**
+   * Tokens per training window. Left out, it is the context length of the model this node creates or reads; 128 only when that is unknown.
+   */
   seqLen?: number;
   /**
    * Save the whole training state (weights, AdamW, data position, RNG, checkpoint selection) into the store this often, and on Ctrl-C; a rerun resumes from it with the same result. 0 turns it off.

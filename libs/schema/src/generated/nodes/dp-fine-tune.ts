@@ -48,6 +48,9 @@ export interface DPFineTuneParams {
    * Which checkpoint is kept: the last step (covered by epsilon), or the best loss on the private validation split (a privacy gap: the selection is not noised; listed in plan, ledger and Report, refused under privacy.strict).
    */
   select?: 'last' | 'best-validation';
+  /**
+   * Tokens per training window. Left out, it is the context length of the model this node creates or reads; 128 only when that is unknown.
+   */
   seqLen?: number;
   kd?: DpkdLoss;
   /**

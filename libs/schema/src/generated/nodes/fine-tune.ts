@@ -12,6 +12,9 @@ export interface FineTuneParams {
    * Prefix each example with its control code (label), as the DistilDP teacher does.
    */
   controlCodes?: boolean;
+  /**
+   * Tokens per training window. Left out, it is the context length of the model this node creates or reads; 128 only when that is unknown.
+   */
   seqLen?: number;
   /**
    * Keep the checkpoint with the lowest validation loss, or the last one.

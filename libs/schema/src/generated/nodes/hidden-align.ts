@@ -10,6 +10,9 @@ export interface HiddenAlignParams {
    * @minItems 1
    */
   layers?: [number, ...number[]];
+  /**
+   * Tokens per training window. Left out, it is the context length of the model this node creates or reads; 128 only when that is unknown.
+   */
   seqLen?: number;
   /**
    * Overrides the graph seed for this node.

@@ -21,6 +21,9 @@ export interface PretrainParams {
    */
   warmup?: number;
   schedule?: 'constant' | 'linear' | 'cosine';
+  /**
+   * Tokens per training window. Left out, it is the context length of the model this node creates or reads; 128 only when that is unknown.
+   */
   seqLen?: number;
   /**
    * Save the whole training state (weights, AdamW, data position, RNG) into the store this often, and on Ctrl-C; a rerun resumes from it with the same result. 0 turns it off.

@@ -8,6 +8,9 @@ export interface SoftLabelParams {
    * Keep the k most likely tokens per position plus the mass of all others (a tail bucket; not renormalised); 0 keeps the full distribution (float32), as the paper.
    */
   topK?: number;
+  /**
+   * Tokens per training window. Left out, it is the context length of the model this node creates or reads; 128 only when that is unknown.
+   */
   seqLen?: number;
   /**
    * Overrides the graph seed for this node.
