@@ -89,4 +89,4 @@ async function main() {
   console.log(`canonicalJson ${((canon.ms / reps) * 1000).toFixed(1)} µs, JSON.stringify ${((plainJson.ms / reps) * 1000).toFixed(1)} µs: ${(canon.ms / plainJson.ms).toFixed(1)}x`);
 }
 
-main().finally(() => rmSync(dir, { recursive: true, force: true }));
+void main().finally(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,6 +8,7 @@ import { runCli, scratchDir, workspaceRoot } from './run-cli';
 
 const fixture = 'libs/nodes/test/fixtures/tiny-quickstart.json';
 const graph = JSON.parse(readFileSync(join(workspaceRoot, fixture), 'utf8')) as {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- graph params as written in the test
   nodes: Record<string, { type: string; inputs?: Record<string, string>; params?: any }>;
 };
 const store = scratchDir('dpkd-quickstart-');

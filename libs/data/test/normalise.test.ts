@@ -35,7 +35,7 @@ describe('normaliseText', () => {
         const once = normaliseText(raw);
         expect(normaliseText(once)).toBe(once);
         expect(once).toBe(once.trim());
-        expect(once).not.toMatch(/\t|\n{3}|  /);
+        expect(once).not.toMatch(/\t|\n{3}| {2}/);
       }),
     );
   });

@@ -157,7 +157,7 @@ export async function gcCache(store: Store, options: { dryRun: boolean; minAgeMs
   const keptCheckpoints: string[] = [];
   const checkpointsRoot = join(store.root, 'checkpoints');
   for (const key of await readdir(checkpointsRoot).catch(() => [] as string[])) {
-    let committed = false;
+    let committed: boolean;
     try {
       committed = (await store.getManifest(key)) !== undefined;
     } catch {

@@ -55,7 +55,7 @@ export async function writeRunRecord(store: Store, record: RunRecord): Promise<v
 
 /** All run records, oldest first. A "running" record whose process is gone reads as "crashed". */
 export async function listRunRecords(store: Store): Promise<RunRecord[]> {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await readdir(runsDir(store))).filter((n) => n.endsWith('.json'));
   } catch {

@@ -99,6 +99,7 @@ export const decodeSafetensors = (bytes: Uint8Array): { tensors: Map<string, Nam
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (8 + headerLength > bytes.length) throw fail(`header length ${headerLength} exceeds the file`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the safetensors header is JSON, checked entry by entry below
   let header: Record<string, any>;
   try {
     header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tf.customGrad hands its inputs, saved tensors and dy over untyped */
 // Loss functions. Logits are [B*T, V] rows in batch-major order (row b*T + t).
 import * as tf from '@tensorflow/tfjs';
 

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tf.customGrad hands its inputs, saved tensors and dy over untyped */
 // Differentiable building blocks written around tfjs-on-wasm's speed cliffs (see
 // docs/wasm-backend.md): explicit transposes instead of matMul transpose flags, a gather
 // embedding whose gradient is scatterND (UnsortedSegmentSum does not exist on wasm). Every parameter

@@ -23,10 +23,12 @@ export async function writeSections(path: string, header: Record<string, unknown
   return parts.reduce((a, p) => a + p.byteLength, 0);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file header is JSON whose fields each reader checks
 export function readSections(path: string, format: string): { header: Record<string, any>; sections: Map<string, Float32Array | Uint16Array> } {
   const bytes = readFileSync(path);
   if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== MAGIC) throw new Error(`${path} is not a dpkd binary artifact (no "${MAGIC}" magic)`);
   const length = bytes.readUInt32LE(4);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file header is JSON whose fields each reader checks
   const header = JSON.parse(bytes.toString('utf8', 8, 8 + length)) as Record<string, any>;
   if (header.format !== format) throw new Error(`${path} has format ${header.format}, expected ${format}`);
   const sections = new Map<string, Float32Array | Uint16Array>();

@@ -22,8 +22,6 @@ export interface Pmf {
 
 /** Tail mass each truncation may move (to +∞ or to the first kept bin). */
 export const TAIL_MASS = 1e-15;
-/** The base mechanism's loss is truncated where its privacy profile falls below this. */
-const LEAF_TAIL = 1e-30;
 /** The largest FFT the accountant runs. */
 export const MAX_FFT_SIZE = 2 ** 22;
 

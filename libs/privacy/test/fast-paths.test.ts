@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { calibrateSigma, dpSgdEvent, epsilonOf } from '../src/index';
-import { circularSelfConvolve, circularSelfConvolveComplex, fft, irfft, naiveDft, nextFftSize, rfft } from '../src/fft';
+import { circularSelfConvolve, circularSelfConvolveComplex, irfft, naiveDft, nextFftSize, rfft } from '../src/fft';
 import { composedPmfs } from '../src/accountant';
 import type { DpEvent } from '../src/events';
 import { composePmfs, fftRoundoff, leafPmfs, type Pmf, pmfEpsilon, selfComposePmf, unitPmf } from '../src/pld';

@@ -2,7 +2,7 @@
 // and measured. The table has the shape of the Report node's (libs/nodes REPORT_COLUMNS).
 import { Resvg } from '@resvg/resvg-js';
 import { describe, expect, test } from 'vitest';
-import { BAR_COLOR, renderTable, type Column, type Table } from '../src';
+import { BAR_COLOR, renderTable, type Column } from '../src';
 
 const columns = (better?: 'lower'): Column[] => [
   { key: 'method', label: 'method', kind: 'text' },

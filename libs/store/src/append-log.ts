@@ -218,7 +218,7 @@ export class AppendLog<T extends object = Record<string, unknown>> {
       return JSON.parse(await readFile(this.headPath, 'utf8')) as { seq: number; hash: string };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`${this.headPath} is unreadable (${(error as Error).message}); it records the log's last seq and hash.`);
+      throw new Error(`${this.headPath} is unreadable (${(error as Error).message}); it records the log's last seq and hash.`, { cause: error });
     }
   }
 }

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from
 import { dirname, join, resolve } from 'node:path';
 import { AppendLog } from './append-log';
 import { canonicalJson } from './canonical-json';
-import { fsyncDir, writeFileAtomic, writeTempFile, type WriteSource } from './atomic-write';
+import { fsyncDir, writeFileAtomic, writeTempFile } from './atomic-write';
 import { withFileLock, type LockOptions } from './lock';
 import { hostTag, isProcessAlive, parseTempName, tempName } from './process-tag';
 

@@ -82,7 +82,7 @@ export function register(program: Command): void {
       const accountant = accountantOf(o.accountant);
       const delta = number(o.delta, rules.delta);
       let event;
-      let setting: Record<string, number | string> = {};
+      let setting: Record<string, number | string>;
       if (o.event !== undefined) {
         if (o.q !== undefined || o.sigma !== undefined || o.steps !== undefined)
           throw new CliError('--event cannot be combined with --q/--sigma/--steps');

@@ -77,6 +77,7 @@ export function register(program: Command): void {
       const dtype: StorageDtype = opts.dtype === 'f32' ? 'F32' : 'F16';
       const bytes = encodeSafetensors(tensors, { ...metadata, [LINEAGE_METADATA]: JSON.stringify(manifest.lineage), [DATA_METADATA]: JSON.stringify(data), modelName: name }, dtype);
       const sha256 = sha256Hex(bytes);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a Pretrain manifest's metrics, written by pretrain.ts
       const m = manifest.metrics as Record<string, any>;
       const p = manifest.provenance;
       const card: ModelCard = {

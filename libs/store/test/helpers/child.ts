@@ -59,7 +59,7 @@ export function startWorker(script: string, mode: string, args: object): Worker 
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         waiters.push({ prefix, resolve });
-        exited.then((code) => reject(new Error(`worker exited (${code}) before printing "${prefix}": ${errors}`)));
+        exited.then((code) => reject(new Error(`worker exited (${code}) before printing "${prefix}": ${errors}`)), reject);
       });
     },
   };
