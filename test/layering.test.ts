@@ -12,7 +12,9 @@ const layer: Record<string, number> = {
   privacy: 1,
   graph: 2, lm: 2, data: 2,
   engine: 3, nodes: 3,
-  cli: 4,
+  ui: 4,
+  queue: 4,
+  cli: 5,
 };
 
 /** Imports that a lib must never make, beyond the layer rule. */
@@ -21,7 +23,9 @@ const forbidden: Record<string, RegExp[]> = {
   store: [/^@tensorflow\//],
   schema: [/^@tensorflow\//],
   graph: [/^@tensorflow\//],
-  engine: [/^@tensorflow\//, /^@dpkd\/(lm|data|nodes)$/],
+  engine: [/^@tensorflow\//, /^@dpkd\/(lm|data|nodes)$/, /^bullmq$/], // the job queue lives in @dpkd/queue
+  // The queue runs actions by key through `dpkd exec`: it never loads a model or a corpus itself.
+  queue: [/^@tensorflow\//, /^@dpkd\/(lm|data|nodes)$/],
   report: [/^@dpkd\/lm$/, /^@tensorflow\//],
 };
 

@@ -4,12 +4,18 @@
 // 'train-unfused' (2L) is the ablation of the two biggest changes: the tied head + CE unfused
 // (crossEntropy(forward().logits)) and attention on rank-3 matmuls, measured in the same run.
 // --profile: per-kernel time of one non-private and one DP step (tf.profile), largest first, then exits.
+// Data parallelism: forward, train, DP train and KV generation are measured at 1 thread and on `--threads N`
+// replicas (default: every core; the leader plus N-1 worker threads, src/parallel), the two forms alternating
+// so that both see the same background load; each line has its "threads", then one "scaling" line per mode
+// (tokens/s at N threads / at 1). `--threads=1` measures the one-thread forms alone.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
 import {
-  AdamW, ceLoss, createModel, cryptoSource, crossEntropy, dpStep, forward, generate, gradientStep, initBackend, type LanguageModel, tf,
+  AdamW, ceLoss, createModel, cryptoSource, crossEntropy, dpStep, forward, generate, gradientStep, initBackend, type LanguageModel, noisyMean,
+  ReplicaPool, splitEvenly, tf,
 } from '@dpkd/lm';
+import { availableParallelism } from 'node:os';
 
 const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
@@ -18,6 +24,27 @@ const { loadavg } = await import('node:os');
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`load average at start ${load()}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const threadsFlag = process.argv.find((a) => a.startsWith('--threads='));
+const maxThreads = threadsFlag ? Number(threadsFlag.slice('--threads='.length)) : availableParallelism();
+/**
+ * Seconds per call (medians) of the one-thread and the N-thread form of a mode, run alternately so that both
+ * see the same background load (the machine is shared: a ratio of two separate runs would measure the load).
+ */
+const paired = async (iterations: number, one: () => unknown, many: () => Promise<unknown>): Promise<[number, number]> => {
+  one();
+  await many(); // warm-up (kernels, optimizer slots, the workers' first compile)
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    let t0 = performance.now();
+    one();
+    a.push(performance.now() - t0);
+    t0 = performance.now();
+    await many();
+    b.push(performance.now() - t0);
+  }
+  return [median(a) / 1000, median(b) / 1000];
+};
 const time = (iterations: number, run: () => void): number => {
   run(); // warm-up (kernels, optimizer slots)
   const ms: number[] = [];
@@ -50,14 +77,31 @@ const noise = cryptoSource();
 const batch = Array.from({ length: B }, (_, b) => ids.slice(b * T * 3, b * T * 3 + T));
 const results: Record<string, Record<string, number>> = {};
 
-const report = (model: string, mode: string, tokens: number, seconds: number) => {
+const report = (model: string, mode: string, tokens: number, seconds: number, threads = 1) => {
   const tokensPerSec = tokens / seconds;
-  (results[model] ??= {})[mode] = tokensPerSec;
-  console.log(JSON.stringify({ bench: 'lm', model, mode, tokensPerSec: Math.round(tokensPerSec), backend }));
+  (results[model] ??= {})[threads === 1 ? mode : `${mode}@${threads}`] = tokensPerSec;
+  console.log(JSON.stringify({ bench: 'lm', model, mode, tokensPerSec: Math.round(tokensPerSec), backend, threads }));
+};
+
+const MOVEMENT = new Set(['Transpose', 'SplitV', 'Concat', 'Pack', 'Unpack', 'Slice', 'GatherV2', 'Reshape', 'Identity', 'Tile', 'ScatterNd',
+  'TensorScatterUpdate', 'Cast', 'OneHot', 'PadV2', 'StridedSlice']);
+
+/**
+ * Where a train step's kernel time goes: the tied head's matmuls (a vocab-sized operand), the linear layers'
+ * (B·T rows), attention (per-head matmuls and the [T, T] softmax/mask), softmax + CE over the logits, data
+ * movement (transposes, splits, gathers, copies) and the remaining element-wise work (GELU, LayerNorm, residuals).
+ */
+const categoryOf = (name: string, shapes: number[][], vocab: number, rows: number): string => {
+  const flat = shapes.flat();
+  if (name === 'BatchMatMul') return flat.includes(vocab) ? 'head matmuls' : flat.includes(rows) ? 'linear matmuls' : 'attention';
+  if (MOVEMENT.has(name)) return 'data movement';
+  if (flat.includes(vocab) && shapes.some((s) => s.length === 2 && s[0] === rows)) return 'softmax + CE (logits)';
+  if (shapes.some((s) => s.length === 2 && s[0] === s[1] && s[0] !== rows)) return 'attention';
+  return 'element-wise (GELU, LayerNorm, residual, ...)';
 };
 
 /** Kernel time of one call of `run` (after a warm-up) by kernel name and input shapes, largest first. */
-const profileOf = async (label: string, run: () => void) => {
+const profileOf = async (label: string, run: () => void, categories?: Map<string, number>) => {
   run();
   const t = performance.now();
   run();
@@ -71,6 +115,10 @@ const profileOf = async (label: string, run: () => void) => {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     const shapes = k.inputShapes.length > 4 ? `${k.inputShapes.length} x ${JSON.stringify(k.inputShapes[0])}` : JSON.stringify(k.inputShapes);
     const key = `${k.name} ${shapes}`;
+    if (categories) {
+      const c = categoryOf(k.name, k.inputShapes as number[][], tok.vocabSize, B * T);
+      categories.set(c, (categories.get(c) ?? 0) + ms);
+    }
     const e = byKernel.get(key) ?? { ms: 0, calls: 0 };
     e.ms += ms;
     e.calls += 1;
@@ -88,28 +136,82 @@ for (const layers of [2, 4]) {
   const model: LanguageModel = createModel({ vocab: tok.vocabSize, ctx: T, layers, d: 128, heads: 4, mlp: 512 }, { seed: 1 });
   const opt = new AdamW();
   if (profile) {
-    await profileOf(`${name} train step`, () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 }));
+    const categories = new Map<string, number>();
+    await profileOf(`${name} train step`, () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 }), categories);
+    // The optimiser alone: AdamW on a fixed set of gradients (its kernels were also counted above, by shape).
+    const { grads } = tf.variableGrads(() => ceLoss(model, pad)(batch), [...model.params.values()]);
+    const byName = new Map([...model.params].map(([n, p]) => [n, grads[p.name]!]));
+    opt.step(model.params, byName, 1e-4);
+    const adam = await tf.profile(() => opt.step(model.params, byName, 1e-4));
+    const adamMs = adam.kernels.reduce((s, k) => s + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0), 0);
+    tf.dispose(Object.values(grads));
+    const total = [...categories.values()].reduce((a, b) => a + b, 0);
+    console.log(`\n${name} train step by category (kernel ms, share; the optimiser's kernels are inside element-wise):`);
+    for (const [c, ms] of [...categories].sort((a, b) => b[1] - a[1])) console.log(`${ms.toFixed(1).padStart(8)} ${(100 * ms / total).toFixed(1).padStart(5)}%  ${c}`);
+    console.log(`${adamMs.toFixed(1).padStart(8)} ${(100 * adamMs / total).toFixed(1).padStart(5)}%  of which the optimiser (AdamW step, profiled alone)`);
     await profileOf(`${name} DP vectorised step`, () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad }));
     opt.dispose();
     model.dispose();
     continue;
   }
   const iters = quick ? 2 : 5;
+  const N = maxThreads;
   // Forward = the loss forward (reading back all [B*T, V] logits would measure a 33 MB copy instead).
-  report(name, 'forward', B * T, time(iters, () => tf.tidy(() => ceLoss(model, pad)(batch).dataSync())));
-  report(name, 'train', B * T, time(iters, () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 })));
+  const forwardOne = () => tf.tidy(() => ceLoss(model, pad)(batch).dataSync());
+  const trainOne = () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 });
+  if (N === 1) {
+    report(name, 'forward', B * T, time(iters, forwardOne));
+    report(name, 'train', B * T, time(iters, trainOne));
+  }
   if (layers === 2) {
     const unfused = (micro: number[][]) =>
       crossEntropy(forward(model, tf.tensor2d(micro, undefined, 'int32'), { attention: 'batched' }).logits, micro, pad);
     report(name, 'train-unfused', B * T, time(iters, () => gradientStep(model.params, opt, [batch], unfused, { lr: 1e-4 })));
   }
   const dp = (method: 'vectorised' | 'naive') => () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad, method });
-  report(name, 'dp-vectorised', B * T, time(iters, dp('vectorised')));
+  if (N === 1) report(name, 'dp-vectorised', B * T, time(iters, dp('vectorised')));
   report(name, 'dp-naive', B * T, time(quick ? 1 : 3, dp('naive')));
   const prompts = batch.map((s) => s.slice(0, 1));
   const gen = (kvCache: boolean) => () => generate(model, prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9, kvCache });
-  report(name, 'generate-kv', B * (T - 1), time(quick ? 1 : 2, gen(true)));
+  if (N === 1) report(name, 'generate-kv', B * (T - 1), time(quick ? 1 : 2, gen(true)));
   report(name, 'generate-nokv', B * (T - 1), time(1, gen(false)));
+  if (N > 1) {
+    const pool = await ReplicaPool.start({ threads: N, model, loss: { kind: 'ce', pad } });
+    // A one-thread step changes the leader's parameters: the next pool request must carry them.
+    const synced = (run: () => unknown) => () => {
+      run();
+      pool.parametersChanged();
+    };
+    const both = async (mode: string, tokens: number, iterations: number, one: () => unknown, many: () => Promise<unknown>) => {
+      const [s1, sN] = await paired(iterations, one, many);
+      report(name, mode, tokens, s1);
+      report(name, mode, tokens, sN, N);
+    };
+    try {
+      const shards = splitEvenly(batch, N);
+      await both('forward', B * T, iters, forwardOne, () => pool.batchLosses(shards, pad));
+      await both('train', B * T, iters, synced(trainOne), async () => {
+        const { grads } = await pool.gradients([batch]);
+        opt.step(model.params, grads, 1e-4);
+        grads.forEach((g) => g.dispose());
+        pool.parametersChanged();
+      });
+      await both('dp-vectorised', B * T, iters, synced(dp('vectorised')), async () => {
+        const { grads: sums } = await pool.clippedSum(batch, { clip: 1, pad, physicalBatch: B, method: 'vectorised' });
+        const grads = noisyMean(model, sums, { sigma: 1, clip: 1, noise, expectedBatch: B });
+        opt.step(model.params, grads, 1e-4);
+        grads.forEach((g) => g.dispose());
+        pool.parametersChanged();
+      });
+      await both('generate-kv', B * (T - 1), quick ? 1 : 3, gen(true), () => pool.generate(prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9 }));
+    } finally {
+      await pool.dispose();
+    }
+    const r = results[name]!;
+    for (const mode of ['forward', 'train', 'dp-vectorised', 'generate-kv']) {
+      console.log(JSON.stringify({ bench: 'lm', model: name, mode, threads: N, scaling: +(r[`${mode}@${N}`]! / r[mode]!).toFixed(2), backend }));
+    }
+  }
   opt.dispose();
   model.dispose();
 }

@@ -5,8 +5,10 @@ import * as dataCommands from './commands/data';
 import * as engineCommands from './commands/engine';
 import * as graphCommands from './commands/graph';
 import * as privacyCommands from './commands/privacy';
+import * as queueCommands from './commands/queue';
 import * as reportCommands from './commands/report';
 import * as showCommands from './commands/show';
+import * as uiCommands from './commands/ui';
 import * as zooCommands from './commands/zoo';
 
 function program(): Command {
@@ -14,7 +16,7 @@ function program(): Command {
     .description('Declarative experiment graphs for differentially private knowledge distillation')
     .showHelpAfterError()
     .exitOverride();
-  for (const commands of [graphCommands, engineCommands, showCommands, reportCommands, privacyCommands, dataCommands, zooCommands]) commands.register(p);
+  for (const commands of [graphCommands, engineCommands, showCommands, reportCommands, privacyCommands, dataCommands, zooCommands, uiCommands, queueCommands]) commands.register(p);
   return p;
 }
 

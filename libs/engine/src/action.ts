@@ -37,6 +37,8 @@ export interface ActionSpec {
   graph: string;
   run: string;
   attempt: number;
+  /** Cores the scheduler gave this run (data-parallel replicas); not part of the key. */
+  threads?: number;
 }
 
 export interface ActionHooks {
@@ -136,6 +138,7 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
         inputs,
         scratchDir,
         checkpointDir: checkpointDir(store, spec.key),
+        ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
         signal: hooks.signal,
         progress: hooks.progress,
         log: (line) => void pendingLogs.push(log(line)),

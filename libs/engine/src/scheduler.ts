@@ -1,6 +1,6 @@
 // The scheduler: an Effect program over the expanded DAG. One fiber per distinct action key waits on its
 // upstream Deferreds, then takes one of `jobs` semaphore permits; failures skip descendants only.
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { Clock, Deferred, Duration, Effect, Either } from 'effect';
 import { type DatasetDescription, InvalidNodeInput, type NodeProgress } from '@dpkd/graph';
 import type { ActionSpec } from './action';
@@ -21,7 +21,44 @@ export interface RunOptions {
   accountant?: AccountantName;
   runId?: string;
   datasetCache?: Map<string, DatasetDescription>;
+  /** Cores the running heavy nodes share (default: os.availableParallelism()). */
+  cores?: number;
 }
+
+/**
+ * The cores that running heavy nodes share: a node holds its threads' worth while it runs, so running
+ * nodes × threads ≤ cores. `want` (a node's resources.cpus) waits for that many (at most all); without it
+ * the node takes every core free when it starts (at least one, waiting for one if none is free).
+ */
+export const makeCorePool = (total: number) => {
+  let free = total;
+  const waiters: Array<() => void> = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  const acquire = (want: number | undefined): Effect.Effect<number> =>
+    Effect.async<number>((resume) => {
+      const tryTake = (): boolean => {
+        const n = want === undefined ? free : Math.min(Math.max(1, want), total);
+        if (free < Math.max(1, n)) return false;
+        free -= n;
+        resume(Effect.succeed(n));
+        return true;
+      };
+      if (tryTake()) return;
+      const waiter = () => {
+        if (!tryTake()) waiters.push(waiter);
+      };
+      waiters.push(waiter);
+      return Effect.sync(() => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+      });
+    });
+  const release = (n: number) => Effect.sync(() => {
+    free += n;
+    wake();
+  });
+  return { acquire, release, get free() { return free; } };
+};
 
 export interface RunSummary {
   run: string;
@@ -114,6 +151,7 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
     const done = new Map<string, Deferred.Deferred<Outcome>>();
     for (const key of byKey.keys()) done.set(key, yield* Deferred.make<Outcome>());
     const semaphore = yield* Effect.makeSemaphore(Math.max(1, options.jobs));
+    const cores = makeCorePool(Math.max(1, Math.floor(options.cores ?? availableParallelism())));
 
     const finish = (key: string, outcome: Outcome) =>
       Effect.gen(function* () {
@@ -138,7 +176,15 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
         yield* saveRecordThrottled;
       });
 
-    const execute = (key: string, node: EngineNode, upstream: Map<string, Outcome>) =>
+    // A heavy node holds cores while it runs: its resources.cpus, or (a data-parallel node) the free ones,
+    // or one. The thread count goes to the node in its spec, never into its key.
+    const withCores = <A, E>(node: EngineNode, run: (threads: number) => Effect.Effect<A, E>): Effect.Effect<A, E> => {
+      if (!node.heavy) return run(1);
+      const want = node.resources?.cpus ?? (registry.get(node.type)?.parallel ? undefined : 1);
+      return Effect.acquireUseRelease(cores.acquire(want), run, (n) => cores.release(n));
+    };
+
+    const execute = (key: string, node: EngineNode, upstream: Map<string, Outcome>, threads = 1) =>
       Effect.gen(function* () {
         const inputs: ActionSpec['inputs'] = {};
         const upstreamLineage: Lineage = {};
@@ -166,6 +212,7 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           const spec: ActionSpec = {
             key, nodeId: node.id, baseId: node.baseId, type: node.type, version: node.version, params: node.params, seed: node.seed,
             inputs, plannedClaims: claims, upstreamLineage, keyMaterial: material, accountant, graph: graph.name, run: runId, attempt,
+            ...(threads > 1 ? { threads } : {}),
           };
           const attemptStart = yield* Clock.currentTimeMillis;
           yield* progress.emit({ type: 'node-start', run: runId, node: node.id, key, attempt, at: attemptStart });
@@ -216,7 +263,7 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           const manifest = yield* Effect.tryPromise({ try: () => store.getManifest<ActionManifest>(key), catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }) }).pipe(Effect.orElseSucceed(() => undefined));
           if (manifest) return yield* finish(key, { ok: true, status: 'cached', manifest, seconds: 0, attempts: [] });
         }
-        const result = yield* Effect.either(semaphore.withPermits(1)(execute(key, node, upstream)));
+        const result = yield* Effect.either(semaphore.withPermits(1)(withCores(node, (threads) => execute(key, node, upstream, threads))));
         if (Either.isRight(result)) return yield* finish(key, result.right);
         const { message, seconds, attempts, invalidInput } = result.left;
         return yield* finish(key, { ok: false, status: 'failed', error: message, seconds, attempts, ...(invalidInput ? { invalidInput } : {}) });

@@ -16,6 +16,11 @@ export interface DatasetDescription {
    * The Dataset node states it; the plan checks it (δ < 1/N, one δ per unit).
    */
   delta?: number;
+  /**
+   * Audit canaries in this Dataset (its `canaries.count` param): fabricated records, each in the train split
+   * with probability 1/2 and counted in n when included; their inclusion bits go to its `canaries` output.
+   */
+  canaries?: number;
 }
 
 /** What a node does to one private dataset. */
@@ -59,6 +64,8 @@ export interface NodeImplementation {
    * that reads a private Dataset input and has no privacy() is non-private: NonPrivate on that dataset.
    */
   privacy?(params: Record<string, unknown>, inputs: Record<string, InputInfo>): PrivacyClaim[];
+  /** The node spreads its work over `ctx.threads` data-parallel replicas: the scheduler gives it the free cores. */
+  parallel?: boolean;
   run(ctx: NodeRunContext): Promise<NodeRunResult>;
 }
 
@@ -104,6 +111,11 @@ export interface NodeRunContext {
    * failures and interruptions of the action and is removed once the action's result is committed.
    */
   checkpointDir?: string;
+  /**
+   * Cores the scheduler gave this run (the node's resources.cpus, else the free ones; 1 when absent): the
+   * data-parallel replicas it may use. Never part of the key: results equal within float tolerance.
+   */
+  threads?: number;
   signal: AbortSignal;
   progress(p: NodeProgress): void;
   /** Goes to the node's log file. */

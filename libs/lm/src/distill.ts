@@ -94,21 +94,32 @@ export interface PrecomputedDistillOptions extends KdObjective {
 }
 
 /**
+ * Each term's share of a larger batch's loss: a shard's normaliser over the whole micro-batch's (its CE
+ * targets, its KL denominator, its rows), so that the shard losses of a data-parallel step add up to the
+ * one-thread loss. Default 1 each: the batch is the whole micro-batch.
+ */
+export interface KdShares {
+  ce: number;
+  kl: number;
+  hidden: number;
+}
+
+/**
  * The KD objective against precomputed teacher outputs (no teacher forward): soft labels through
  * softTargetKl, hidden states through hiddenAlignment with `projections` when widths differ.
  */
-export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections: tf.Tensor2D[] = []): LossFn => (batch) => {
+export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections: tf.Tensor2D[] = [], shares: KdShares = { ce: 1, kl: 1, hidden: 1 }): LossFn => (batch) => {
   const B = batch.length;
   const T = batch[0]!.length;
   const alpha = o.alpha ?? 0;
   const targets = o.targetsFor(batch);
   const s = forward(o.student, tf.tensor2d(batch, undefined, 'int32'), { hidden: alpha > 0 });
-  let loss = tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), 1 - o.lambda) as tf.Scalar;
+  let loss = tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), (1 - o.lambda) * shares.ce) as tf.Scalar;
   if (o.lambda > 0) {
     if (!targets.soft) throw new Error('precomputedDistillLoss: lambda > 0 needs soft targets');
     const mask = kdMask(batch, o.pad, o.maskPad);
     const kl = softTargetKl(s.logits, targets.soft, { batch: B, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask });
-    loss = tf.add(loss, tf.mul(kl, o.lambda)) as tf.Scalar;
+    loss = tf.add(loss, tf.mul(kl, o.lambda * shares.kl)) as tf.Scalar;
   }
   if (alpha > 0) {
     if (!targets.hidden || !o.hidden) throw new Error('precomputedDistillLoss: alpha > 0 needs hidden targets and hidden.studentLayers');
@@ -123,7 +134,7 @@ export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections
       projections: projections.length > 0 ? projections : undefined,
       loss: o.hidden.loss,
     });
-    loss = tf.add(loss, tf.mul(align, alpha)) as tf.Scalar;
+    loss = tf.add(loss, tf.mul(align, alpha * shares.hidden)) as tf.Scalar;
   }
   return loss;
 };

@@ -257,6 +257,15 @@ export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepO
       }
     }
   }
+  // The loss of a private batch is un-noised: callers must not publish it (DPFineTune does not).
+  return { grads: noisyMean(model, total, o), loss: logicalBatch.length > 0 ? loss / logicalBatch.length : Number.NaN, norms };
+};
+
+/**
+ * (Σ c_i g_i + N(0, σ²C²)) / expectedBatch per parameter, in the model's parameter order (the order of the
+ * noise draws). Disposes the sums. The data-parallel loop calls it once, on the leader, on the reduced sums.
+ */
+export const noisyMean = (model: LanguageModel, total: Map<string, tf.Tensor>, o: Pick<DpStepOptions, 'sigma' | 'clip' | 'noise' | 'expectedBatch'>): Map<string, tf.Tensor> => {
   const grads = new Map<string, tf.Tensor>();
   const noiseStd = o.sigma * o.clip;
   for (const [name, p] of model.params) {
@@ -265,8 +274,7 @@ export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepO
     grads.set(name, tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)));
     tf.dispose([sum, noise].filter((t): t is tf.Tensor => t !== undefined));
   }
-  // The loss of a private batch is un-noised: callers must not publish it (DPFineTune does not).
-  return { grads, loss: logicalBatch.length > 0 ? loss / logicalBatch.length : Number.NaN, norms };
+  return grads;
 };
 
 /** One DP-SGD step with AdamW on the privatised gradient. */
@@ -333,8 +341,8 @@ export interface DpTrainResult {
   losses: number[];
 }
 
-/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
-export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult => {
+/** What a DP loop derives from its options: q, the step count, the random source and the batch sampler. */
+export const dpLoopPlan = (o: DpLoopOptions, caller: string) => {
   const N = o.sequences.length;
   if (N === 0) throw new Error(`${caller}: no training sequences`);
   const q = o.q ?? (o.expectedBatch !== undefined ? o.expectedBatch / N : Number.NaN);
@@ -346,20 +354,29 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
   const source = o.source ?? dpRandomSource(o.noise, o.seed ?? 0);
   // Shuffled batches are DP sampling too: the permutation comes from the same source.
   const shuffleRng = { next: () => uniform53(source), normal: () => Number.NaN };
+  let order: number[] = [];
+  const nextBatch = (): Batch => {
+    let indices: number[];
+    if (o.sampling === 'shuffle') {
+      const size = Math.max(1, Math.round(expectedBatch));
+      while (order.length < size) order = order.concat(shuffledIndices(N, shuffleRng));
+      indices = order.splice(0, size);
+    } else indices = poissonSample(N, q, source);
+    return indices.map((i) => o.sequences[i]!);
+  };
+  return { q, expectedBatch, total, source, nextBatch };
+};
+
+/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
+export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult => {
+  const { q, expectedBatch, total, source, nextBatch } = dpLoopPlan(o, caller);
   const optimizer = new AdamW(o.optimizer);
   const losses: number[] = [];
-  let order: number[] = [];
   let step = 0;
   try {
     for (; step < total; step++) {
       if (o.shouldStop?.()) break;
-      let indices: number[];
-      if (o.sampling === 'shuffle') {
-        const size = Math.max(1, Math.round(expectedBatch));
-        while (order.length < size) order = order.concat(shuffledIndices(N, shuffleRng));
-        indices = order.splice(0, size);
-      } else indices = poissonSample(N, q, source);
-      const batch = indices.map((i) => o.sequences[i]!);
+      const batch = nextBatch();
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const { loss } = dpStep(o.model, optimizer, batch, {
         clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, noise: source, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,

@@ -5,6 +5,8 @@ import { tiedHeadNll } from './ops';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from './checkpoint';
 import { AdamW, type AdamWOptions, type AdamWState, clipByGlobalNorm, learningRate, type Schedule } from './optim';
 import { createRng, restoreRng, type RngState, shuffledIndices } from './rng';
+import { ReplicaPool } from './parallel/pool';
+import type { ShardLossSpec, ShardTargets } from './parallel/protocol';
 
 export type Batch = number[][];
 
@@ -109,6 +111,16 @@ export interface TrainOptions {
   onStep?: (report: StepReport) => void;
   /** Periodic saves of the whole training state, and resuming from one. */
   checkpoint?: TrainCheckpointing;
+  /**
+   * Data parallelism: replicas in all, the leader included (default 1: this thread only). With more, each
+   * micro-batch is split across worker threads and the gradients summed (parallel/pool.ts); the result
+   * equals one thread's within float tolerance.
+   */
+  threads?: number;
+  /** The loss as data a worker can rebuild (default: CE, when `loss` is not given); required with `loss` and threads > 1. */
+  parallelLoss?: ShardLossSpec;
+  /** A shard's precomputed teacher outputs, for a 'precomputed-kd' parallelLoss. */
+  shardTargets?: (shard: Batch) => ShardTargets;
 }
 
 export const padSequences = (sequences: number[][], length: number, pad: number): Batch =>
@@ -158,6 +170,7 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
   let order: number[] = resume ? [...resume.order] : [];
   let step = resume?.step ?? 0;
   let savedAt = Date.now();
+  let pool: ReplicaPool | undefined;
   const save = async () => {
     const caller = o.checkpoint!.extra?.() ?? {};
     await o.checkpoint!.save({
@@ -171,6 +184,10 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
       restoreParams(params, resume.params);
       optimizer.importState(resume.optimizer);
     }
+    const threads = Math.max(1, Math.floor(o.threads ?? 1));
+    if (threads > 1 && o.loss && !o.parallelLoss) throw new Error('trainLm: threads > 1 with a custom loss needs parallelLoss (the loss as data for the workers)');
+    // Started after a resume restored the parameters: the workers begin from them.
+    pool = threads > 1 ? await ReplicaPool.start({ threads, model: o.model, extras: o.extraParams, loss: o.parallelLoss ?? { kind: 'ce', pad: o.pad } }) : undefined;
     const resumedAt = step;
     let stopped = false;
     while (step < total) {
@@ -182,7 +199,10 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
       if (order.length < o.batchSize) order = order.concat(shuffledIndices(o.sequences.length, rng));
       const picked = order.splice(0, o.batchSize).map((i) => o.sequences[i]!);
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
-      const loss = gradientStep(params, optimizer, chunk(picked, o.microBatchSize ?? o.batchSize), lossOf, { lr, clipNorm: o.clipNorm });
+      const micro = chunk(picked, o.microBatchSize ?? o.batchSize);
+      const loss = pool
+        ? await parallelGradientStep(pool, params, optimizer, micro, { lr, clipNorm: o.clipNorm, shardTargets: o.shardTargets })
+        : gradientStep(params, optimizer, micro, lossOf, { lr, clipNorm: o.clipNorm });
       step += 1;
       losses.push(loss);
       o.onStep?.({ step, total, loss });
@@ -191,8 +211,22 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
     if (o.checkpoint && (stopped || step > resumedAt)) await save();
   } finally {
     optimizer.dispose();
+    await pool?.dispose();
   }
   return { steps: step, losses };
+};
+
+/** gradientStep with the gradient computed across a replica pool (the clipping and the optimiser stay on the leader). */
+const parallelGradientStep = async (
+  pool: ReplicaPool, params: Map<string, tf.Variable>, optimizer: AdamW, microBatches: Batch[],
+  options: { lr: number; clipNorm?: number; shardTargets?: (shard: Batch) => ShardTargets },
+): Promise<number> => {
+  const { grads, loss } = await pool.gradients(microBatches, options.shardTargets);
+  if (options.clipNorm !== undefined && Number.isFinite(options.clipNorm)) clipByGlobalNorm(grads, options.clipNorm);
+  optimizer.step(params, grads, options.lr);
+  grads.forEach((g) => g.dispose());
+  pool.parametersChanged();
+  return loss;
 };
 
 const TRAIN_STATE_FORMAT = 'dpkd-train-state/1';

@@ -1,4 +1,5 @@
-// Dataset: loads a corpus, splits it deterministically, writes @dpkd/data's dataset file.
+// Dataset: loads a corpus, splits it deterministically, writes @dpkd/data's dataset file. With `canaries`, it
+// also adds audit canaries to the train split (canaries.ts) and writes their inclusion bits to `canaries`.
 import { join } from 'node:path';
 import { type DatasetDescription, NodeInputError } from '@dpkd/graph';
 import {
@@ -8,6 +9,7 @@ import {
 import { defaultUnitDelta } from '@dpkd/privacy';
 import type { DatasetParams, DatasetPorts } from '@dpkd/schema';
 import { defineNode } from './define-node';
+import { type CanariesMeta, type CanaryParams, canaryDocuments, drawCanaries, includedCount, writeCanariesFile } from './canaries';
 
 /** The loaded corpus per process, checked against its pin: describeDataset (plan time) and run share it. */
 const corpora = new Map<string, Promise<Document[]>>();
@@ -70,11 +72,19 @@ const isPrivate = (params: DatasetParams): boolean => params.private ?? describe
  */
 function unitDescription(params: DatasetParams, dataset: Dataset, corpusSize: number): DatasetDescription {
   const budgetDelta = (params as { unitDelta?: number }).unitDelta;
+  const canaries = canaryParams(params);
+  // n counts the included canaries (known at plan time); N stays the corpus, so the unit's δ is the same for
+  // every Dataset over it, canaries or not.
   return {
-    unit: params.corpus, private: dataset.private, n: dataset.splits.train.length, corpusSize,
+    unit: params.corpus, private: dataset.private, n: dataset.splits.train.length + (canaries ? includedCount(canaries) : 0), corpusSize,
     ...(dataset.private ? { delta: budgetDelta ?? defaultUnitDelta(corpusSize) } : {}),
+    ...(canaries ? { canaries: canaries.count } : {}),
   };
 }
+
+/** The canary params with their defaults (the schema fills them in; tests may call with the bare count). */
+const canaryParams = (params: DatasetParams): CanaryParams | undefined =>
+  params.canaries ? { words: 8, code: 'canary', seed: 0, ...params.canaries } : undefined;
 
 /** What the engine stores with a Dataset artifact (DP nodes read the unit's δ from it at run time). */
 export interface DatasetMeta {
@@ -83,6 +93,8 @@ export interface DatasetMeta {
   n: number;
   corpusSize: number;
   delta?: number;
+  /** Audit canaries in the train split's population (each included with probability 1/2, counted in n when included). */
+  canaries?: number;
   labels: string[];
   corpus: string;
   sizes: { train: number; validation: number; test: number };
@@ -98,12 +110,30 @@ export const DatasetNode = defineNode<DatasetParams, DatasetPorts>({
   },
   async run(ctx) {
     const params = ctx.params;
-    const dataset = await buildDataset(params);
+    const split = await buildDataset(params);
+    const description = unitDescription(params, split, (await loadCached(params.corpus)).length);
+    const canaries = canaryParams(params);
+    const drawn = canaries ? drawCanaries(canaries) : [];
+    // Included canaries join the train split (order does not matter: training samples or shuffles).
+    const dataset: Dataset = canaries ? { ...split, splits: { ...split.splits, train: [...split.splits.train, ...canaryDocuments(drawn, canaries.code)] } } : split;
+    if (dataset.splits.train.length !== description.n) throw new Error(`Dataset: ${dataset.splits.train.length} train documents, but the plan was told ${description.n}`);
     const file = join(ctx.scratchDir, 'dataset.json');
     writeDatasetFile(file, dataset);
     const sizes = { train: dataset.splits.train.length, validation: dataset.splits.validation.length, test: dataset.splits.test.length };
-    const meta: DatasetMeta = { ...unitDescription(params, dataset, (await loadCached(params.corpus)).length), labels: dataset.labels, corpus: params.corpus, sizes };
+    const meta: DatasetMeta = { ...description, labels: dataset.labels, corpus: params.corpus, sizes };
     ctx.log(`${params.corpus}: train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test} (${dataset.private ? 'private' : 'public'})`);
-    return { outputs: { dataset: { file, meta } }, metrics: { ...sizes, private: dataset.private } };
+    // Every Dataset has the port; without canaries it holds none (and an Audit refuses it at plan time).
+    const canaryFile = join(ctx.scratchDir, 'canaries.json');
+    const code = canaries?.code ?? 'canary';
+    const words = canaries?.words ?? 0;
+    await writeCanariesFile(canaryFile, {
+      format: 'dpkd-canaries/1', unit: params.corpus, ...(description.delta !== undefined ? { delta: description.delta } : {}), code, words, canaries: drawn,
+    });
+    const canaryMeta: CanariesMeta = { unit: params.corpus, count: drawn.length, code, words };
+    if (canaries) ctx.log(`${canaries.count} audit canaries, ${description.n - split.splits.train.length} of them in the train split`);
+    return {
+      outputs: { dataset: { file, meta }, canaries: { file: canaryFile, meta: canaryMeta } },
+      metrics: { ...sizes, private: dataset.private, ...(canaries ? { canaries: canaries.count } : {}) },
+    };
   },
 });

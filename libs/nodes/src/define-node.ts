@@ -31,6 +31,8 @@ export interface TypedNode<Params, Ports extends NodePorts> {
   externalContent?(params: Params): Record<string, string>;
   describeDataset?(params: Params): Promise<DatasetDescription>;
   privacy?(params: Params, inputs: { [Port in keyof Ports['inputs']]?: InputInfo }): PrivacyClaim[];
+  /** run() spreads its work over ctx.threads replicas (the scheduler gives it the free cores). */
+  parallel?: boolean;
   run(ctx: TypedRunContext<Params, Ports>): Promise<TypedRunResult<Ports>>;
 }
 
@@ -48,6 +50,7 @@ export function defineNode<Params, Ports extends NodePorts>(node: TypedNode<Para
     ...(externalContent ? { externalContent: (params) => externalContent(validated(params)) } : {}),
     ...(describeDataset ? { describeDataset: (params) => describeDataset(validated(params)) } : {}),
     ...(privacy ? { privacy: (params, inputs) => privacy(validated(params), inputs) } : {}),
+    ...(node.parallel ? { parallel: true } : {}),
     run: (ctx) => node.run({ ...ctx, params: validated(ctx.params) } as TypedRunContext<Params, Ports>),
   };
 }

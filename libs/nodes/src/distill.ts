@@ -33,6 +33,7 @@ const mismatch = (ctx: NodeContext, what: string) => new NodeInputError(`Distill
 
 export const DistillNode = defineNode<Params, DistillPorts>({
   type: 'Distill',
+  parallel: true,
   async run(ctx) {
     const p = ctx.params;
     const backendName = await backend();
@@ -94,6 +95,13 @@ export const DistillNode = defineNode<Params, DistillPorts>({
         train: {
           model, sequences: train, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr,
           optimizer: { weightDecay: p.weightDecay }, loss, extraParams: extra,
+          // The same objective as data, for the worker replicas; each shard's soft labels and hidden states go with it.
+          parallelLoss: {
+            kind: 'precomputed-kd', pad: tokenizer().pad, lambda: p.lambda, temperature: p.temperature, alpha: p.alpha,
+            klReduction: p.klReduction === 'paper' ? 'batch-sum' : 'token-mean', skipPositions: p.skipPositions,
+            hidden: { studentLayers, loss: p.hiddenLoss }, projections: [...extra.keys()],
+          },
+          shardTargets: targetsFor,
         },
       });
       const output = await saveModelOutput(ctx, model, meta.preset);

@@ -4,7 +4,7 @@
 // No private statistic leaves the node un-noised: metrics and progress carry no training loss.
 import type { DatasetDescription, PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
-import { ceLoss, distillLoss, dpDistillLm, dpTrainLm } from '@dpkd/lm';
+import { ceLoss, distillLoss, dpDistillLm, dpTrainLmParallel } from '@dpkd/lm';
 import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
 import type { DPFineTuneParams, DpkdLoss, DPFineTunePorts } from '@dpkd/schema';
 import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, requireSeqLen, saveModelOutput, tokenizer } from './common';
@@ -73,6 +73,7 @@ const kdDefaults = (kd: DpkdLoss | undefined): Required<DpkdLoss> => ({ lambda: 
 
 export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
   type: 'DPFineTune',
+  parallel: true,
   privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];
@@ -123,7 +124,7 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
       ctx.log(`DP-SGD: n ${description.n}, q ${plan.q.toFixed(5)}, ${plan.steps} steps, σ ${plan.sigma.toFixed(4)}, δ ${plan.delta.toExponential(3)} (the unit's), noise ${p.noise}${teacher ? `, KD λ ${kd.lambda} t ${kd.temperature}` : ''}`);
       const result = teacher
         ? dpDistillLm({ ...common, student: model, teacher, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions })
-        : dpTrainLm({ ...common, model, physicalBatch: p.microBatch, method: p.clipping });
+        : await dpTrainLmParallel({ ...common, model, physicalBatch: p.microBatch, method: p.clipping, threads: ctx.threads ?? 1 });
       best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {

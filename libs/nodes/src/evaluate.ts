@@ -2,7 +2,7 @@
 // raw texts joined by a blank line, non-overlapping windows, exp of the mean window NLL).
 import type { PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
-import { perplexity } from '@dpkd/lm';
+import { perplexity, perplexityOnPool, ReplicaPool } from '@dpkd/lm';
 import type { EvaluateParams, EvaluatePorts } from '@dpkd/schema';
 import { backend, inputOf, loadModelInput, NodeInputError, tokenizer, writeJsonOutput } from './common';
 import { defineNode } from './define-node';
@@ -29,6 +29,7 @@ export interface EvaluationMetrics {
 
 export const EvaluateNode = defineNode<Params, EvaluatePorts>({
   type: 'Evaluate',
+  parallel: true,
   privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];
@@ -41,17 +42,20 @@ export const EvaluateNode = defineNode<Params, EvaluatePorts>({
     const docs = dataset.splits[p.split];
     if (docs.length === 0) throw new NodeInputError(`Evaluate node ${ctx.id}: the ${p.split} split of ${dataset.corpus} is empty; give the Dataset node ${p.split} > 0`);
     const { model, meta } = await loadModelInput(ctx, 'model');
+    // Window batches dealt across the cores the scheduler gave the run: the same sums, the same result.
+    const pool = (ctx.threads ?? 1) > 1 ? await ReplicaPool.start({ threads: ctx.threads!, model, loss: { kind: 'ce', pad: tokenizer().pad } }) : undefined;
+    const evaluate = (texts: string[], o: { window: number }) => (pool ? perplexityOnPool(pool, model, tokenizer(), texts, o) : Promise.resolve(perplexity(model, tokenizer(), texts, o)));
     try {
       const window = Math.min(p.window, model.config.ctx);
       const pick = (r: ReturnType<typeof perplexity>) => (p.procedure === 'paper' ? r.perplexity : r.tokenWeighted);
-      const overall = perplexity(model, tokenizer(), docs.map((d) => d.text), { window });
+      const overall = await evaluate(docs.map((d) => d.text), { window });
       ctx.progress({ step: 1, total: p.perCode ? 1 + dataset.labels.length : 1 });
       let perCode: Record<string, number> | undefined;
       if (p.perCode && dataset.labels.length > 0) {
         perCode = {};
         for (const [i, label] of dataset.labels.entries()) {
           const texts = docs.filter((d) => d.label === label).map((d) => d.text);
-          if (texts.length > 0) perCode[label] = pick(perplexity(model, tokenizer(), texts, { window }));
+          if (texts.length > 0) perCode[label] = pick(await evaluate(texts, { window }));
           ctx.progress({ step: 2 + i, total: 1 + dataset.labels.length });
         }
       }
@@ -63,6 +67,7 @@ export const EvaluateNode = defineNode<Params, EvaluatePorts>({
       const file = await writeJsonOutput(ctx, 'metrics.json', metrics);
       return { outputs: { metrics: { file } }, metrics: { ...metrics }, provenance: { backend: backendName } };
     } finally {
+      await pool?.dispose();
       model.dispose();
     }
   },

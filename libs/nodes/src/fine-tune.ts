@@ -12,6 +12,7 @@ type Params = Required<Omit<FineTuneParams, 'seed'>>;
 
 export const FineTuneNode = defineNode<Params, FineTunePorts>({
   type: 'FineTune',
+  parallel: true,
   privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.data?.dataset;
     if (!dataset?.private) return [];

@@ -1,9 +1,10 @@
 // HiddenAlign: the teacher's hidden states at chosen layers on a corpus (targets for hidden-state
 // alignment), stored once for every student. Post-processing: no privacy().
 import { join } from 'node:path';
-import { chunk, forward, tf } from '@dpkd/lm';
+import { chunk, hiddenBatch } from '@dpkd/lm';
 import type { HiddenAlignParams, HiddenAlignPorts } from '@dpkd/schema';
-import { abortIfStopped, NodeInputError, tokenizerInfo } from './common';
+import { NodeInputError, tokenizerInfo } from './common';
+import { overTeacherBatches } from './teacher-pool';
 import { writeHiddenStates } from './hidden-states-file';
 import { withTeacherOnCorpus } from './teacher-on-corpus';
 import { defineNode } from './define-node';
@@ -19,6 +20,7 @@ export const absoluteLayer = (layer: number, layers: number, what: string): numb
 
 export const HiddenAlignNode = defineNode<Params, HiddenAlignPorts>({
   type: 'HiddenAlign',
+  parallel: true,
   async run(ctx) {
     const p = ctx.params;
     return withTeacherOnCorpus(ctx, p.seqLen, async (model, sequences) => {
@@ -26,12 +28,10 @@ export const HiddenAlignNode = defineNode<Params, HiddenAlignPorts>({
       const { d } = model.config;
       const L = p.seqLen;
       const states = layers.map(() => new Float32Array(sequences.length * L * d));
-      chunk(sequences.map((_, i) => i), 16).forEach((rows) => {
-        abortIfStopped(ctx);
-        const hidden = tf.tidy(() => forward(model, tf.tensor2d(rows.map((r) => sequences[r]!), undefined, 'int32'), { hidden: true }).hidden!);
-        layers.forEach((l, i) => states[i]!.set(hidden[l]!.dataSync() as Float32Array, rows[0]! * L * d));
-        tf.dispose(hidden);
-      });
+      await overTeacherBatches(ctx, model, chunk(sequences, 16), {
+        alone: (batch) => hiddenBatch(model, batch, layers),
+        onPool: (pool, round) => pool.hidden(round, layers),
+      }, (perLayer, index) => layers.forEach((_, i) => states[i]!.set(perLayer[i]!, index * 16 * L * d)));
       const file = join(ctx.scratchDir, 'hidden-states.bin');
       const meta = await writeHiddenStates(file, {
         sequences: sequences.length, seqLen: L, d, layers, teacherLayers: model.config.layers, tokenizer: tokenizerInfo(), tokens: Uint16Array.from(sequences.flat()), states,

@@ -1,4 +1,5 @@
 import type { NodeImplementation } from '@dpkd/graph';
+import { AuditNode } from './audit';
 import { DatasetNode } from './dataset';
 import { DistillNode } from './distill';
 import { DPFineTuneNode } from './dp-fine-tune';
@@ -13,7 +14,7 @@ import { SoftLabelNode } from './soft-label';
 
 /** Every node type dpkd can run, one module each. */
 export const nodeImplementations: NodeImplementation[] = [
-  DatasetNode, PretrainNode, PublicModelNode, FineTuneNode, DPFineTuneNode, SampleNode, SoftLabelNode, HiddenAlignNode, DistillNode, EvaluateNode, ReportNode,
+  DatasetNode, PretrainNode, PublicModelNode, FineTuneNode, DPFineTuneNode, SampleNode, SoftLabelNode, HiddenAlignNode, DistillNode, EvaluateNode, ReportNode, AuditNode,
 ];
 
 export { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, PretrainNode, PublicModelNode, ReportNode, SampleNode, SoftLabelNode };
@@ -26,6 +27,8 @@ export { dpPlan, dpClaims, SELECTION_GAP, type DpPlan } from './dp-fine-tune';
 export { apportion, histogramSource, noisyHistogram } from './sample';
 export { holdoutIndices } from './distill';
 export { REPORT_COLUMNS } from './report';
+export { AuditNode, CANARY_GAP, canaryLosses } from './audit';
+export { drawCanaries, includedCount, readCanariesFile, secretWords, CANARIES_FORMAT, type Canary, type CanariesFile, type CanariesMeta } from './canaries';
 export { bytesPerToken, readSoftLabels, writeSoftLabels, softTargetsOf, SOFT_LABELS_FORMAT, type SoftLabels, type SoftLabelsMeta } from './soft-labels-file';
 export { readHiddenStates, writeHiddenStates, HIDDEN_STATES_FORMAT, type HiddenStates, type HiddenStatesMeta } from './hidden-states-file';
 export { readCorpusFile, writeCorpusFile, type CorpusRecord, type CorpusMeta } from './corpus-file';

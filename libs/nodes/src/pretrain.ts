@@ -33,6 +33,7 @@ interface ValidationPoint {
 
 export const PretrainNode = defineNode<Params, PretrainPorts>({
   type: 'Pretrain',
+  parallel: true,
   async run(ctx) {
     const p = ctx.params;
     const backendName = await backend();
@@ -59,12 +60,13 @@ export const PretrainNode = defineNode<Params, PretrainPorts>({
         history.push({ step, tokens: step * tokensPerStep, perplexity: Math.exp(meanLoss(ceLoss(model, tokenizer().pad), validation)) });
       };
       const progress = trainingProgress(ctx, { tokensPerStep, startStep: resumable.resumed?.step ?? 0, validation: () => history.at(-1)?.perplexity });
-      ctx.log(`${preset ?? 'custom'} model, ${sequences.length} windows of ${p.seqLen} tokens, ${total} steps of ${p.batchSize}, ${validation.length} validation windows`);
+      const threads = ctx.threads ?? 1;
+      ctx.log(`${preset ?? 'custom'} model, ${sequences.length} windows of ${p.seqLen} tokens, ${total} steps of ${p.batchSize}, ${validation.length} validation windows, ${threads} thread(s)`);
       const { steps, losses } = await trainLm({
         model, sequences, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed,
         optimizer: { weightDecay: p.weightDecay },
         schedule: p.schedule === 'constant' ? { kind: 'constant' } : { kind: p.schedule, warmup: p.warmup, total },
-        checkpoint: resumable.checkpoint,
+        checkpoint: resumable.checkpoint, threads,
         shouldStop: progress.shouldStop,
         onStep: (r) => {
           if (p.evalEvery > 0 && r.step % p.evalEvery === 0) measure(r.step);

@@ -122,7 +122,7 @@ export async function trainWithSelection(
     selectAt: Set<number>;
     selectionLoss: () => number;
     tokensPerStep: number;
-    train: Omit<TrainOptions, 'seed' | 'checkpoint' | 'shouldStop' | 'onStep'>;
+    train: Omit<TrainOptions, 'seed' | 'checkpoint' | 'shouldStop' | 'onStep' | 'threads'>;
   },
 ): Promise<{ steps: number; losses: number[] }> {
   const total = o.train.steps;
@@ -133,8 +133,9 @@ export async function trainWithSelection(
   });
   if (resumable.resumed) o.best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
   const progress = trainingProgress(ctx, { tokensPerStep: o.tokensPerStep, startStep: resumable.resumed?.step ?? 0 });
+  // Data-parallel over the cores the scheduler gave the run; the saved state is the leader's (replicas are copies).
   const { steps, losses } = await trainLm({
-    ...o.train, seed: ctx.seed, checkpoint: resumable.checkpoint, shouldStop: progress.shouldStop,
+    ...o.train, seed: ctx.seed, checkpoint: resumable.checkpoint, shouldStop: progress.shouldStop, threads: ctx.threads ?? 1,
     onStep: (r) => {
       if (o.selectAt.has(r.step)) o.best.offer(r.step, o.selectionLoss());
       progress.onStep(r);

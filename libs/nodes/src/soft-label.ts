@@ -1,9 +1,10 @@
 // SoftLabel: the teacher's next-token distributions on a corpus, stored once for every student.
 // Post-processing of the teacher and the corpus: no privacy().
 import { join } from 'node:path';
-import { chunk, forward, tf } from '@dpkd/lm';
+import { chunk, softLabelBatch } from '@dpkd/lm';
 import type { SoftLabelParams, SoftLabelPorts } from '@dpkd/schema';
-import { abortIfStopped, tokenizerInfo } from './common';
+import { tokenizerInfo } from './common';
+import { overTeacherBatches } from './teacher-pool';
 import { writeSoftLabels } from './soft-labels-file';
 import { withTeacherOnCorpus } from './teacher-on-corpus';
 import { defineNode } from './define-node';
@@ -12,6 +13,7 @@ type Params = Required<Omit<SoftLabelParams, 'seed'>>;
 
 export const SoftLabelNode = defineNode<Params, SoftLabelPorts>({
   type: 'SoftLabel',
+  parallel: true,
   async run(ctx) {
     const p = ctx.params;
     return withTeacherOnCorpus(ctx, p.seqLen, async (model, sequences) => {
@@ -22,30 +24,22 @@ export const SoftLabelNode = defineNode<Params, SoftLabelPorts>({
       const probs = new Float32Array(S * L * (k === 0 ? V : k));
       const ids = k > 0 ? new Uint16Array(S * L * k) : undefined;
       const tail = k > 0 ? new Float32Array(S * L) : undefined;
-      const batches = chunk(sequences.map((_, i) => i), 16);
-      batches.forEach((rows, index) => {
-        abortIfStopped(ctx);
-        const batch = rows.map((r) => sequences[r]!);
-        const offset = rows[0]! * L;
-        const [values, indices] = tf.tidy(() => {
-          const p = tf.softmax(forward(model, tf.tensor2d(batch, undefined, 'int32')).logits);
-          if (k === 0) return [p];
-          const top = tf.topk(p, k);
-          return [top.values, top.indices];
-        });
-        const v = values!.dataSync() as Float32Array;
+      const batches = chunk(sequences, 16);
+      await overTeacherBatches(ctx, model, batches, {
+        alone: (batch) => softLabelBatch(model, batch, k),
+        onPool: (pool, round) => pool.softLabels(round, k),
+      }, ({ values: v, indices: idx }, index) => {
+        const rows = batches[index]!.length;
+        const offset = index * 16 * L;
         probs.set(v, offset * (k === 0 ? V : k));
         if (k > 0) {
-          const idx = indices!.dataSync() as Int32Array;
-          ids!.set(idx, offset * k);
-          for (let r = 0; r < batch.length * L; r++) {
+          ids!.set(idx!, offset * k);
+          for (let r = 0; r < rows * L; r++) {
             let kept = 0;
             for (let j = 0; j < k; j++) kept += v[r * k + j]!;
             tail![offset + r] = Math.max(0, 1 - kept);
           }
         }
-        tf.dispose(indices ? [values!, indices] : [values!]);
-        ctx.progress({ step: index + 1, total: batches.length });
       });
       const tokens = Uint16Array.from(sequences.flat());
       const file = join(ctx.scratchDir, 'soft-labels.bin');

@@ -96,7 +96,7 @@ describe('other signatures', () => {
   });
 
   test('every schema node type has exactly one implementation', () => {
-    expect(nodeImplementations.map((n) => n.type).sort()).toEqual(['DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel']);
+    expect(nodeImplementations.map((n) => n.type).sort()).toEqual(['Audit', 'DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel']);
   });
 });
 

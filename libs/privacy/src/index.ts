@@ -33,3 +33,16 @@ export {
   composeUnit,
   lineagePrivacy,
 } from './lineage';
+export {
+  type OneRunCounts,
+  type GuessRule,
+  type RuleResult,
+  type OneRunAudit,
+  type OneRunAuditOptions,
+  oneRunPValue,
+  oneRunEpsilonLowerBound,
+  guessFromScores,
+  guessRules,
+  oneRunAudit,
+  exposure,
+} from './audit';

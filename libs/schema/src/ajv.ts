@@ -10,8 +10,8 @@ export const signatureKeyword = 'x-dpkd';
  */
 export const messageKeyword = 'x-message';
 
-/** Artifact kinds a port can carry (docs/design.md section 3). */
-export const artifactKinds = ['Dataset', 'Model', 'Corpus', 'SoftLabels', 'HiddenStates', 'Metrics', 'Table'] as const;
+/** Artifact kinds a port can carry (docs/design.md section 3; Canaries: docs/audit.md, read only by Audit). */
+export const artifactKinds = ['Dataset', 'Model', 'Corpus', 'SoftLabels', 'HiddenStates', 'Metrics', 'Table', 'Canaries'] as const;
 export type ArtifactKind = (typeof artifactKinds)[number];
 
 export interface PortSpec {

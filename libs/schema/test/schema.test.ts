@@ -20,7 +20,7 @@ describe('validators', () => {
 
   test('there is one node schema per node type, each with a signature', () => {
     expect(nodeSchemas().map((s) => s.signature.type).sort()).toEqual(
-      ['DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel'],
+      ['Audit', 'DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel'],
     );
   });
 

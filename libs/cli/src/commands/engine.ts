@@ -35,6 +35,7 @@ import { graphTables } from '../report-tables';
 import { renderTable } from '@dpkd/report';
 import type { ExpandedGraph } from '@dpkd/graph';
 import { headlineMetric, readNodeResult, resultLine } from './show';
+import { queueExecutorFor, queueUrlOf, withQueueExecutor } from './queue';
 
 const parseJobs = (v: string) => {
   const n = Number(v);
@@ -83,8 +84,10 @@ export function register(program: Command): void {
     .option('--events <file>', 'append JSONL progress events to this file')
     .option('--executor <kind>', 'auto (heavy nodes in worker processes) | in-process | worker', 'auto')
     .option('--accountant <name>', "override the graph's accountant: rdp | pld")
-    .action(async (file: string, opts: { jobs?: string; store?: string; json?: boolean; events?: string; executor: string; accountant?: string }) => {
-      const jobs = opts.jobs ? parseJobs(opts.jobs) : (await import('node:os')).availableParallelism();
+    .option('--queue <url>', 'run the actions on `dpkd worker`s through Redis: redis://host:port (default: $DPKD_QUEUE; docs/operations.md)')
+    .action(async (file: string, opts: { jobs?: string; store?: string; json?: boolean; events?: string; executor: string; accountant?: string; queue?: string }) => {
+      const queueUrl = queueUrlOf(opts.queue); // with a queue, --jobs bounds the actions enqueued at once; the workers' cores bound what runs
+      const jobs = opts.jobs ? parseJobs(opts.jobs) : queueUrl ? 256 : (await import('node:os')).availableParallelism();
       if (!['auto', 'in-process', 'worker'].includes(opts.executor)) throw new CliError(`--executor must be auto, in-process or worker, got "${opts.executor}"`);
       const accountant = parseAccountant(opts.accountant);
       const loaded = await loadGraph(file);
@@ -97,8 +100,9 @@ export function register(program: Command): void {
         worker: { script: resolve(process.argv[1]!) },
         progress: { ...(opts.events ? { eventsFile: resolve(opts.events) } : {}) },
       });
+      const queue = queueUrl ? await queueExecutorFor(queueUrl, store, loaded.graph) : undefined;
       const fiber = Effect.runFork(
-        runGraph(loaded.graph, { jobs, graphFile: resolve(file), ...(accountant ? { accountant } : {}) }).pipe(Effect.provide(layer)),
+        runGraph(loaded.graph, { jobs, graphFile: resolve(file), ...(accountant ? { accountant } : {}) }).pipe(withQueueExecutor(queue), Effect.provide(layer)),
       );
       let interrupted = false;
       const onSignal = () => {
@@ -116,6 +120,7 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const exit = await Effect.runPromise(Fiber.await(fiber));
+      await queue?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (Exit.isSuccess(exit)) {

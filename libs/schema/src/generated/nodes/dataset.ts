@@ -29,6 +29,27 @@ export interface DatasetParams {
    */
   maxLength?: number;
   /**
+   * Audit canaries (docs/audit.md): `count` random secrets (words drawn from the OS CSPRNG) under the control code `code`, each added to the train split independently with probability 1/2. The inclusion bits go to the `canaries` output, which only an Audit node reads. Leave out for an ordinary dataset.
+   */
+  canaries?: {
+    /**
+     * Canaries m.
+     */
+    count: number;
+    /**
+     * Secret words per canary (each one of about 2,000 single-token words of the tokenizer: about 11 bits).
+     */
+    words?: number;
+    /**
+     * The control code (label) of every canary document.
+     */
+    code?: string;
+    /**
+     * Seeds how many canaries are included (Binomial(count, 1/2)), so the plan knows the train size; which ones are included, and their text, come from the CSPRNG.
+     */
+    seed?: number;
+  };
+  /**
    * Overrides the graph seed for this node.
    */
   seed?: number;
@@ -36,5 +57,5 @@ export interface DatasetParams {
 /** The ports of the Dataset node (x-dpkd in its schema): the artifact kind of each input and output. */
 export interface DatasetPorts {
   inputs: Record<string, never>;
-  outputs: { dataset: 'Dataset' };
+  outputs: { dataset: 'Dataset'; canaries: 'Canaries' };
 }

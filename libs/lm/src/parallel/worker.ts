@@ -1,0 +1,72 @@
+// Entry of a replica worker thread: its own tfjs and backend instance, a replica of the model (and of the
+// extra trainables), and the shard computations of shard.ts. Bundled to dist/lm-worker.js (tools/build.mjs);
+// from TypeScript sources, worker-script.ts bundles it on first use.
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend';
+import { generate } from '../generate';
+import { windowNllSums } from '../perplexity';
+import { parameterShapes } from '../config';
+import { type LanguageModel, modelFromTensors } from '../model';
+import type { FromWorker, ShardLossSpec, ToWorker } from './protocol';
+import { hiddenBatch, softLabelBatch } from './teacher-outputs';
+import { assignArrays, batchLosses, shardClippedSum, shardGradients, toArrays } from './shard';
+
+const port = parentPort;
+if (!port) throw new Error('lm-worker: start me as a worker_threads Worker');
+
+let model: LanguageModel | undefined;
+let extras = new Map<string, tf.Variable>();
+let loss: ShardLossSpec | undefined;
+
+const trainables = () => new Map([...model!.params, ...extras]);
+
+const reply = (message: FromWorker) => {
+  const buffers: ArrayBuffer[] = [];
+  if ('grads' in message) for (const a of Object.values(message.grads)) buffers.push(a.buffer as ArrayBuffer);
+  port.postMessage(message, buffers);
+};
+
+const handle = async (m: ToWorker): Promise<void> => {
+  if (m.type === 'init') {
+    const name = await initBackend(m.backend);
+    if (name !== m.backend) throw new Error(`lm-worker: backend ${name}, the leader runs ${m.backend}`);
+    const tensors = new Map(Object.entries(m.params).map(([k, data]) => [k, tf.tensor(data)]));
+    for (const [k, shape] of parameterShapes(m.config)) tensors.set(k, tf.reshape(tensors.get(k)!, shape)); // the arrays are flat
+    model = modelFromTensors(m.config, tensors);
+    tf.dispose([...tensors.values()]);
+    extras = new Map(Object.entries(m.extra).map(([k, { data, shape }]) => [k, tf.variable(tf.tensor(data, shape), true, `replica/${k}`)]));
+    loss = m.loss;
+    reply({ type: 'ready' });
+    return;
+  }
+  if (!model || !loss) throw new Error('lm-worker: not initialised');
+  if (m.params) assignArrays(trainables(), m.params);
+  if (m.type === 'grad') {
+    const { grads, loss: value } = shardGradients(loss, model, extras, m.work, m.scale);
+    const arrays = toArrays(grads);
+    tf.dispose([...grads.values()]);
+    reply({ type: 'grad', id: m.id, grads: arrays, loss: value });
+  } else if (m.type === 'clip') {
+    const { grads, norms, loss: value } = shardClippedSum(model, m.shard, m);
+    const arrays = toArrays(grads);
+    tf.dispose([...grads.values()]);
+    reply({ type: 'clip', id: m.id, grads: arrays, norms, loss: value });
+  } else if (m.type === 'nll') {
+    reply({ type: 'nll', id: m.id, losses: batchLosses(model, m.batches, m.pad) });
+  } else if (m.type === 'softLabels') {
+    reply({ type: 'softLabels', id: m.id, results: m.batches.map((b) => softLabelBatch(model!, b, m.k)) });
+  } else if (m.type === 'hidden') {
+    reply({ type: 'hidden', id: m.id, results: m.batches.map((b) => hiddenBatch(model!, b, m.layers)) });
+  } else if (m.type === 'windowNll') {
+    reply({ type: 'windowNll', id: m.id, sums: m.batches.map((group) => windowNllSums(model!, group)) });
+  } else if (m.type === 'generate') {
+    reply({ type: 'generate', id: m.id, continuations: generate(model, m.prompts, m.options) });
+  }
+};
+
+// One message at a time, in order (the leader sends the next only after this one's reply).
+let queue = Promise.resolve();
+port.on('message', (m: ToWorker) => {
+  queue = queue.then(() => handle(m)).catch((error: Error) => reply({ type: 'error', id: 'id' in m ? m.id : undefined, message: error.stack ?? error.message }));
+});
