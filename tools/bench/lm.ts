@@ -30,20 +30,33 @@ const maxThreads = threadsFlag ? Number(threadsFlag.slice('--threads='.length)) 
  * Seconds per call (medians) of the one-thread and the N-thread form of a mode, run alternately so that both
  * see the same background load (the machine is shared: a ratio of two separate runs would measure the load).
  */
-const paired = async (iterations: number, one: () => unknown, many: () => Promise<unknown>): Promise<[number, number]> => {
+const paired = async (iterations: number, one: () => unknown, many: () => Promise<unknown>) => {
   one();
   await many(); // warm-up (kernels, optimizer slots, the workers' first compile)
   const a: number[] = [];
   const b: number[] = [];
+  // CPU seconds of the whole process (every thread) per wall second while each form runs: how many cores it
+  // actually got. On a loaded machine with the kernel's autogroup scheduling, a session's threads share one
+  // group's weight, so a second thread may get no extra CPU and the scaling says nothing about the code.
+  const cpu = [0, 0];
+  const cpuSeconds = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   for (let i = 0; i < iterations; i++) {
     let t0 = performance.now();
+    let c0 = cpuSeconds();
     one();
     a.push(performance.now() - t0);
+    cpu[0] += cpuSeconds() - c0;
     t0 = performance.now();
+    c0 = cpuSeconds();
     await many();
     b.push(performance.now() - t0);
+    cpu[1] += cpuSeconds() - c0;
   }
-  return [median(a) / 1000, median(b) / 1000];
+  const total = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / 1000;
+  return { one: median(a) / 1000, many: median(b) / 1000, coresOne: cpu[0]! / total(a), coresMany: cpu[1]! / total(b) };
 };
 const time = (iterations: number, run: () => void): number => {
   run(); // warm-up (kernels, optimizer slots)
@@ -55,6 +68,21 @@ const time = (iterations: number, run: () => void): number => {
   }
   return median(ms) / 1000;
 };
+
+// How many cores N busy threads of this process actually get right now (a trivial spin on each): the ceiling of
+// any scaling below. On a shared machine with autogroup scheduling this can be ~1 whatever N is.
+if (maxThreads > 1) {
+  const { Worker } = await import('node:worker_threads');
+  const spin = 'const end = Date.now() + 1500; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1);';
+  const t = performance.now();
+  const c = process.cpuUsage();
+  const workers = Array.from({ length: maxThreads - 1 }, () => new Worker(spin, { eval: true }));
+  for (let end = Date.now() + 1500, x = 0; Date.now() < end; ) x += Math.sqrt(x + 1);
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.on('exit', resolve))));
+  const used = process.cpuUsage(c);
+  const cores = (used.user + used.system) / 1000 / (performance.now() - t);
+  console.log(JSON.stringify({ bench: 'lm', model: 'cpu', mode: 'spin', threads: maxThreads, coresAvailable: +cores.toFixed(2) }));
+}
 
 // Tokenizer
 const tok = createTokenizer();
@@ -77,10 +105,10 @@ const noise = cryptoSource();
 const batch = Array.from({ length: B }, (_, b) => ids.slice(b * T * 3, b * T * 3 + T));
 const results: Record<string, Record<string, number>> = {};
 
-const report = (model: string, mode: string, tokens: number, seconds: number, threads = 1) => {
+const report = (model: string, mode: string, tokens: number, seconds: number, threads = 1, extra: Record<string, number> = {}) => {
   const tokensPerSec = tokens / seconds;
   (results[model] ??= {})[threads === 1 ? mode : `${mode}@${threads}`] = tokensPerSec;
-  console.log(JSON.stringify({ bench: 'lm', model, mode, tokensPerSec: Math.round(tokensPerSec), backend, threads }));
+  console.log(JSON.stringify({ bench: 'lm', model, mode, tokensPerSec: Math.round(tokensPerSec), backend, threads, ...extra }));
 };
 
 const MOVEMENT = new Set(['Transpose', 'SplitV', 'Concat', 'Pack', 'Unpack', 'Slice', 'GatherV2', 'Reshape', 'Identity', 'Tile', 'ScatterNd',
@@ -183,9 +211,9 @@ for (const layers of [2, 4]) {
       pool.parametersChanged();
     };
     const both = async (mode: string, tokens: number, iterations: number, one: () => unknown, many: () => Promise<unknown>) => {
-      const [s1, sN] = await paired(iterations, one, many);
-      report(name, mode, tokens, s1);
-      report(name, mode, tokens, sN, N);
+      const r = await paired(iterations, one, many);
+      report(name, mode, tokens, r.one, 1, { coresUsed: +r.coresOne.toFixed(2) });
+      report(name, mode, tokens, r.many, N, { coresUsed: +r.coresMany.toFixed(2) });
     };
     try {
       const shards = splitEvenly(batch, N);

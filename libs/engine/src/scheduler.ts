@@ -21,7 +21,10 @@ export interface RunOptions {
   accountant?: AccountantName;
   runId?: string;
   datasetCache?: Map<string, DatasetDescription>;
-  /** Cores the running heavy nodes share (default: os.availableParallelism()). */
+  /**
+   * Cores the running heavy nodes share (default: os.availableParallelism()). Infinity: no sharing (actions run
+   * elsewhere, e.g. on queue workers); each data-parallel node then gets resources.cpus or this machine's cores.
+   */
   cores?: number;
 }
 
@@ -31,6 +34,10 @@ export interface RunOptions {
  * the node takes every core free when it starts (at least one, waiting for one if none is free).
  */
 export const makeCorePool = (total: number) => {
+  if (!Number.isFinite(total)) {
+    const local = availableParallelism();
+    return { acquire: (want: number | undefined) => Effect.succeed(Math.max(1, want ?? local)), release: (_n: number) => Effect.void, get free() { return Infinity; } };
+  }
   let free = total;
   const waiters: Array<() => void> = [];
   const wake = () => waiters.splice(0).forEach((w) => w());
@@ -151,7 +158,7 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
     const done = new Map<string, Deferred.Deferred<Outcome>>();
     for (const key of byKey.keys()) done.set(key, yield* Deferred.make<Outcome>());
     const semaphore = yield* Effect.makeSemaphore(Math.max(1, options.jobs));
-    const cores = makeCorePool(Math.max(1, Math.floor(options.cores ?? availableParallelism())));
+    const cores = makeCorePool(Math.max(1, Math.floor(options.cores ?? availableParallelism()))); // floor(Infinity) is Infinity: no sharing
 
     const finish = (key: string, outcome: Outcome) =>
       Effect.gen(function* () {

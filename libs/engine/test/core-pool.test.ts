@@ -1,5 +1,6 @@
 // The scheduler's core pool: running heavy nodes × their threads never exceed the cores; a node without
 // resources.cpus takes every free core, one with cpus waits for that many (capped at all of them).
+import { availableParallelism } from 'node:os';
 import { Effect, Fiber, Option } from 'effect';
 import { describe, expect, it } from 'vitest';
 import { makeCorePool } from '../src/scheduler';
@@ -39,6 +40,15 @@ describe('core pool', () => {
       yield* Fiber.interrupt(waiter);
       yield* cores.release(held);
       expect(cores.free).toBe(1);
+    }));
+  });
+
+  it('without a limit (actions run elsewhere) a node gets its cpus or this machine cores, and nothing waits', async () => {
+    const cores = makeCorePool(Infinity);
+    await Effect.runPromise(Effect.gen(function* () {
+      expect(yield* cores.acquire(3)).toBe(3);
+      expect(yield* cores.acquire(undefined)).toBe(availableParallelism());
+      expect(yield* cores.acquire(undefined)).toBe(availableParallelism());
     }));
   });
 });

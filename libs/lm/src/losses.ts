@@ -137,9 +137,15 @@ export const hiddenAlignment = (student: T2[], teacher: T2[], options: HiddenAli
   return tf.div(tf.addN(terms), terms.length) as tf.Scalar;
 };
 
+/** What seed 0 means for createProjection (any value no caller passes as its own seed would do). */
+const PROJECTION_SEED_ZERO = 0x5eed0;
+
 /** A learned student-to-teacher projection, initialised N(0, 1/dStudent), seeded through tf's RNG. */
 export const createProjection = (dStudent: number, dTeacher: number, seed = 0): tf.Variable<tf.Rank.R2> =>
-  tf.tidy(() => tf.variable(tf.randomNormal([dStudent, dTeacher], 0, 1 / Math.sqrt(dStudent), 'float32', seed))) as tf.Variable<tf.Rank.R2>;
+  tf.tidy(() =>
+    // tfjs draws from Math.random when the seed is falsy: seed 0 gets a fixed stand-in so every seed reproduces.
+    tf.variable(tf.randomNormal([dStudent, dTeacher], 0, 1 / Math.sqrt(dStudent), 'float32', seed === 0 ? PROJECTION_SEED_ZERO : seed)),
+  ) as tf.Variable<tf.Rank.R2>;
 
 /**
  * Precomputed teacher distributions for N = B·T rows (row b·T + t: the teacher's next-token

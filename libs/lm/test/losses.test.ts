@@ -1,6 +1,6 @@
 // Each loss's analytic gradient (tf.grad through our customGrads / autodiff) against central finite differences.
 import { describe, expect, test } from 'vitest';
-import { crossEntropy, hiddenAlignment, klDivergence, nextTokenTargets, tf } from '../src';
+import { createProjection, crossEntropy, hiddenAlignment, klDivergence, nextTokenTargets, tf } from '../src';
 import { useWasm } from './helpers';
 
 useWasm();
@@ -74,5 +74,20 @@ describe('losses', () => {
     expect(() => hiddenAlignment([tf.zeros([4, D]) as tf.Tensor2D], [teacherH[0]!])).toThrow(/projection/);
     expect(tf.tidy(() => hiddenAlignment([teacherH[0]!], [teacherH[0]!], { loss: 'cosine' }).dataSync()[0]!)).toBeCloseTo(0, 5);
     tf.dispose([...teacherH, projection]);
+  });
+});
+
+describe('createProjection', () => {
+  test('every seed reproduces, seed 0 included (tfjs alone would draw seed 0 from Math.random)', () => {
+    for (const seed of [0, 3]) {
+      const [a, b] = [createProjection(4, 6, seed), createProjection(4, 6, seed)];
+      expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+      a.dispose();
+      b.dispose();
+    }
+    const [zero, three] = [createProjection(4, 6, 0), createProjection(4, 6, 3)];
+    expect(Array.from(zero.dataSync())).not.toEqual(Array.from(three.dataSync()));
+    zero.dispose();
+    three.dispose();
   });
 });

@@ -102,7 +102,11 @@ export function register(program: Command): void {
       });
       const queue = queueUrl ? await queueExecutorFor(queueUrl, store, loaded.graph) : undefined;
       const fiber = Effect.runFork(
-        runGraph(loaded.graph, { jobs, graphFile: resolve(file), ...(accountant ? { accountant } : {}) }).pipe(withQueueExecutor(queue), Effect.provide(layer)),
+        runGraph(loaded.graph, {
+          jobs, graphFile: resolve(file), ...(accountant ? { accountant } : {}),
+          // With a queue the workers' cores bound what runs (each takes what fits), not this machine's.
+          ...(queue ? { cores: Infinity } : {}),
+        }).pipe(withQueueExecutor(queue), Effect.provide(layer)),
       );
       let interrupted = false;
       const onSignal = () => {

@@ -1,8 +1,10 @@
 // A leader and N-1 replica workers (worker threads, each with its own tfjs + wasm instance: tfjs-backend-wasm
 // is single-threaded in Node, so a second core needs a second instance). The leader keeps the optimiser,
-// the data order and every random draw; per step it splits each micro-batch into one shard per replica
-// (itself included), computes its own shard while the workers compute theirs, and sums the gradients.
-// After the leader's optimiser step, the next request carries the new parameters, so replicas stay identical.
+// the data order and every random draw; per step it cuts each micro-batch into pieces (two per replica) and
+// deals them: a worker gets its next piece when it returns one, the leader computes pieces itself in between.
+// A replica that gets less CPU (a shared machine) thus takes fewer pieces instead of holding the step up. The
+// results are combined in piece order, so a step does not depend on who computed what. After the leader's
+// optimiser step, a worker's next request carries the new parameters, so replicas stay identical.
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { ClipMethod } from '../dp';
@@ -12,6 +14,7 @@ import type { LanguageModel } from '../model';
 import type { Batch } from '../train';
 import type { ArrayMap, ExtraArray, FromWorker, ShardLossSpec, ShardTargets, ShardWork, ToWorker } from './protocol';
 import { batchLosses, shardClippedSum, shardGradients, splitEvenly, toArrays, workOf } from './shard';
+import { chunk } from '../train';
 import { workerScript } from './worker-script';
 import { hiddenBatch, softLabelBatch } from './teacher-outputs';
 
@@ -66,7 +69,8 @@ const sumInto = (total: Map<string, tf.Tensor>, arrays: ArrayMap, shapes: Map<st
 };
 
 export class ReplicaPool {
-  private dirty = false;
+  private stale: boolean[];
+  private paramsCache?: ArrayMap;
   private nextId = 0;
   private readonly shapes: Map<string, number[]>;
   private readonly extras: Map<string, tf.Variable>;
@@ -74,6 +78,7 @@ export class ReplicaPool {
   private constructor(readonly threads: number, private readonly replicas: Replica[], private readonly o: ReplicaPoolOptions) {
     this.extras = o.extras ?? new Map();
     this.shapes = new Map([...o.model.params, ...this.extras].map(([n, v]) => [n, v.shape]));
+    this.stale = replicas.map(() => false);
   }
 
   /** Starts threads − 1 workers, each initialised with the current parameters. */
@@ -97,94 +102,129 @@ export class ReplicaPool {
     return new ReplicaPool(threads, replicas, o);
   }
 
-  /** The leader's parameters changed (an optimiser step, a restore): the next request carries them. */
+  /** The leader's parameters changed (an optimiser step, a restore): each worker's next request carries them. */
   parametersChanged(): void {
-    this.dirty = true;
+    this.stale = this.replicas.map(() => true);
+    this.paramsCache = undefined;
   }
 
-  /** Sends each worker its request (with the parameters when they changed) and returns the pending replies. */
-  private dispatch(requests: Request[]): Array<Promise<FromWorker>> {
+  /** Sends replica `r` a request, with the parameters if they changed since its last one. */
+  private send(r: number, request: Request): Promise<FromWorker> {
     let params: ArrayMap | undefined;
-    if (this.dirty && this.replicas.length > 0) params = toArrays(new Map([...this.o.model.params, ...this.extras]) as Map<string, tf.Tensor>);
-    this.dirty = false;
-    return this.replicas.map((r, i) => r.request({ ...requests[i]!, id: this.nextId++, ...(params ? { params } : {}) } as ToWorker));
+    if (this.stale[r]) {
+      params = this.paramsCache ??= toArrays(new Map([...this.o.model.params, ...this.extras]) as Map<string, tf.Tensor>);
+      this.stale[r] = false;
+    }
+    return this.replicas[r]!.request({ ...request, id: this.nextId++, ...(params ? { params } : {}) } as ToWorker);
+  }
+
+  /**
+   * Results of every piece, in piece order: each worker is sent its next piece when it returns one, and the
+   * leader computes a piece itself whenever none of the workers' replies is waiting.
+   */
+  private async deal<P, R>(pieces: P[], own: (piece: P) => R, request: (piece: P) => Request, unpack: (reply: FromWorker) => R): Promise<R[]> {
+    const results = new Array<R>(pieces.length);
+    let next = 0;
+    let failure: unknown;
+    const feed = (r: number): Promise<void> | undefined => {
+      if (next >= pieces.length || failure !== undefined) return undefined;
+      const index = next++;
+      return this.send(r, request(pieces[index]!)).then((reply) => {
+        results[index] = unpack(reply);
+        return feed(r);
+      });
+    };
+    const workers = this.replicas.map((_, r) => (feed(r) ?? Promise.resolve()).catch((e: unknown) => void (failure ??= e)));
+    while (next < pieces.length && failure === undefined) {
+      const index = next++;
+      results[index] = own(pieces[index]!);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let replies in, so the workers get their next piece
+    }
+    await Promise.all(workers);
+    if (failure !== undefined) throw failure;
+    return results;
+  }
+
+  /** Pieces of each micro-batch: two per replica (or one per example when smaller), contiguous. */
+  private piecesOf(batch: Batch): Batch[] {
+    return splitEvenly(batch, Math.min(batch.length, 2 * this.threads)).filter((piece) => piece.length > 0);
+  }
+
+  /** Σ of per-piece gradients in piece order (the arrays of workers' pieces become tensors here). */
+  private sumInOrder(parts: Array<Map<string, tf.Tensor> | ArrayMap>): Map<string, tf.Tensor> {
+    const total = new Map<string, tf.Tensor>();
+    for (const part of parts) {
+      if (part instanceof Map) {
+        for (const [name, g] of part) {
+          const prev = total.get(name);
+          total.set(name, prev ? tf.add(prev, g) : g);
+          if (prev) tf.dispose([prev, g]);
+        }
+      } else sumInto(total, part, this.shapes);
+    }
+    return total;
   }
 
   /**
    * What gradientStep computes, across the replicas: Σ over micro-batches of ∇loss / microBatches.length, and
-   * the mean loss. `targetsFor` gives a shard's precomputed teacher outputs (precomputed-kd losses).
+   * the mean loss. `targetsFor` gives a piece's precomputed teacher outputs (precomputed-kd losses).
    */
   async gradients(microBatches: Batch[], targetsFor?: (shard: Batch) => ShardTargets): Promise<{ grads: Map<string, tf.Tensor>; loss: number }> {
-    const perReplica: ShardWork[][] = Array.from({ length: this.threads }, () => []);
-    for (const micro of microBatches) {
-      splitEvenly(micro, this.threads).forEach((shard, r) => {
-        if (shard.length > 0) perReplica[r]!.push({ ...workOf(shard, micro, this.o.loss), ...(targetsFor ? { targets: targetsFor(shard) } : {}) });
-      });
-    }
+    const pieces: ShardWork[] = microBatches.flatMap((micro) =>
+      this.piecesOf(micro).map((shard) => ({ ...workOf(shard, micro, this.o.loss), ...(targetsFor ? { targets: targetsFor(shard) } : {}) })));
     const scale = 1 / microBatches.length;
-    const replies = this.dispatch(perReplica.slice(1).map((work) => ({ type: 'grad', work, scale })));
-    const own = shardGradients(this.o.loss, this.o.model, this.extras, perReplica[0]!, scale);
-    let loss = own.loss;
-    for (const reply of await Promise.all(replies)) {
-      if (reply.type !== 'grad') throw new Error(`lm worker: expected gradients, got ${reply.type}`);
-      sumInto(own.grads, reply.grads, this.shapes);
-      loss += reply.loss;
-    }
-    return { grads: own.grads, loss };
+    const results = await this.deal<ShardWork, { grads: Map<string, tf.Tensor> | ArrayMap; loss: number }>(
+      pieces,
+      (w) => shardGradients(this.o.loss, this.o.model, this.extras, [w], scale),
+      (w) => ({ type: 'grad', work: [w], scale }),
+      (reply) => {
+        if (reply.type !== 'grad') throw new Error(`lm worker: expected gradients, got ${reply.type}`);
+        return reply;
+      },
+    );
+    return { grads: this.sumInOrder(results.map((r) => r.grads)), loss: results.reduce((sum, r) => sum + r.loss, 0) };
   }
 
-  /** Σ_i c_i g_i over a logical batch, per-example clipping on each replica's shard; norms in the batch's order. */
+  /** Σ_i c_i g_i over a logical batch, per-example clipping on each piece; norms in the batch's order. */
   async clippedSum(
     batch: Batch, o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
   ): Promise<{ grads: Map<string, tf.Tensor>; norms: number[]; loss: number }> {
-    const shards = splitEvenly(batch, this.threads);
-    const replies = this.dispatch(shards.slice(1).map((shard) => ({ type: 'clip', shard, ...o })));
-    const own = shardClippedSum(this.o.model, shards[0]!, o);
-    const norms = [...own.norms];
-    let loss = own.loss;
-    for (const reply of await Promise.all(replies)) {
-      if (reply.type !== 'clip') throw new Error(`lm worker: expected clipped sums, got ${reply.type}`);
-      sumInto(own.grads, reply.grads, this.shapes);
-      norms.push(...reply.norms);
-      loss += reply.loss;
-    }
-    return { grads: own.grads, norms, loss };
+    // Pieces no larger than physicalBatch (the memory bound), at least two per replica.
+    const pieces = this.piecesOf(batch).flatMap((piece) => chunk(piece, Math.max(1, o.physicalBatch)));
+    const results = await this.deal<Batch, { grads: Map<string, tf.Tensor> | ArrayMap; norms: number[]; loss: number }>(
+      pieces,
+      (shard) => shardClippedSum(this.o.model, shard, o),
+      (shard) => ({ type: 'clip', shard, ...o }),
+      (reply) => {
+        if (reply.type !== 'clip') throw new Error(`lm worker: expected clipped sums, got ${reply.type}`);
+        return reply;
+      },
+    );
+    return { grads: this.sumInOrder(results.map((r) => r.grads)), norms: results.flatMap((r) => r.norms), loss: results.reduce((sum, r) => sum + r.loss, 0) };
   }
 
   /** The mean next-token CE of each batch (evaluation), the batches dealt across the replicas. */
-  async batchLosses(batches: Batch[], pad: number): Promise<number[]> {
-    const parts = splitEvenly(batches, this.threads);
-    const replies = this.dispatch(parts.slice(1).map((part) => ({ type: 'nll', batches: part, pad })));
-    const own = batchLosses(this.o.model, parts[0]!, pad);
-    const rest = await Promise.all(replies);
-    return [...own, ...rest.flatMap((r) => (r.type === 'nll' ? r.losses : []))];
-  }
-
-  /** softLabelBatch of each batch, the batches dealt across the replicas (results in the batches' order). */
-  async softLabels(batches: number[][][], k: number): Promise<Array<{ values: Float32Array; indices?: Int32Array }>> {
-    const parts = splitEvenly(batches, this.threads);
-    const replies = this.dispatch(parts.slice(1).map((part) => ({ type: 'softLabels', batches: part, k })));
-    const own = parts[0]!.map((b) => softLabelBatch(this.o.model, b, k));
-    const rest = await Promise.all(replies);
-    return [...own, ...rest.flatMap((r) => (r.type === 'softLabels' ? r.results : []))];
-  }
-
-  /** hiddenBatch of each batch, the batches dealt across the replicas (results in the batches' order). */
-  async hidden(batches: number[][][], layers: number[]): Promise<Float32Array[][]> {
-    const parts = splitEvenly(batches, this.threads);
-    const replies = this.dispatch(parts.slice(1).map((part) => ({ type: 'hidden', batches: part, layers })));
-    const own = parts[0]!.map((b) => hiddenBatch(this.o.model, b, layers));
-    const rest = await Promise.all(replies);
-    return [...own, ...rest.flatMap((r) => (r.type === 'hidden' ? r.results : []))];
+  batchLosses(batches: Batch[], pad: number): Promise<number[]> {
+    return this.deal(batches, (b) => batchLosses(this.o.model, [b], pad)[0]!, (b) => ({ type: 'nll', batches: [b], pad }),
+      (r) => (r.type === 'nll' ? r.losses[0]! : Number.NaN));
   }
 
   /** Each window's summed NLL, per batch of windows (perplexityOnPool), the batches dealt across the replicas. */
-  async windowNllSums(batches: number[][][]): Promise<number[][]> {
-    const parts = splitEvenly(batches, this.threads);
-    const replies = this.dispatch(parts.slice(1).map((part) => ({ type: 'windowNll', batches: part })));
-    const own = parts[0]!.map((group) => windowNllSums(this.o.model, group));
-    const rest = await Promise.all(replies);
-    return [...own, ...rest.flatMap((r) => (r.type === 'windowNll' ? r.sums : []))];
+  windowNllSums(batches: number[][][]): Promise<number[][]> {
+    return this.deal(batches, (b) => windowNllSums(this.o.model, b), (b) => ({ type: 'windowNll', batches: [b] }),
+      (r) => (r.type === 'windowNll' ? r.sums[0]! : []));
+  }
+
+  /** softLabelBatch of each batch, the batches dealt across the replicas (results in the batches' order). */
+  softLabels(batches: number[][][], k: number): Promise<Array<{ values: Float32Array; indices?: Int32Array }>> {
+    return this.deal(batches, (b) => softLabelBatch(this.o.model, b, k), (b) => ({ type: 'softLabels', batches: [b], k }),
+      (r) => (r.type === 'softLabels' ? r.results[0]! : { values: new Float32Array(0) }));
+  }
+
+  /** hiddenBatch of each batch, the batches dealt across the replicas (results in the batches' order). */
+  hidden(batches: number[][][], layers: number[]): Promise<Float32Array[][]> {
+    return this.deal(batches, (b) => hiddenBatch(this.o.model, b, layers), (b) => ({ type: 'hidden', batches: [b], layers }),
+      (r) => (r.type === 'hidden' ? r.results[0]! : []));
   }
 
   /**
@@ -195,7 +235,7 @@ export class ReplicaPool {
   async generate(prompts: number[][], options: Omit<GenerateOptions, 'rng'>): Promise<number[][]> {
     const parts = splitEvenly(prompts, this.threads);
     const seed = options.seed ?? 0;
-    const replies = this.dispatch(parts.slice(1).map((part, i) => ({ type: 'generate', prompts: part, options: { ...options, seed: seed + i + 1 } })));
+    const replies = parts.slice(1).map((part, i) => this.send(i, { type: 'generate', prompts: part, options: { ...options, seed: seed + i + 1 } }));
     const own = generate(this.o.model, parts[0]!, { ...options, seed });
     const rest = await Promise.all(replies);
     return [...own, ...rest.flatMap((r) => (r.type === 'generate' ? r.continuations : []))];
