@@ -5,7 +5,23 @@ import tseslint from 'typescript-eslint';
 
 // Node's globals, for the plain .js/.mjs tools (TypeScript files get them from @types/node).
 const nodeGlobals = Object.fromEntries(
-  ['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'structuredClone', 'fetch', 'AbortController', 'TextEncoder', 'TextDecoder', 'queueMicrotask'].map((name) => [name, 'readonly']),
+  [
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'performance',
+    'structuredClone',
+    'fetch',
+    'AbortController',
+    'TextEncoder',
+    'TextDecoder',
+    'queueMicrotask',
+  ].map((name) => [name, 'readonly']),
 );
 
 export default tseslint.config(

@@ -26,7 +26,11 @@ function jsonBlocks(path: string): Example[] {
     if (lines[i]!.trim() !== '```json') continue;
     const end = lines.indexOf('```', i + 1);
     const marker = /^<!-- example: (\S+) -->$/.exec(lines[i - 1]?.trim() ?? '');
-    blocks.push({ where: `${relative(workspaceRoot, path)}:${i + 1}`, ...(marker ? { file: marker[1]! } : {}), json: lines.slice(i + 1, end).join('\n') });
+    blocks.push({
+      where: `${relative(workspaceRoot, path)}:${i + 1}`,
+      ...(marker ? { file: marker[1]! } : {}),
+      json: lines.slice(i + 1, end).join('\n'),
+    });
     i = end;
   }
   return blocks;
@@ -43,13 +47,22 @@ function notPartOf(part: unknown, whole: unknown, at = ''): string | undefined {
     }
     return undefined;
   }
-  return JSON.stringify(part) === JSON.stringify(whole) ? undefined : `${at}: ${JSON.stringify(part)} in the docs, ${JSON.stringify(whole)} in the file`;
+  return JSON.stringify(part) === JSON.stringify(whole)
+    ? undefined
+    : `${at}: ${JSON.stringify(part)} in the docs, ${JSON.stringify(whole)} in the file`;
 }
 
-const docs = [join(workspaceRoot, 'README.md'), ...readdirSync(join(workspaceRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(workspaceRoot, 'docs', f))];
+const docs = [
+  join(workspaceRoot, 'README.md'),
+  ...readdirSync(join(workspaceRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(workspaceRoot, 'docs', f)),
+];
 const examples = docs.flatMap(jsonBlocks);
 const exampleDir = join(workspaceRoot, 'graphs/examples');
-const exampleFiles = readdirSync(exampleDir).filter((f) => f.endsWith('.json')).sort();
+const exampleFiles = readdirSync(exampleDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('every JSON example in README.md and docs/ is a graph file', () => {
   test('there are examples, and each names its file', () => {
@@ -123,7 +136,12 @@ describe("the guide's first graph runs", () => {
     const show = async (id: string) => {
       const r = await dpkd(['show', id, '--store', store, '--json']);
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { metrics: Record<string, number>; params: Record<string, number>; privacy: { epsilon: number; delta: number; gaps: string[] }; log?: string };
+      return JSON.parse(r.stdout) as {
+        metrics: Record<string, number>;
+        params: Record<string, number>;
+        privacy: { epsilon: number; delta: number; gaps: string[] };
+        log?: string;
+      };
     };
     const ppl = await show('ppl');
     expect(ppl.metrics.perplexity!.toFixed(2)).toBe(line![1]);
@@ -141,7 +159,9 @@ describe("the guide's first graph runs", () => {
 
     const status = await dpkd(['status', '--store', store]);
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(new RegExp(`ran +ppl \\(Evaluate\\) [\\d.]+ s ε\\(imdb\\)=2\\.000 at δ=2\\.02e-6 perplexity ${line![1]}`));
+    expect(status.stdout).toMatch(
+      new RegExp(`ran +ppl \\(Evaluate\\) [\\d.]+ s ε\\(imdb\\)=2\\.000 at δ=2\\.02e-6 perplexity ${line![1]}`),
+    );
     expect(status.stdout).toContain(`log: ${ppl.log}`);
   }, 240_000);
 });

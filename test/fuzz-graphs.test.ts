@@ -40,7 +40,31 @@ const parentOf = (root: Json, path: Path): { [key: string]: Json } | Json[] =>
   path.slice(0, -1).reduce<Json>((v, k) => (v as { [key: string]: Json })[k as string]!, root) as { [key: string]: Json } | Json[];
 
 const oddValue: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>(null, true, false, '', 'x', [], {}, 0, -1, -0.5, 0.5, 1e9, -1e9, 1e308, -1e308, 2 ** 53, 'public-mix', 'fortunes', 'foldoc', '${epsilon}', '${nope}', 'tiny', { type: 'Dataset' }),
+  fc.constantFrom<Json>(
+    null,
+    true,
+    false,
+    '',
+    'x',
+    [],
+    {},
+    0,
+    -1,
+    -0.5,
+    0.5,
+    1e9,
+    -1e9,
+    1e308,
+    -1e308,
+    2 ** 53,
+    'public-mix',
+    'fortunes',
+    'foldoc',
+    '${epsilon}',
+    '${nope}',
+    'tiny',
+    { type: 'Dataset' },
+  ),
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.string({ maxLength: 6 }),
@@ -57,8 +81,17 @@ type Mutation =
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: oddValue }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('add' as const), at: fc.nat(), key: fc.constantFrom('unknown', 'params', 'inputs', 'seed', 'extra', 'type'), value: oddValue }),
-  fc.record({ kind: fc.constant('badRef' as const), at: fc.nat(), target: fc.constantFrom('missing', 'imdb.nope', 'x.y.z', '', 'public', 't0', 'teacher.model') }),
+  fc.record({
+    kind: fc.constant('add' as const),
+    at: fc.nat(),
+    key: fc.constantFrom('unknown', 'params', 'inputs', 'seed', 'extra', 'type'),
+    value: oddValue,
+  }),
+  fc.record({
+    kind: fc.constant('badRef' as const),
+    at: fc.nat(),
+    target: fc.constantFrom('missing', 'imdb.nope', 'x.y.z', '', 'public', 't0', 'teacher.model'),
+  }),
   fc.record({ kind: fc.constant('cycle' as const), a: fc.nat(), b: fc.nat() }),
   // A tight budget: a graph that plans fine otherwise must then exit 3, naming the budget.
   fc.record({ kind: fc.constant('budget' as const), epsilon: fc.constantFrom(0.01, 0.5, 1, 2.5) }),
@@ -89,10 +122,14 @@ function apply(seed: { [key: string]: Json }, mutations: Mutation[]): Json {
         const v = p.reduce<Json>((x, k) => (x as { [key: string]: Json })[k as string]!, graph);
         return v !== null && typeof v === 'object' && !Array.isArray(v);
       });
-      const target = objects[m.at % objects.length]!.reduce<Json>((x, k) => (x as { [key: string]: Json })[k as string]!, graph) as { [key: string]: Json };
+      const target = objects[m.at % objects.length]!.reduce<Json>((x, k) => (x as { [key: string]: Json })[k as string]!, graph) as {
+        [key: string]: Json;
+      };
       target[m.key] = m.value;
     } else if (m.kind === 'badRef') {
-      const withInputs = nodes().filter(([, n]) => n && typeof n === 'object' && !Array.isArray(n) && n.inputs && typeof n.inputs === 'object');
+      const withInputs = nodes().filter(
+        ([, n]) => n && typeof n === 'object' && !Array.isArray(n) && n.inputs && typeof n.inputs === 'object',
+      );
       if (withInputs.length === 0) continue;
       const inputs = (withInputs[m.at % withInputs.length]![1] as { inputs: { [key: string]: Json } }).inputs;
       const ports = Object.keys(inputs);
@@ -174,7 +211,10 @@ describe('mutated graphs through validate and plan', () => {
     const texts = fc.sample(mutatedGraph, { seed: 7, numRuns: 3 });
     for (const text of texts) {
       const file = writeGraph(text);
-      for (const args of [['validate', file], ['plan', file, '--store', store]]) {
+      for (const args of [
+        ['validate', file],
+        ['plan', file, '--store', store],
+      ]) {
         expectAMessage(dpkdBinary(args, { DPKD_DATA_CACHE: emptyDataCache }), `${args.join(' ')}:\n${text.slice(0, 2000)}`);
       }
     }

@@ -39,14 +39,20 @@ describe('recorded key material', () => {
     const ran = await dpkd(['run', graphFile, '--store', store, '--executor', 'in-process', '--jobs', '1']);
     expect(ran.stderr).toMatch(/3 ran/);
     expect(ran.code).toBe(0);
-    const plan = JSON.parse((await dpkd(['plan', graphFile, '--json', '--store', store])).stdout) as { nodes: Array<{ id: string; key: string; status: string }> };
+    const plan = JSON.parse((await dpkd(['plan', graphFile, '--json', '--store', store])).stdout) as {
+      nodes: Array<{ id: string; key: string; status: string }>;
+    };
     expect(plan.nodes.map((n) => n.status)).toEqual(['cached', 'cached', 'cached']);
     const keyOf = (id: string) => plan.nodes.find((n) => n.id === id)!.key;
 
     for (const n of plan.nodes) {
       const manifest = JSON.parse(readFileSync(manifestOf(n.key), 'utf8')) as { keyMaterial: Record<string, unknown> };
       expect(rehashKeyMaterial(manifest.keyMaterial)).toBe(n.key);
-      expect(manifest.keyMaterial.environment).toMatchObject({ backend: expect.any(String), tfjs: expect.any(String), tokenizer: expect.any(String) });
+      expect(manifest.keyMaterial.environment).toMatchObject({
+        backend: expect.any(String),
+        tfjs: expect.any(String),
+        tokenizer: expect.any(String),
+      });
     }
     expect((await dpkd(['cache', 'verify', '--store', store])).code).toBe(0);
 

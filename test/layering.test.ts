@@ -8,10 +8,16 @@ import { describe, expect, test } from 'vitest';
 const root = join(import.meta.dirname, '..');
 
 const layer: Record<string, number> = {
-  schema: 0, store: 0, tokenizer: 0, report: 0,
+  schema: 0,
+  store: 0,
+  tokenizer: 0,
+  report: 0,
   privacy: 1,
-  graph: 2, lm: 2, data: 2,
-  engine: 3, nodes: 3,
+  graph: 2,
+  lm: 2,
+  data: 2,
+  engine: 3,
+  nodes: 3,
   ui: 4,
   queue: 4,
   cli: 5,

@@ -8,7 +8,9 @@ import { describe, expect, test } from 'vitest';
 import { buildBundle, dpkd, dpkdBinary, namesPointer, stackTrace, withoutDataCache, workspaceRoot } from './support/dpkd';
 
 const { scratch, emptyDataCache } = withoutDataCache('dpkd-newcomer-');
-const graphs = readdirSync(join(workspaceRoot, 'graphs')).filter((f) => f.endsWith('.json')).sort();
+const graphs = readdirSync(join(workspaceRoot, 'graphs'))
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 interface PlanJson {
   nodes: Array<{ id: string; type: string; key: string; status: string }>;
@@ -37,7 +39,9 @@ describe('every graph in graphs/ on a clean clone (no Debian cache)', () => {
   test('the real binary plans each of them too (what a new user runs after `npm ci`)', () => {
     buildBundle(); // what `npm ci` does (prepare); written atomically, so concurrent test files are safe
     for (const graph of graphs) {
-      const r = dpkdBinary(['plan', join(workspaceRoot, 'graphs', graph), '--store', join(scratch, 'store-binary')], { DPKD_DATA_CACHE: emptyDataCache });
+      const r = dpkdBinary(['plan', join(workspaceRoot, 'graphs', graph), '--store', join(scratch, 'store-binary')], {
+        DPKD_DATA_CACHE: emptyDataCache,
+      });
       expect(r.stderr, graph).not.toMatch(stackTrace);
       expect(r.code, `${graph}: ${r.stderr}`).toBe(0);
     }
@@ -47,12 +51,17 @@ describe('every graph in graphs/ on a clean clone (no Debian cache)', () => {
 describe('a corpus that needs the Debian cache', () => {
   test('is a message with the command that gets it, at the corpus field (exit 2)', async () => {
     const file = join(scratch, 'fortunes.json');
-    writeFileSync(file, JSON.stringify({ name: 'fortunes', nodes: { public: { type: 'Dataset', params: { corpus: 'fortunes' } } } }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify({ name: 'fortunes', nodes: { public: { type: 'Dataset', params: { corpus: 'fortunes' } } } }, null, 2),
+    );
     const r = await dpkd(['plan', file, '--store', join(scratch, 'store-fortunes')]);
     expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(stackTrace);
     expect(r.stderr).toMatch(namesPointer);
-    expect(r.stderr).toContain(`${file}: /nodes/public/params/corpus: Dataset node public: corpus 'fortunes' is not available on this machine; to get it: npm run data:debian`);
+    expect(r.stderr).toContain(
+      `${file}: /nodes/public/params/corpus: Dataset node public: corpus 'fortunes' is not available on this machine; to get it: npm run data:debian`,
+    );
   });
 });
 
@@ -74,11 +83,16 @@ describe('keys on machines with and without the Debian cache', () => {
 
     // That stand-in is not the pinned fortunes: a Dataset reading it is refused with both digests and the fix.
     const file2 = join(scratch, 'fortunes-edited.json');
-    writeFileSync(file2, JSON.stringify({ name: 'f', nodes: { quotes: { type: 'Dataset', params: { corpus: 'fortunes', validation: 0, test: 0 } } } }));
+    writeFileSync(
+      file2,
+      JSON.stringify({ name: 'f', nodes: { quotes: { type: 'Dataset', params: { corpus: 'fortunes', validation: 0, test: 0 } } } }),
+    );
     const refused = await dpkd(['plan', file2, '--store', join(scratch, 'store-keys')]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
-      new RegExp(`/nodes/quotes/params/corpus: Dataset node quotes: corpus 'fortunes' has content sha256 [0-9a-f]{64}, but dpkd pins ${corpusPins.fortunes.sha256}; to get the pinned content: rm -rf data/cache/deb`),
+      new RegExp(
+        `/nodes/quotes/params/corpus: Dataset node quotes: corpus 'fortunes' has content sha256 [0-9a-f]{64}, but dpkd pins ${corpusPins.fortunes.sha256}; to get the pinned content: rm -rf data/cache/deb`,
+      ),
     );
     process.env.DPKD_DATA_CACHE = emptyDataCache;
 

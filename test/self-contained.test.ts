@@ -26,9 +26,9 @@ const outsideReferences = (files: string[], read: (file: string) => string): str
   files.flatMap((file) => {
     const text = read(file);
     if (text.includes('\0')) return [];
-    return text.split('\n').flatMap((line, i) =>
-      patterns.some((p) => p.test(line)) ? [`${file}:${i + 1}: ${line.trim().slice(0, 120)}`] : [],
-    );
+    return text
+      .split('\n')
+      .flatMap((line, i) => (patterns.some((p) => p.test(line)) ? [`${file}:${i + 1}: ${line.trim().slice(0, 120)}`] : []));
   });
 
 describe('the repository is self-contained', () => {

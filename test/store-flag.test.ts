@@ -11,25 +11,39 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const notAStore = join(dir, 'a-file');
 writeFileSync(notAStore, 'not a directory');
 const graph = join(dir, 'graph.json');
-writeFileSync(graph, JSON.stringify({
-  name: 'store-flag',
-  nodes: {
-    public: { type: 'Dataset', params: { corpus: 'public-mix', train: 50, validation: 5, test: 5 } },
-    t0: { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', steps: 1, seqLen: 32 } },
-  },
-}));
+writeFileSync(
+  graph,
+  JSON.stringify({
+    name: 'store-flag',
+    nodes: {
+      public: { type: 'Dataset', params: { corpus: 'public-mix', train: 50, validation: 5, test: 5 } },
+      t0: { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', steps: 1, seqLen: 32 } },
+    },
+  }),
+);
 
 /** Every command with a --store option, with the arguments it needs to reach the store. */
 const commands: string[][] = [
-  ['run', graph], ['plan', graph], ['report', graph], ['status'], ['show', 't0'],
-  ['cache', 'ls'], ['cache', 'verify'], ['cache', 'gc'],
-  ['ledger'], ['ledger', 'verify'], ['ledger', 'rebuild'],
-  ['exec', '0'.repeat(64)], ['zoo', 'export', graph, 't0', 'some-model'],
+  ['run', graph],
+  ['plan', graph],
+  ['report', graph],
+  ['status'],
+  ['show', 't0'],
+  ['cache', 'ls'],
+  ['cache', 'verify'],
+  ['cache', 'gc'],
+  ['ledger'],
+  ['ledger', 'verify'],
+  ['ledger', 'rebuild'],
+  ['exec', '0'.repeat(64)],
+  ['zoo', 'export', graph, 't0', 'some-model'],
 ];
 
 describe('--store naming a file', () => {
   test('the list above covers every command that takes --store', () => {
-    const sources = readdirSync(join(workspaceRoot, 'libs/cli/src/commands')).map((f) => readFileSync(join(workspaceRoot, 'libs/cli/src/commands', f), 'utf8'));
+    const sources = readdirSync(join(workspaceRoot, 'libs/cli/src/commands')).map((f) =>
+      readFileSync(join(workspaceRoot, 'libs/cli/src/commands', f), 'utf8'),
+    );
     const options = sources.join('\n').match(/\.option\('--store /g) ?? [];
     expect(options.length, 'a command gained --store: add it to `commands` in this test').toBe(commands.length);
   });
@@ -38,7 +52,9 @@ describe('--store naming a file', () => {
     test(`dpkd ${args[0]}${args[1] && !args[1].includes('/') ? ` ${args[1]}` : ''}: one line, exit 2`, async () => {
       const r = await dpkd([...args, '--store', notAStore]);
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr.trim()).toBe(`dpkd: Cannot open the store ${notAStore}: it is a file, not a directory. Pass --store a directory (or set DPKD_STORE to one).`);
+      expect(r.stderr.trim()).toBe(
+        `dpkd: Cannot open the store ${notAStore}: it is a file, not a directory. Pass --store a directory (or set DPKD_STORE to one).`,
+      );
       expect(r.stderr).not.toMatch(stackTrace);
     }, 120_000);
   }

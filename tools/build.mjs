@@ -13,9 +13,7 @@ const externalPackages = {
   name: 'external-packages',
   setup(b) {
     // Bundle our own workspace libs and relative imports; leave every npm package external.
-    b.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith('@dpkd/') ? undefined : { path: args.path, external: true },
-    );
+    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@dpkd/') ? undefined : { path: args.path, external: true }));
   },
 };
 
@@ -37,7 +35,11 @@ const options = {
 };
 const result = await build(options);
 // The data-parallel replicas' worker-thread entry (libs/lm/src/parallel/worker.ts), found next to dpkd.js.
-const lmWorker = await build({ ...options, entryPoints: [join(root, 'libs/lm/src/parallel/worker.ts')], outfile: join(root, 'dist/lm-worker.js') });
+const lmWorker = await build({
+  ...options,
+  entryPoints: [join(root, 'libs/lm/src/parallel/worker.ts')],
+  outfile: join(root, 'dist/lm-worker.js'),
+});
 
 // Write each output to a temp file and rename it into place: a concurrent reader (a test run, a
 // worker process) never sees a half-written bundle.
@@ -63,7 +65,10 @@ const web = await build({
 });
 const webFiles = [
   ...web.outputFiles.map((f) => ({ path: f.path, contents: f.contents })),
-  ...['index.html', 'style.css'].map((name) => ({ path: join(root, 'dist/ui', name), contents: readFileSync(join(root, 'libs/ui/src/web', name)) })),
+  ...['index.html', 'style.css'].map((name) => ({
+    path: join(root, 'dist/ui', name),
+    contents: readFileSync(join(root, 'libs/ui/src/web', name)),
+  })),
 ];
 for (const file of webFiles) {
   mkdirSync(dirname(file.path), { recursive: true });

@@ -58,7 +58,9 @@ const download = (pkg) => {
       );
       return false;
     }
-    console.warn(`data:debian: ${pkg.name} ${pkg.version} is not available; took the candidate version (its content will not match the pin in libs/data/src/pins.ts, and Datasets refuse it)`);
+    console.warn(
+      `data:debian: ${pkg.name} ${pkg.version} is not available; took the candidate version (its content will not match the pin in libs/data/src/pins.ts, and Datasets refuse it)`,
+    );
   }
   return true;
 };

@@ -27,7 +27,12 @@ describe('plan, ledger and Report agree on (ε, δ)', () => {
     for (const node of p.nodes) {
       const claims = p.privacy.claims[node.id] ?? [];
       if (!claims.some(isMechanism)) continue;
-      await appendToLedger(store, claims, { key: node.key, node: node.id, type: node.type, graph: 'tiny-quickstart', run: 'r', attempt: 1, outcome: 'started' }, accountant);
+      await appendToLedger(
+        store,
+        claims,
+        { key: node.key, node: node.id, type: node.type, graph: 'tiny-quickstart', run: 'r', attempt: 1, outcome: 'started' },
+        accountant,
+      );
     }
     const ledger = await readLedger(store, accountant);
     expect(ledger.units[0]).toMatchObject({ unit: 'imdb', delta: unit.delta, epsilon: unit.epsilon });
@@ -43,8 +48,16 @@ describe('plan, ledger and Report agree on (ε, δ)', () => {
     }
     const params = { ...table.params, accountant };
     const result = await ReportNode.run({
-      id: 'table', key: 'k', type: 'Report', params, seed: 1, inputs, scratchDir: dir,
-      signal: new AbortController().signal, progress: () => undefined, log: () => undefined,
+      id: 'table',
+      key: 'k',
+      type: 'Report',
+      params,
+      seed: 1,
+      inputs,
+      scratchDir: dir,
+      signal: new AbortController().signal,
+      progress: () => undefined,
+      log: () => undefined,
     });
     const report = JSON.parse(readFileSync(result.outputs.table!.file, 'utf8')) as Table;
     const specs = table.params!.rows as Array<{ label: string; metrics: string }>;
@@ -54,8 +67,16 @@ describe('plan, ledger and Report agree on (ε, δ)', () => {
       const evaluated = table.inputs![spec.metrics]!;
       const lineage = p.privacy.lineage[evaluated]?.imdb ?? {};
       const planned = p.privacy.lineageEpsilon[evaluated]?.imdb;
-      const keys = new Set(Object.values(lineage).filter((e) => e.event.type !== 'NoOp').map((e) => e.key));
-      const charged = unitTotal('imdb', ledger.records.filter((r) => keys.has(r.key)), accountant);
+      const keys = new Set(
+        Object.values(lineage)
+          .filter((e) => e.event.type !== 'NoOp')
+          .map((e) => e.key),
+      );
+      const charged = unitTotal(
+        'imdb',
+        ledger.records.filter((r) => keys.has(r.key)),
+        accountant,
+      );
       const row = report.rows[i]!;
       if (planned === undefined) {
         // No mechanism in the lineage: ε = 0 at δ = 0 everywhere.
@@ -67,7 +88,8 @@ describe('plan, ledger and Report agree on (ε, δ)', () => {
     });
     // The gaps of each row are its footnotes (every row is evaluated on the private test split).
     expect(report.rowNotes).toHaveLength(specs.length);
-    for (const notes of report.rowNotes!) expect(notes).toContain('not covered by ε: imdb: evaluation on the private test split (not noised)');
+    for (const notes of report.rowNotes!)
+      expect(notes).toContain('not covered by ε: imdb: evaluation on the private test split (not noised)');
     // And the DP rows are really DP: ε > 0 at the unit's δ, far below 1/N.
     expect(report.rows.filter((r) => typeof r.epsilon === 'number' && r.epsilon > 0)).toHaveLength(6);
     expect(unit.delta).toBeLessThan(1 / unit.corpusSize);

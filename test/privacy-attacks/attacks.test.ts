@@ -12,7 +12,10 @@ const base = { public: publicMix, t0: pretrain };
 
 describe('attack 1: δ bypass through a tiny Dataset node', () => {
   const refused = { privacy: { budgets: { imdb: { epsilon: 1.5 } } }, nodes: { ...base, imdb: imdb(), teacher: dpTeacher() } };
-  const withTiny = { ...refused, nodes: { ...refused.nodes, tiny: { type: 'Dataset', params: { corpus: 'imdb', train: 2, validation: 0, test: 0 } } } };
+  const withTiny = {
+    ...refused,
+    nodes: { ...refused.nodes, tiny: { type: 'Dataset', params: { corpus: 'imdb', train: 2, validation: 0, test: 0 } } },
+  };
 
   test('an unused 2-document Dataset over the corpus no longer moves δ: still refused at δ = 1/(10·N)', async () => {
     const before = await plan(refused);
@@ -33,7 +36,12 @@ describe('attack 1: δ bypass through a tiny Dataset node', () => {
 
   test('a budget δ at or above 1/N is invalid input (exit 2) naming the budget; "1/n" is no longer accepted', async () => {
     const p = await plan({ ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
-    expect(p.invalid).toEqual([expect.objectContaining({ pointer: '/privacy/budgets/imdb/delta', message: expect.stringMatching(/budget "imdb" for imdb: δ = 0.0001 is not below 1\/N/) })]);
+    expect(p.invalid).toEqual([
+      expect.objectContaining({
+        pointer: '/privacy/budgets/imdb/delta',
+        message: expect.stringMatching(/budget "imdb" for imdb: δ = 0.0001 is not below 1\/N/),
+      }),
+    ]);
     for (const command of ['validate', 'plan']) {
       const r = cli([command], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
       expect(r.code).toBe(2);
@@ -47,12 +55,19 @@ describe('attack 1: δ bypass through a tiny Dataset node', () => {
   });
 
   test("a budget's δ is in the key of every DP node of its unit (a teacher calibrated at another δ is never reused)", () => {
-    const at = (delta?: number) => expandGraph({ privacy: { budgets: { imdb: { epsilon: 8, ...(delta ? { delta } : {}) } } }, nodes: { ...base, imdb: imdb(), teacher: dpTeacher() } });
+    const at = (delta?: number) =>
+      expandGraph({
+        privacy: { budgets: { imdb: { epsilon: 8, ...(delta ? { delta } : {}) } } },
+        nodes: { ...base, imdb: imdb(), teacher: dpTeacher() },
+      });
     const key = (g: ReturnType<typeof at>, id: string) => g.nodes.find((n) => n.id === id)!.key;
     const [a, b, c] = [at(), at(1e-7), at(1e-8)];
     expect(new Set([key(a, 'teacher'), key(b, 'teacher'), key(c, 'teacher')]).size).toBe(3);
     expect(key(a, 't0')).toBe(key(b, 't0')); // public work is not invalidated
-    const planned = plan({ privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-7 } } }, nodes: { ...base, imdb: imdb(), teacher: dpTeacher() } });
+    const planned = plan({
+      privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-7 } } },
+      nodes: { ...base, imdb: imdb(), teacher: dpTeacher() },
+    });
     return planned.then((p) => {
       expect(p.privacy.datasets.imdb!.delta).toBe(1e-7);
       // σ was calibrated at the budget's δ: ε of the teacher at that δ is its target.
@@ -66,7 +81,9 @@ describe('attack 2: predictable and shared noise', () => {
   const graph = (teacher: Record<string, unknown>, sample: Record<string, unknown> = {}, privacy: Record<string, unknown> = {}) => ({
     privacy: { budgets: { imdb: { epsilon: 8 } }, ...privacy },
     nodes: {
-      ...base, imdb: imdb(), teacher: dpTeacher(teacher),
+      ...base,
+      imdb: imdb(),
+      teacher: dpTeacher(teacher),
       syn: { type: 'Sample', inputs: { model: 'teacher', codes: 'imdb' }, params: { count: 10, codes: 'noisy', ...sample } },
     },
   });
@@ -87,7 +104,12 @@ describe('attack 2: predictable and shared noise', () => {
     expect(cli(['plan'], seeded).code).toBe(3);
     const allowed = await plan(graph({ noise: 'seeded' }, { noise: 'seeded' }, { allowSeededNoise: true }));
     expect(allowed.violations).toEqual([]);
-    expect(allowed.privacy.gaps.filter((g) => g.note === SEEDED_NOISE_GAP).map((g) => g.node).sort()).toEqual(['syn', 'teacher']);
+    expect(
+      allowed.privacy.gaps
+        .filter((g) => g.note === SEEDED_NOISE_GAP)
+        .map((g) => g.node)
+        .sort(),
+    ).toEqual(['syn', 'teacher']);
     expect(allowed.privacy.lineage.syn!.imdb![allowed.nodes.find((n) => n.id === 'teacher')!.key]!.gaps).toContain(SEEDED_NOISE_GAP);
   }, 120_000);
 });
@@ -97,13 +119,21 @@ describe('attack 3: a public Dataset over a private corpus', () => {
     const graph = {
       privacy: { budgets: { imdb: { epsilon: 8 } } },
       nodes: {
-        ...base, imdb: imdb(), leak: imdb({ private: false }), teacher: dpTeacher(),
+        ...base,
+        imdb: imdb(),
+        leak: imdb({ private: false }),
+        teacher: dpTeacher(),
         ft: { type: 'FineTune', inputs: { model: 't0', data: 'leak' }, params: { epochs: 1, seqLen: 32 } },
       },
     };
     // `validate` refuses it from the file alone, at the public node's "private".
     const validated = validateGraph(JSON.stringify({ name: 'attack', ...graph }), 'attack.json');
-    expect(validated.diagnostics).toEqual([expect.objectContaining({ pointer: '/nodes/leak/params/private', message: expect.stringMatching(/Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/) })]);
+    expect(validated.diagnostics).toEqual([
+      expect.objectContaining({
+        pointer: '/nodes/leak/params/private',
+        message: expect.stringMatching(/Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/),
+      }),
+    ]);
     // The plan checks it again on what the Dataset nodes report (a graph that got past validate).
     const declaredPrivate = { ...graph, nodes: { ...graph.nodes, leak: imdb({ train: 101 }) } }; // a train size no other test uses: the description cache is keyed by action key
     const p = await plan(declaredPrivate, (g) => void (g.nodes.find((n) => n.id === 'leak')!.params.private = false));
@@ -125,7 +155,9 @@ describe('attack 4: two budgets for one corpus', () => {
     };
     const twoBudgets = /privacy unit imdb has two budgets, "imdb" \(ε 1\) and "imdb2" \(ε 100\)/;
     const validated = validateGraph(JSON.stringify({ name: 'attack', ...graph }), 'attack.json');
-    expect(validated.diagnostics).toEqual([expect.objectContaining({ pointer: '/privacy/budgets/imdb2', message: expect.stringMatching(twoBudgets) })]);
+    expect(validated.diagnostics).toEqual([
+      expect.objectContaining({ pointer: '/privacy/budgets/imdb2', message: expect.stringMatching(twoBudgets) }),
+    ]);
     // The plan checks it again (a graph that got past validate).
     const oneBudget = { ...graph, privacy: { budgets: { imdb: { epsilon: 1 } } } };
     const p = await plan(oneBudget, (g) => void ((g.source.privacy!.budgets as Record<string, unknown>).imdb2 = { epsilon: 100 }));
@@ -170,7 +202,9 @@ describe('attack 7: held-out uses of private splits', () => {
   const graph = (privacy: Record<string, unknown> = {}, select = 'best-validation') => ({
     privacy: { budgets: { imdb: { epsilon: 8 } }, ...privacy },
     nodes: {
-      ...base, imdb: imdb(), teacher: dpTeacher({ select }),
+      ...base,
+      imdb: imdb(),
+      teacher: dpTeacher({ select }),
       ppl: { type: 'Evaluate', inputs: { model: 'teacher', data: 'imdb' }, params: { window: 32 } },
     },
   });
@@ -182,7 +216,11 @@ describe('attack 7: held-out uses of private splits', () => {
       ['ppl', 'test', 'evaluation on the private test split (not noised)'],
     ]);
     const row = p.privacy.lineage.ppl!.imdb!;
-    expect(Object.values(row).flatMap((e) => e.gaps ?? []).sort()).toEqual([SELECTION_GAP, 'evaluation on the private test split (not noised)'].sort());
+    expect(
+      Object.values(row)
+        .flatMap((e) => e.gaps ?? [])
+        .sort(),
+    ).toEqual([SELECTION_GAP, 'evaluation on the private test split (not noised)'].sort());
   }, 120_000);
 
   test('DPFineTune selects the last step by default: no validation use', async () => {
@@ -198,7 +236,9 @@ describe('attack 7: held-out uses of private splits', () => {
 
 describe('attack 8: un-noised private statistics', () => {
   test('DPFineTune declares no metric or progress field for the training loss (checked on a run in libs/nodes/test/pipeline.test.ts)', async () => {
-    const source = await import('node:fs').then((fs) => fs.readFileSync(new URL('../../libs/nodes/src/dp-fine-tune.ts', import.meta.url), 'utf8'));
+    const source = await import('node:fs').then((fs) =>
+      fs.readFileSync(new URL('../../libs/nodes/src/dp-fine-tune.ts', import.meta.url), 'utf8'),
+    );
     expect(source).not.toMatch(/finalLoss|losses\.at|loss: r\.loss/);
   });
 });
@@ -214,9 +254,14 @@ describe('more: a non-private use of the private data under a budget', () => {
   }, 120_000);
 
   test('the planned ε is the accountant on the planned events at the unit δ (never a param)', async () => {
-    const p = await plan({ privacy: { budgets: { imdb: { epsilon: 8 } } }, nodes: { ...base, imdb: imdb(), teacher: dpTeacher({ epsilon: 2 }) } });
+    const p = await plan({
+      privacy: { budgets: { imdb: { epsilon: 8 } } },
+      nodes: { ...base, imdb: imdb(), teacher: dpTeacher({ epsilon: 2 }) },
+    });
     const event = p.privacy.datasets.imdb!.events[0]!.event;
-    expect(event).toMatchObject(dpSgdEvent({ q: 0.1, sigma: (event as { event: { event: { sigma: number } } }).event.event.sigma, steps: 10 }));
+    expect(event).toMatchObject(
+      dpSgdEvent({ q: 0.1, sigma: (event as { event: { event: { sigma: number } } }).event.event.sigma, steps: 10 }),
+    );
     expect(p.privacy.datasets.imdb!.epsilon).toBe(epsilonOf(event, unitDelta).epsilon);
   }, 120_000);
 });

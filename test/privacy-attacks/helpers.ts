@@ -24,7 +24,9 @@ export function scratchDir(prefix = 'dpkd-attack-'): string {
 export const registry = makeRegistry(
   nodeImplementations.map((implementation): RegisteredNode => ({
     implementation,
-    outputs: Object.fromEntries(Object.entries(defaultSignatures().get(implementation.type)?.outputs ?? {}).map(([port, spec]) => [port, spec.kind])),
+    outputs: Object.fromEntries(
+      Object.entries(defaultSignatures().get(implementation.type)?.outputs ?? {}).map(([port, spec]) => [port, spec.kind]),
+    ),
   })),
 );
 
@@ -56,15 +58,22 @@ export function cli(args: string[], graph: Record<string, unknown>): { code: num
   writeFileSync(file, JSON.stringify({ name: 'attack', seed: 1, ...graph }, null, 2));
   const store = args[0] === 'validate' ? [] : ['--store', join(dir, 'store')]; // validate has no store (an unknown option exits 2 too)
   const r = spawnSync(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...args, file, ...store], {
-    cwd: workspaceRoot, encoding: 'utf8', timeout: 120_000,
+    cwd: workspaceRoot,
+    encoding: 'utf8',
+    timeout: 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 // Small building blocks of the attack graphs (the quickstart's shapes at toy sizes).
-export const imdb = (extra: Record<string, unknown> = {}) => ({ type: 'Dataset', params: { corpus: 'imdb', train: 200, validation: 20, test: 20, ...extra } });
+export const imdb = (extra: Record<string, unknown> = {}) => ({
+  type: 'Dataset',
+  params: { corpus: 'imdb', train: 200, validation: 20, test: 20, ...extra },
+});
 export const publicMix = { type: 'Dataset', params: { corpus: 'public-mix', train: 50, validation: 5, test: 5 } };
 export const pretrain = { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', steps: 2, batchSize: 4, seqLen: 32 } };
 export const dpTeacher = (extra: Record<string, unknown> = {}, data = 'imdb') => ({
-  type: 'DPFineTune', inputs: { model: 't0', data }, params: { epsilon: 2, epochs: 1, batchSize: 20, seqLen: 32, ...extra },
+  type: 'DPFineTune',
+  inputs: { model: 't0', data },
+  params: { epsilon: 2, epochs: 1, batchSize: 20, seqLen: 32, ...extra },
 });

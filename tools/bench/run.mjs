@@ -10,7 +10,9 @@ const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const [name, ...args] = process.argv.slice(2);
 const source = join(root, 'tools/bench', `${name}.ts`);
 if (!name || !existsSync(source)) {
-  const names = readdirSync(join(root, 'tools/bench')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+  const names = readdirSync(join(root, 'tools/bench'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3));
   console.error(`usage: npm run bench -- <${names.join('|')}> [args]`);
   process.exit(2);
 }
@@ -22,12 +24,14 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  plugins: [{
-    name: 'external-packages',
-    setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@dpkd/') ? undefined : { path: a.path, external: true }));
+  plugins: [
+    {
+      name: 'external-packages',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@dpkd/') ? undefined : { path: a.path, external: true }));
+      },
     },
-  }],
+  ],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -51,7 +51,10 @@ async function main() {
   await copyFile(source, moveSource);
   const move = await peakRssGrowth(() => store.putBytes('x').then(() => store.putFile(moveSource, { move: true })));
   const verify = await time(() => store.verify());
-  const row = (name: string, ms: number, extra = '') => console.log(`${name.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(6)} s  ${(sizeMb / (ms / 1000)).toFixed(0).padStart(5)} MB/s ${extra}`);
+  const row = (name: string, ms: number, extra = '') =>
+    console.log(
+      `${name.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(6)} s  ${(sizeMb / (ms / 1000)).toFixed(0).padStart(5)} MB/s ${extra}`,
+    );
   row('sha256 stream only', hashOnly.ms, `peak RSS +${hashOnly.mb.toFixed(1)} MB`);
   row('fs.copyFile (no hash, no fsync)', plainCopy.ms, `peak RSS +${plainCopy.mb.toFixed(1)} MB`);
   row('putFile copy (hash+write+fsync)', put.ms, `peak RSS +${put.mb.toFixed(1)} MB; ${(put.ms / hashOnly.ms).toFixed(2)}x hash-only`);
@@ -62,11 +65,21 @@ async function main() {
   console.log('\n# small writes (1 KB), sequential');
   const n = 300;
   const payloads = Array.from({ length: n }, (_, i) => `${i}:${'y'.repeat(1020)}`);
-  const plain = await time(async () => { for (let i = 0; i < n; i++) await writeFile(join(dir, `plain-${i}`), payloads[i]!); });
-  const atomic = await time(async () => { for (let i = 0; i < n; i++) await writeFileAtomic(join(dir, `atomic-${i}`), payloads[i]!); });
-  const puts = await time(async () => { for (const p of payloads) await store.putBytes(p); });
-  const reputs = await time(async () => { for (const p of payloads) await store.putBytes(p); });
-  const locks = await time(async () => { for (let i = 0; i < n; i++) await store.withLock('bench', () => undefined); });
+  const plain = await time(async () => {
+    for (let i = 0; i < n; i++) await writeFile(join(dir, `plain-${i}`), payloads[i]!);
+  });
+  const atomic = await time(async () => {
+    for (let i = 0; i < n; i++) await writeFileAtomic(join(dir, `atomic-${i}`), payloads[i]!);
+  });
+  const puts = await time(async () => {
+    for (const p of payloads) await store.putBytes(p);
+  });
+  const reputs = await time(async () => {
+    for (const p of payloads) await store.putBytes(p);
+  });
+  const locks = await time(async () => {
+    for (let i = 0; i < n; i++) await store.withLock('bench', () => undefined);
+  });
   const perOp = (ms: number) => `${((ms / n) * 1000).toFixed(0).padStart(6)} µs/op`;
   console.log(`writeFile (not atomic, no fsync)   ${perOp(plain.ms)}`);
   console.log(`writeFileAtomic (fsync + rename)   ${perOp(atomic.ms)}  ${(atomic.ms / plain.ms).toFixed(1)}x writeFile`);
@@ -76,17 +89,30 @@ async function main() {
 
   console.log('\n# append log');
   const log = new AppendLog(join(dir, 'ledger.jsonl'));
-  const appends = await time(async () => { for (let i = 0; i < n; i++) await log.append({ dataset: 'imdb', epsilon: 0.5, action: 'a'.repeat(64), i }); });
+  const appends = await time(async () => {
+    for (let i = 0; i < n; i++) await log.append({ dataset: 'imdb', epsilon: 0.5, action: 'a'.repeat(64), i });
+  });
   const logVerify = await time(() => log.verify());
   console.log(`append (lock + write + fsync + head) ${perOp(appends.ms)}`);
   console.log(`verify ${n} entries                  ${logVerify.ms.toFixed(1)} ms (ok=${logVerify.value.ok})`);
 
   console.log('\n# canonical JSON of a manifest-sized object');
-  const manifest = { node: 'DPFineTune', version: 3, params: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${39 - i}`, i * 1.5])), inputs: { a: 'f'.repeat(64), b: 'e'.repeat(64) } };
+  const manifest = {
+    node: 'DPFineTune',
+    version: 3,
+    params: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${39 - i}`, i * 1.5])),
+    inputs: { a: 'f'.repeat(64), b: 'e'.repeat(64) },
+  };
   const reps = 20_000;
-  const canon = await time(async () => { for (let i = 0; i < reps; i++) canonicalJson(manifest); });
-  const plainJson = await time(async () => { for (let i = 0; i < reps; i++) JSON.stringify(manifest); });
-  console.log(`canonicalJson ${((canon.ms / reps) * 1000).toFixed(1)} µs, JSON.stringify ${((plainJson.ms / reps) * 1000).toFixed(1)} µs: ${(canon.ms / plainJson.ms).toFixed(1)}x`);
+  const canon = await time(async () => {
+    for (let i = 0; i < reps; i++) canonicalJson(manifest);
+  });
+  const plainJson = await time(async () => {
+    for (let i = 0; i < reps; i++) JSON.stringify(manifest);
+  });
+  console.log(
+    `canonicalJson ${((canon.ms / reps) * 1000).toFixed(1)} µs, JSON.stringify ${((plainJson.ms / reps) * 1000).toFixed(1)} µs: ${(canon.ms / plainJson.ms).toFixed(1)}x`,
+  );
 }
 
 void main().finally(() => rmSync(dir, { recursive: true, force: true }));

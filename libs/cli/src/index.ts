@@ -16,7 +16,18 @@ function program(): Command {
     .description('Declarative experiment graphs for differentially private knowledge distillation')
     .showHelpAfterError()
     .exitOverride();
-  for (const commands of [graphCommands, engineCommands, showCommands, reportCommands, privacyCommands, dataCommands, zooCommands, uiCommands, queueCommands]) commands.register(p);
+  for (const commands of [
+    graphCommands,
+    engineCommands,
+    showCommands,
+    reportCommands,
+    privacyCommands,
+    dataCommands,
+    zooCommands,
+    uiCommands,
+    queueCommands,
+  ])
+    commands.register(p);
   return p;
 }
 
@@ -42,7 +53,9 @@ export async function runDpkd(argv: string[]): Promise<number> {
       // commander has already printed its message (unknown option, missing argument, --help).
       code = error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput;
     } else {
-      process.stderr.write(`dpkd: internal error (a bug in dpkd, please report it with this output): ${(error as Error)?.stack ?? String(error)}\n`);
+      process.stderr.write(
+        `dpkd: internal error (a bug in dpkd, please report it with this output): ${(error as Error)?.stack ?? String(error)}\n`,
+      );
       code = ExitCode.failed;
     }
   } finally {

@@ -24,7 +24,9 @@ export function nodeRegistry(): NodeRegistryApi {
   const signatures = defaultSignatures();
   const real: RegisteredNode[] = nodeImplementations.map((implementation) => ({
     implementation,
-    outputs: Object.fromEntries(Object.entries(signatures.get(implementation.type)?.outputs ?? {}).map(([port, spec]) => [port, spec.kind])),
+    outputs: Object.fromEntries(
+      Object.entries(signatures.get(implementation.type)?.outputs ?? {}).map(([port, spec]) => [port, spec.kind]),
+    ),
   }));
   return makeRegistry([...real, ...(testHook() ? testNodes : [])]);
 }

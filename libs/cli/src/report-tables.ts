@@ -22,8 +22,12 @@ async function readTable(store: Store, node: { id: string; key: string }, digest
     if (!(error instanceof MissingObjectError) && !(error instanceof CorruptObjectError)) throw error;
     const producer = await dropProducer(store, node.key, digest);
     const problem = new ObjectUnavailable({
-      reader: `the result table of ${node.id}`, digest, path: error.path, problem: error instanceof MissingObjectError ? 'missing' : 'corrupt',
-      ...(error instanceof CorruptObjectError ? { actualDigest: error.actualDigest } : {}), ...(producer ? { producer } : {}),
+      reader: `the result table of ${node.id}`,
+      digest,
+      path: error.path,
+      problem: error instanceof MissingObjectError ? 'missing' : 'corrupt',
+      ...(error instanceof CorruptObjectError ? { actualDigest: error.actualDigest } : {}),
+      ...(producer ? { producer } : {}),
     });
     throw new CliError(problem.message, ExitCode.failed);
   }

@@ -38,7 +38,9 @@ describe('dpkd data info', () => {
     const r = runCli(['data', 'info', 'foldoc', '--json', '--validation', '1', '--test', '1'], { env: { DPKD_DATA_CACHE: fixtureCache } });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const expected = JSON.parse(readFileSync(join(fixtures, 'expected-info.json'), 'utf8')).find((i: { name: string }) => i.name === 'foldoc');
+    const expected = JSON.parse(readFileSync(join(fixtures, 'expected-info.json'), 'utf8')).find(
+      (i: { name: string }) => i.name === 'foldoc',
+    );
     expect(JSON.parse(r.stdout)).toEqual(expected);
     expect(Object.keys(JSON.parse(r.stdout))).toEqual(['name', 'documents', 'characters', 'tokens', 'classes', 'content', 'splits']);
     // The fixture is not the pinned FOLDOC: info says so (a Dataset would refuse it).
@@ -46,7 +48,9 @@ describe('dpkd data info', () => {
   });
 
   test('the table shows counts and hashes, never document text', () => {
-    const r = runCli(['data', 'info', 'foldoc', '--train', '3', '--validation', '2', '--test', '2'], { env: { DPKD_DATA_CACHE: fixtureCache } });
+    const r = runCli(['data', 'info', 'foldoc', '--train', '3', '--validation', '2', '--test', '2'], {
+      env: { DPKD_DATA_CACHE: fixtureCache },
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/documents\s+9/);
     expect(r.stdout).toMatch(/train\s+3\s+sha256 [0-9a-f]{64}/);

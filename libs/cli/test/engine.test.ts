@@ -23,10 +23,16 @@ function setup(nodes: Record<string, unknown>, extra: Record<string, unknown> = 
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
 function start(args: string[]) {
-  const child = spawn(process.execPath, [bundle, ...args], { cwd: workspaceRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bundle, ...args], {
+    cwd: workspaceRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((r) => child.on('close', (code, signal) => r({ code, signal, stderr })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((r) =>
+    child.on('close', (code, signal) => r({ code, signal, stderr })),
+  );
   return { child, exited };
 }
 
@@ -49,7 +55,11 @@ describe('dpkd run / status / cache / ledger', () => {
     const first = runCli(['run', graph, '--store', store, '--json', '--jobs', '2'], { env });
     expect(first.code).toBe(1);
     const out = JSON.parse(first.stdout);
-    expect(Object.fromEntries(out.nodes.map((n: { id: string; status: string }) => [n.id, n.status]))).toEqual({ a: 'ran', bad: 'failed', after: 'skipped' });
+    expect(Object.fromEntries(out.nodes.map((n: { id: string; status: string }) => [n.id, n.status]))).toEqual({
+      a: 'ran',
+      bad: 'failed',
+      after: 'skipped',
+    });
     expect(first.stderr).toMatch(/failed bad: deliberate \(log: .*\.log\)/);
     const second = runCli(['run', graph, '--store', store, '--json'], { env });
     expect(JSON.parse(second.stdout).nodes.find((n: { id: string }) => n.id === 'a').status).toBe('cached');
@@ -62,10 +72,16 @@ describe('dpkd run / status / cache / ledger', () => {
     const { dir, graph, store, counter } = setup({});
     const hold = join(dir, 'hold');
     writeFileSync(hold, '');
-    writeFileSync(graph, JSON.stringify({ name: 'kill', nodes: {
-      quick: { type: 'Count', params: { file: counter } },
-      slow: { type: 'Count', inputs: { x: 'quick' }, params: { file: counter, holdWhile: hold } },
-    } }));
+    writeFileSync(
+      graph,
+      JSON.stringify({
+        name: 'kill',
+        nodes: {
+          quick: { type: 'Count', params: { file: counter } },
+          slow: { type: 'Count', inputs: { x: 'quick' }, params: { file: counter, holdWhile: hold } },
+        },
+      }),
+    );
     const { child, exited } = start(['run', graph, '--store', store, '--jobs', '1', '--executor', 'in-process']);
     await waitFor(() => lines(counter).length >= 2); // quick committed, slow running (held)
     child.kill('SIGKILL');
@@ -81,25 +97,41 @@ describe('dpkd run / status / cache / ledger', () => {
 
   test('two concurrent runs on one store produce one set of artifacts', async () => {
     const { graph, store, counter } = setup({});
-    writeFileSync(graph, JSON.stringify({ name: 'concurrent', nodes: {
-      a: { type: 'Count', params: { file: counter, seconds: 0.5 } },
-      b: { type: 'Count', inputs: { x: 'a' }, params: { file: counter, seconds: 0.2 } },
-    } }));
+    writeFileSync(
+      graph,
+      JSON.stringify({
+        name: 'concurrent',
+        nodes: {
+          a: { type: 'Count', params: { file: counter, seconds: 0.5 } },
+          b: { type: 'Count', inputs: { x: 'a' }, params: { file: counter, seconds: 0.2 } },
+        },
+      }),
+    );
     const one = start(['run', graph, '--store', store, '--executor', 'in-process']);
     const two = start(['run', graph, '--store', store, '--executor', 'in-process']);
     const [r1, r2] = await Promise.all([one.exited, two.exited]);
     expect([r1.code, r2.code]).toEqual([0, 0]);
-    expect(lines(counter).map((l) => l.split(' ')[0]).sort()).toEqual(['a', 'b']);
+    expect(
+      lines(counter)
+        .map((l) => l.split(' ')[0])
+        .sort(),
+    ).toEqual(['a', 'b']);
     const ls = JSON.parse(runCli(['cache', 'ls', '--store', store, '--json']).stdout);
     expect(ls.actions).toHaveLength(2);
   });
 
   test('Ctrl-C stops a worker, commits nothing, charges the started DP attempt and exits 130', async () => {
     const { graph, store, counter } = setup({});
-    writeFileSync(graph, JSON.stringify({ name: 'sigint', nodes: {
-      imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
-      teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.1, steps: 10, seconds: 30, count: counter } },
-    } }));
+    writeFileSync(
+      graph,
+      JSON.stringify({
+        name: 'sigint',
+        nodes: {
+          imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
+          teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.1, steps: 10, seconds: 30, count: counter } },
+        },
+      }),
+    );
     const { child, exited } = start(['run', graph, '--store', store]);
     await waitFor(() => lines(counter).length >= 1); // the worker has started the DP node
     child.kill('SIGINT');
@@ -136,10 +168,17 @@ describe('dpkd run / status / cache / ledger', () => {
   test('a damaged ledger: run refuses before any DP node starts (exit 1), ledger prints no ε, rebuild restores it', () => {
     const { graph, store, counter } = setup({});
     const write = (seed: number) =>
-      writeFileSync(graph, JSON.stringify({ name: 'ledger-damage', seed, nodes: {
-        imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
-        teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.1, steps: 10, count: counter } },
-      } }));
+      writeFileSync(
+        graph,
+        JSON.stringify({
+          name: 'ledger-damage',
+          seed,
+          nodes: {
+            imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
+            teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.1, steps: 10, count: counter } },
+          },
+        }),
+      );
     write(1);
     expect(runCli(['run', graph, '--store', store, '--executor', 'in-process'], { env }).code).toBe(0);
     writeFileSync(join(store, 'logs/privacy-ledger.jsonl'), 'garbage\n', { flag: 'a' });
@@ -176,10 +215,18 @@ describe('dpkd run / status / cache / ledger', () => {
     const key = plan.nodes[0].key as string;
     mkdirSync(join(store, 'locks'), { recursive: true });
     // Held by this (live) test process, with its real identity: not stale.
-    writeFileSync(join(store, 'locks', `action-${key}.lock`), JSON.stringify({
-      pid: process.pid, hostname: hostname(), hostTag: hostTagOf(), startedAt: '2026-01-02T03:04:05.000Z', token: 'feedfacefeedface',
-      command: 'dpkd run other.json', identity: processIdentity(process.pid),
-    }));
+    writeFileSync(
+      join(store, 'locks', `action-${key}.lock`),
+      JSON.stringify({
+        pid: process.pid,
+        hostname: hostname(),
+        hostTag: hostTagOf(),
+        startedAt: '2026-01-02T03:04:05.000Z',
+        token: 'feedfacefeedface',
+        command: 'dpkd run other.json',
+        identity: processIdentity(process.pid),
+      }),
+    );
     const { child, exited } = start(['run', graph, '--store', store, '--executor', 'in-process']);
     let said = '';
     child.stderr.on('data', (c) => (said += c));
@@ -211,4 +258,3 @@ describe('dpkd run / status / cache / ledger', () => {
     }
   });
 });
-

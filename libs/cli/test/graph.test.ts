@@ -17,7 +17,9 @@ describe('dpkd validate', () => {
   test('an invalid graph exits 2 with file:line:col: pointer: message (hint)', () => {
     const r = runCli(['validate', `${fixtures}/missing-node.json`]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^test\/fixtures\/graphs\/missing-node\.json:\d+:\d+: \/nodes\/soft\/inputs\/teacher: .*\(did you mean `teacher`\?\)$/m);
+    expect(r.stderr).toMatch(
+      /^test\/fixtures\/graphs\/missing-node\.json:\d+:\d+: \/nodes\/soft\/inputs\/teacher: .*\(did you mean `teacher`\?\)$/m,
+    );
   });
 
   test('a file that is not JSON gets the parser position, never a stack trace', () => {

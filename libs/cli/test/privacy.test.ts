@@ -5,7 +5,21 @@ import { runCli, scratchDir } from './run-cli';
 
 describe('dpkd privacy', () => {
   test('epsilon --json (RDP) reports ε and the optimal order', () => {
-    const r = runCli(['privacy', 'epsilon', '--q', '0.01', '--sigma', '1', '--steps', '1000', '--delta', '1e-5', '--accountant', 'rdp', '--json']);
+    const r = runCli([
+      'privacy',
+      'epsilon',
+      '--q',
+      '0.01',
+      '--sigma',
+      '1',
+      '--steps',
+      '1000',
+      '--delta',
+      '1e-5',
+      '--accountant',
+      'rdp',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.accountant).toBe('rdp');
@@ -22,7 +36,21 @@ describe('dpkd privacy', () => {
   });
 
   test('sigma --json is conservative', () => {
-    const r = runCli(['privacy', 'sigma', '--q', '0.01', '--steps', '1000', '--delta', '1e-5', '--epsilon', '1', '--accountant', 'rdp', '--json']);
+    const r = runCli([
+      'privacy',
+      'sigma',
+      '--q',
+      '0.01',
+      '--steps',
+      '1000',
+      '--delta',
+      '1e-5',
+      '--epsilon',
+      '1',
+      '--accountant',
+      'rdp',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.sigma).toBeCloseTo(1.513, 2);
@@ -33,7 +61,16 @@ describe('dpkd privacy', () => {
     const dir = scratchDir('dpkd-privacy-');
     const file = join(dir, 'event.json');
     const step = { type: 'PoissonSampled', q: 0.01, event: { type: 'Gaussian', sigma: 1 } };
-    writeFileSync(file, JSON.stringify({ type: 'Composed', events: [{ type: 'SelfComposed', event: step, count: 500 }, { type: 'SelfComposed', event: step, count: 500 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'Composed',
+        events: [
+          { type: 'SelfComposed', event: step, count: 500 },
+          { type: 'SelfComposed', event: step, count: 500 },
+        ],
+      }),
+    );
     const r = runCli(['privacy', 'epsilon', '--event', file, '--delta', '1e-5', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).epsilon).toBeCloseTo(1.828, 3);

@@ -13,8 +13,22 @@ const graph = JSON.parse(readFileSync(join(workspaceRoot, fixture), 'utf8')) as 
 };
 const store = scratchDir('dpkd-quickstart-');
 
-interface Row { method: string; params: number; compressionRatio: number; epsilon: number | string; delta: number; perplexity: number }
-interface LineageEvent { key: string; node: string; event: DpEvent; n: number; delta: number; gaps?: string[] }
+interface Row {
+  method: string;
+  params: number;
+  compressionRatio: number;
+  epsilon: number | string;
+  delta: number;
+  perplexity: number;
+}
+interface LineageEvent {
+  key: string;
+  node: string;
+  event: DpEvent;
+  n: number;
+  delta: number;
+  gaps?: string[];
+}
 
 let firstRun: { nodes: Array<{ id: string; status: string }> };
 let rows: Row[];
@@ -30,7 +44,9 @@ const manifest = (id: string) => JSON.parse(readFileSync(join(store, 'actions', 
 beforeAll(() => {
   firstRun = json(['run', fixture, '--json', '--store', store]);
   rows = json(['report', fixture, '--format', 'json', '--store', store]).rows;
-  keys = new Map((json(['plan', fixture, '--json', '--store', store]).nodes as Array<{ id: string; key: string }>).map((n) => [n.id, n.key]));
+  keys = new Map(
+    (json(['plan', fixture, '--json', '--store', store]).nodes as Array<{ id: string; key: string }>).map((n) => [n.id, n.key]),
+  );
 }, 170_000);
 
 describe('tiny quickstart, end to end', () => {
@@ -54,7 +70,7 @@ describe('tiny quickstart, end to end', () => {
     expect(student.compressionRatio).toBeLessThan(1);
   });
 
-  test('every ε is the accountant on the row\'s lineage (from the store), never a param', () => {
+  test("every ε is the accountant on the row's lineage (from the store), never a param", () => {
     const ledger = json(['ledger', '--json', '--store', store]).records as Array<{ key: string; event: DpEvent }>;
     const spec = graph.nodes.table!.params.rows as Array<{ label: string; metrics: string }>;
     const inputs = graph.nodes.table!.inputs!;

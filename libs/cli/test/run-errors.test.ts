@@ -16,15 +16,24 @@ function graphFile(nodes: Record<string, unknown>) {
   return { dir, graph, store: join(dir, 'store') };
 }
 
-const invalidInput = { type: 'Fail', params: { message: 'batchSize 64 exceeds the 10 training examples; lower batchSize', invalidInput: 'batchSize' }, retries: 2 };
+const invalidInput = {
+  type: 'Fail',
+  params: { message: 'batchSize 64 exceeds the 10 training examples; lower batchSize', invalidInput: 'batchSize' },
+  retries: 2,
+};
 
 describe('run-time input errors', () => {
   for (const executor of ['in-process', 'worker']) {
     test(`a NodeInputError thrown by run exits 2 naming the file and the pointer (${executor})`, () => {
-      const { graph, store } = graphFile({ bad: invalidInput, after: { type: 'Count', inputs: { x: 'bad' }, params: { file: '/dev/null' } } });
+      const { graph, store } = graphFile({
+        bad: invalidInput,
+        after: { type: 'Count', inputs: { x: 'bad' }, params: { file: '/dev/null' } },
+      });
       const r = runCli(['run', graph, '--store', store, '--executor', executor], { env });
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toContain(`failed bad: ${graph}: /nodes/bad/params/batchSize: Fail node bad: batchSize 64 exceeds the 10 training examples; lower batchSize`);
+      expect(r.stderr).toContain(
+        `failed bad: ${graph}: /nodes/bad/params/batchSize: Fail node bad: batchSize 64 exceeds the 10 training examples; lower batchSize`,
+      );
       expect(r.stderr).toContain('skipped (upstream failed): after');
       const record = JSON.parse(runCli(['status', '--store', store, '--json']).stdout);
       const bad = record.nodes.find((n: { id: string }) => n.id === 'bad');
@@ -50,11 +59,14 @@ describe('the abort grace of workers', () => {
     const params = { seconds: 120, steps: 1, saveTo: saved, saveSeconds: o.saveSeconds ?? 1 };
     writeFileSync(graph, JSON.stringify({ name: 'grace', nodes: { slow: { type: 'Sleep', params } } }));
     const child = spawn(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), 'run', graph, '--store', store, '--executor', 'worker'], {
-      cwd: workspaceRoot, env: { ...process.env, ...env, ...extraEnv }, stdio: 'ignore',
+      cwd: workspaceRoot,
+      env: { ...process.env, ...env, ...extraEnv },
+      stdio: 'ignore',
     });
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     // The node is running in its worker once its scratch dir holds the half file Sleep writes first.
-    const running = () => existsSync(join(store, 'tmp')) && readdirSync(join(store, 'tmp'), { recursive: true }).some((f) => String(f).endsWith('partial.bin'));
+    const running = () =>
+      existsSync(join(store, 'tmp')) && readdirSync(join(store, 'tmp'), { recursive: true }).some((f) => String(f).endsWith('partial.bin'));
     for (let i = 0; i < 2400 && !running(); i++) await new Promise((r) => setTimeout(r, 25));
     if (!running()) throw new Error('the worker did not start the node');
     child.kill('SIGINT');

@@ -32,8 +32,16 @@ async function loadPublic(params: { name: string; sha256: string }, root = model
   process.env.DPKD_MODELS = root;
   try {
     const ctx = {
-      id: 'pm', key: 'k'.repeat(64), type: 'PublicModel', params, seed: 0, inputs: {}, scratchDir: scratchDir('dpkd-zoo-scratch-'),
-      signal: new AbortController().signal, progress: () => undefined, log: () => undefined,
+      id: 'pm',
+      key: 'k'.repeat(64),
+      type: 'PublicModel',
+      params,
+      seed: 0,
+      inputs: {},
+      scratchDir: scratchDir('dpkd-zoo-scratch-'),
+      signal: new AbortController().signal,
+      progress: () => undefined,
+      log: () => undefined,
     } satisfies NodeRunContext;
     return await PublicModelNode.run(ctx);
   } finally {
@@ -67,7 +75,10 @@ test('each Pretrain saved its state in <store>/checkpoints/<key>/ and the engine
 describe('dpkd zoo export', () => {
   let trained: string;
   beforeAll(async () => {
-    for (const [dtype, name] of [['f32', 'tiny-pub'], ['f16', 'tiny-pub-f16']]) {
+    for (const [dtype, name] of [
+      ['f32', 'tiny-pub'],
+      ['f16', 'tiny-pub-f16'],
+    ]) {
       const r = runCli(['zoo', 'export', graph, 'pub-model', name!, '--store', store, '--models', models, '--dtype', dtype!]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(`{ "type": "PublicModel", "params": { "name": "${name}", "sha256": "${card(name!).sha256}" } }`);
@@ -78,7 +89,15 @@ describe('dpkd zoo export', () => {
 
   test('the card records architecture, parameters, tokenizer, public data, tokens, validation perplexity, maker and machine', () => {
     const c = card('tiny-pub');
-    expect(c).toMatchObject({ cardFormat: 1, name: 'tiny-pub', dtype: 'F32', parameters: 145952, lineage: {}, tokensSeen: 3 * 2 * 32, steps: 3 });
+    expect(c).toMatchObject({
+      cardFormat: 1,
+      name: 'tiny-pub',
+      dtype: 'F32',
+      parameters: 145952,
+      lineage: {},
+      tokensSeen: 3 * 2 * 32,
+      steps: 3,
+    });
     expect(c.architecture).toMatchObject({ layers: 1, d: 32, vocab: 4098 });
     expect(c.tokenizer.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(c.data).toEqual([expect.objectContaining({ corpus: 'public-mix', private: false })]);
@@ -111,7 +130,9 @@ describe('dpkd zoo export', () => {
     await expect(loadPublic({ name: 'tiny-pub', sha256: pinned }, tampered)).rejects.toThrow(
       new RegExp(`has sha256 (?!${pinned})[0-9a-f]{64}, but the pinned digest \\(graph and card\\) is ${pinned}`),
     );
-    await expect(loadPublic({ name: 'tiny-pub', sha256: 'a'.repeat(64) })).rejects.toThrow(new RegExp(`pins sha256 a{64} but .*card.json records ${pinned}`));
+    await expect(loadPublic({ name: 'tiny-pub', sha256: 'a'.repeat(64) })).rejects.toThrow(
+      new RegExp(`pins sha256 a{64} but .*card.json records ${pinned}`),
+    );
     await expect(loadPublic({ name: 'no-such-model', sha256: pinned })).rejects.toThrow(/dpkd zoo export/);
   });
 
@@ -127,13 +148,17 @@ describe('dpkd zoo export', () => {
     const digest = sha256Hex(readFileSync(file));
     const c = { ...card('tiny-pub'), sha256: digest };
     writeFileSync(join(forged, 'tiny-pub', 'card.json'), JSON.stringify(c));
-    await expect(loadPublic({ name: 'tiny-pub', sha256: digest }, forged)).rejects.toThrow(/not a public-only model: it was trained on 'imdb', a corpus of private records/);
+    await expect(loadPublic({ name: 'tiny-pub', sha256: digest }, forged)).rejects.toThrow(
+      /not a public-only model: it was trained on 'imdb', a corpus of private records/,
+    );
   });
 
   test('export refuses a model trained on private data, an unknown node, a bad name and an existing target', () => {
     let r = runCli(['zoo', 'export', graph, 'priv-model', 'tiny-priv', '--store', store, '--models', models]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/refusing to publish priv-model as a public model: its lineage has .* 'imdb'; it was trained on the private dataset of 'imdb'/);
+    expect(r.stderr).toMatch(
+      /refusing to publish priv-model as a public model: its lineage has .* 'imdb'; it was trained on the private dataset of 'imdb'/,
+    );
     r = runCli(['zoo', 'export', graph, 'nope', 'x', '--store', store, '--models', models]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no Pretrain node `nope`; its Pretrain nodes: pub-model, priv-model/);
@@ -147,14 +172,18 @@ describe('dpkd zoo export', () => {
   test('a graph that starts from PublicModel runs and reads no private data', () => {
     const g2 = join(dir, 'from-zoo.json');
     const pin = card('tiny-pub').sha256;
-    writeFileSync(g2, JSON.stringify({
-      name: 'from-zoo', seed: 1,
-      nodes: {
-        public: { type: 'Dataset', params: { corpus: 'public-mix', train: 30, validation: 4, test: 2, maxLength: 400 } },
-        base: { type: 'PublicModel', params: { name: 'tiny-pub', sha256: pin } },
-        ft: { type: 'FineTune', inputs: { model: 'base', data: 'public' }, params: { seqLen: 32, batchSize: 2, epochs: 1 } },
-      },
-    }));
+    writeFileSync(
+      g2,
+      JSON.stringify({
+        name: 'from-zoo',
+        seed: 1,
+        nodes: {
+          public: { type: 'Dataset', params: { corpus: 'public-mix', train: 30, validation: 4, test: 2, maxLength: 400 } },
+          base: { type: 'PublicModel', params: { name: 'tiny-pub', sha256: pin } },
+          ft: { type: 'FineTune', inputs: { model: 'base', data: 'public' }, params: { seqLen: 32, batchSize: 2, epochs: 1 } },
+        },
+      }),
+    );
     const r = runCli(['run', g2, '--store', store], { env: { DPKD_MODELS: models } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/ran\s+base/);

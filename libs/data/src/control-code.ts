@@ -11,7 +11,8 @@ export function formatWithControlCode(labels: readonly string[], text: string): 
 /** The prompt the generation step uses for one control code: the same prefix, without text. */
 export function controlCodePrompt(labels: readonly string[]): string {
   for (const label of labels) {
-    if (/[\t\n]/.test(label)) throw new Error(`control-code value ${JSON.stringify(label)} contains a TAB or newline, which the format uses as separators`);
+    if (/[\t\n]/.test(label))
+      throw new Error(`control-code value ${JSON.stringify(label)} contains a TAB or newline, which the format uses as separators`);
   }
   return `${labels.join('\t')}\n\n`;
 }

@@ -4,9 +4,7 @@ import { finaliseDocuments, type FinaliseStats } from './documents';
 import { CorpusContentMismatchError, CorpusUnavailableError } from './errors';
 import { foldocFiles, foldocLabels, loadFoldoc } from './loaders/foldoc';
 import { imdbFileIn, imdbLabels, loadImdb } from './loaders/imdb';
-import {
-  fortunesDir, fortunesPresent, loadFactbook, loadFortunes, loadMobyDick, loadSotu, publicMixSources,
-} from './loaders/public-mix';
+import { fortunesDir, fortunesPresent, loadFactbook, loadFortunes, loadMobyDick, loadSotu, publicMixSources } from './loaders/public-mix';
 import type { RawDocument } from './loaders/raw';
 import { corpusPins } from './pins';
 import { loadSpam, spamLabels } from './loaders/spam';
@@ -149,7 +147,13 @@ export const corpusLabels = (name: CorpusName): readonly string[] => specOf(name
 export function describeCorpus(name: string, sources: SourceOverrides = {}): CorpusDescription {
   const spec = specOf(name);
   const howToGet = spec.missing(sources);
-  const base = { name: name as CorpusName, role: spec.role, privateByDefault: spec.privateByDefault, labelName: spec.labelName, source: spec.source };
+  const base = {
+    name: name as CorpusName,
+    role: spec.role,
+    privateByDefault: spec.privateByDefault,
+    labelName: spec.labelName,
+    source: spec.source,
+  };
   return howToGet === undefined ? { ...base, available: true } : { ...base, available: false, howToGet };
 }
 

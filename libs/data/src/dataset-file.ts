@@ -41,7 +41,15 @@ export function datasetHeader(dataset: Dataset): DatasetFileHeader {
     sizes[split] = dataset.splits[split].length;
     sha256[split] = splitDigest(dataset.splits[split]);
   }
-  return { format: datasetFormat, corpus: dataset.corpus, private: dataset.private, labelName: dataset.labelName, labels: dataset.labels, sizes, sha256 };
+  return {
+    format: datasetFormat,
+    corpus: dataset.corpus,
+    private: dataset.private,
+    labelName: dataset.labelName,
+    labels: dataset.labels,
+    sizes,
+    sha256,
+  };
 }
 
 /**
@@ -57,14 +65,25 @@ export function writeDatasetFile(path: string, dataset: Dataset): void {
 
 const isDocument = (d: unknown): d is Document => {
   const doc = d as Document;
-  return typeof doc === 'object' && doc !== null && typeof doc.key === 'string' && typeof doc.text === 'string' && (doc.label === undefined || typeof doc.label === 'string');
+  return (
+    typeof doc === 'object' &&
+    doc !== null &&
+    typeof doc.key === 'string' &&
+    typeof doc.text === 'string' &&
+    (doc.label === undefined || typeof doc.label === 'string')
+  );
 };
 
 /** Reads and checks a dataset file: the format, every document's shape, and each split's digest. */
 export function readDatasetFile(path: string): Dataset {
   const data = parseJsonQuietly(readFileSync(path, 'utf8'), path) as Partial<DatasetFileHeader & { splits: Record<string, unknown> }>;
   if (data?.format !== datasetFormat) throw new DataError(`${path} is not a dataset file (format '${datasetFormat}' expected)`);
-  if (typeof data.corpus !== 'string' || typeof data.private !== 'boolean' || typeof data.labelName !== 'string' || !Array.isArray(data.labels)) {
+  if (
+    typeof data.corpus !== 'string' ||
+    typeof data.private !== 'boolean' ||
+    typeof data.labelName !== 'string' ||
+    !Array.isArray(data.labels)
+  ) {
     throw new DataError(`${path}: header lacks corpus, private, labelName or labels; rewrite it with writeDatasetFile`);
   }
   const splits = {} as SplitSet;

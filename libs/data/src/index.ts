@@ -5,8 +5,16 @@ export { corpusPins, type CorpusPin } from './pins';
 export { decodeHtmlEntities, normaliseText, stripHtml } from './normalise';
 export { finaliseDocuments, type FinaliseStats } from './documents';
 export {
-  checkPinnedContent, corpusDigest, corpusLabels, corpusNames, CorpusUnknownError, describeCorpus, isCorpusName, loadCorpus,
-  loadCorpusWithStats, loadPinnedCorpus,
+  checkPinnedContent,
+  corpusDigest,
+  corpusLabels,
+  corpusNames,
+  CorpusUnknownError,
+  describeCorpus,
+  isCorpusName,
+  loadCorpus,
+  loadCorpusWithStats,
+  loadPinnedCorpus,
   type LoadedCorpus,
 } from './corpora';
 export { defaultSplitSizes, splitCorpus, splitDigest, splitOrderKey } from './split';

@@ -52,7 +52,9 @@ export function dataCacheDir(override?: string): string {
 /** The root `dpkg -x` extracted the Debian packages into. */
 export const debianRoot = (cacheDir?: string): string => join(dataCacheDir(cacheDir), 'deb');
 
-export const howToGetDebian = 'npm run data:debian   (apt-get download + dpkg -x into data/cache/; or set DPKD_DATA_CACHE to a cache made that way)';
+export const howToGetDebian =
+  'npm run data:debian   (apt-get download + dpkg -x into data/cache/; or set DPKD_DATA_CACHE to a cache made that way)';
 /** A Debian corpus whose extracted files are not the pinned ones: fetch them again from scratch. */
-export const refetchDebian = 'rm -rf data/cache/deb data/cache/debs data/cache/debian-manifest.json && npm run data:debian   (under $DPKD_DATA_CACHE if set)';
+export const refetchDebian =
+  'rm -rf data/cache/deb data/cache/debs data/cache/debian-manifest.json && npm run data:debian   (under $DPKD_DATA_CACHE if set)';
 export const howToGetNpm = (pkg: string): string => `npm ci   (installs the pinned ${pkg} from package.json)`;

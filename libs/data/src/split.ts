@@ -55,7 +55,8 @@ function apportion(total: number, classSizes: Map<string, number>, capacity: Map
 export function splitCorpus(corpus: string, documents: readonly Document[], sizes: SplitSizes): SplitSet {
   const n = documents.length;
   for (const [name, size] of Object.entries(sizes)) {
-    if (size !== undefined && (!Number.isInteger(size) || size < 0)) throw new DataError(`split size '${name}' must be a whole number >= 0, got ${size}`);
+    if (size !== undefined && (!Number.isInteger(size) || size < 0))
+      throw new DataError(`split size '${name}' must be a whole number >= 0, got ${size}`);
   }
   const train = sizes.train ?? n - sizes.validation - sizes.test;
   if (sizes.validation + sizes.test + train > n || train < 0) {
@@ -66,7 +67,8 @@ export function splitCorpus(corpus: string, documents: readonly Document[], size
   const strata = new Map<string, { order: string; doc: Document }[]>();
   const seenKeys = new Set<string>();
   for (const doc of documents) {
-    if (seenKeys.has(doc.key)) throw new DataError(`corpus '${corpus}': key of document #${seenKeys.size} repeats; keys must be unique (use loadCorpus)`);
+    if (seenKeys.has(doc.key))
+      throw new DataError(`corpus '${corpus}': key of document #${seenKeys.size} repeats; keys must be unique (use loadCorpus)`);
     seenKeys.add(doc.key);
     const label = doc.label ?? '';
     if (!strata.has(label)) strata.set(label, []);

@@ -2,7 +2,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { controlCodePrompt, formatWithControlCode, loadCorpus, makeDataset, readDatasetFile, splitCorpus, splitDigest, writeDatasetFile } from '../src';
+import {
+  controlCodePrompt,
+  formatWithControlCode,
+  loadCorpus,
+  makeDataset,
+  readDatasetFile,
+  splitCorpus,
+  splitDigest,
+  writeDatasetFile,
+} from '../src';
 import { fixtureSources } from './fixtures';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dpkd-dataset-'));
@@ -36,7 +45,11 @@ describe('dataset file', () => {
     writeDatasetFile(path, dataset);
     const header = JSON.parse(readFileSync(path, 'utf8'));
     expect(header).toMatchObject({
-      format: 'dpkd-dataset/1', corpus: 'imdb', private: true, labelName: 'sentiment', labels: ['negative', 'positive'],
+      format: 'dpkd-dataset/1',
+      corpus: 'imdb',
+      private: true,
+      labelName: 'sentiment',
+      labels: ['negative', 'positive'],
       sizes: { train: 5, validation: 2, test: 2 },
       sha256: { test: splitDigest(dataset.splits.test) },
     });

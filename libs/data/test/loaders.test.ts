@@ -124,8 +124,13 @@ describe('fortunes', () => {
 
   test('without the Debian cache it is unavailable and says which command gets it', async () => {
     const noCache = { ...fixtureSources, cacheDir: join(scratch, 'no-cache') };
-    expect(describeCorpus('fortunes', noCache)).toMatchObject({ available: false, howToGet: expect.stringMatching(/^npm run data:debian/) });
-    await expect(loadCorpus('fortunes', noCache)).rejects.toThrow(/corpus 'fortunes' is not available on this machine; to get it: npm run data:debian/);
+    expect(describeCorpus('fortunes', noCache)).toMatchObject({
+      available: false,
+      howToGet: expect.stringMatching(/^npm run data:debian/),
+    });
+    await expect(loadCorpus('fortunes', noCache)).rejects.toThrow(
+      /corpus 'fortunes' is not available on this machine; to get it: npm run data:debian/,
+    );
   });
 });
 
@@ -165,7 +170,13 @@ describe('loader errors never print document text', () => {
 
   test('a review of the wrong shape', async () => {
     const file = join(scratch, 'bad-shape.json');
-    writeFileSync(file, JSON.stringify([{ t: secret, s: 0 }, { t: secret, s: 7 }]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { t: secret, s: 0 },
+        { t: secret, s: 7 },
+      ]),
+    );
     const message = await messageOf(loadCorpus('imdb', { ...fixtureSources, imdbFile: file }));
     expect(message).toMatch(/review #1 is not/);
     expect(message).not.toContain('SECRET');

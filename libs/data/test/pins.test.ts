@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
-  CorpusContentMismatchError, checkPinnedContent, corpusDigest, corpusNames, corpusPins, describeCorpus, loadCorpus,
+  CorpusContentMismatchError,
+  checkPinnedContent,
+  corpusDigest,
+  corpusNames,
+  corpusPins,
+  describeCorpus,
+  loadCorpus,
   loadPinnedCorpus,
 } from '../src';
 import { fixtureSources } from './fixtures';

@@ -8,7 +8,11 @@ const corpusArb = fc
     minLength: 1,
     maxLength: 120,
   })
-  .map((docs) => docs.map((d): Document => (d.label === undefined ? { key: d.key, text: `t${d.key}` } : { key: d.key, text: `t${d.key}`, label: d.label })));
+  .map((docs) =>
+    docs.map((d): Document =>
+      d.label === undefined ? { key: d.key, text: `t${d.key}` } : { key: d.key, text: `t${d.key}`, label: d.label },
+    ),
+  );
 
 const sizesArb = (n: number) =>
   fc
@@ -19,16 +23,19 @@ const sizesArb = (n: number) =>
 describe('splitCorpus', () => {
   test('gives exact sizes, disjoint splits, and the rest to train when uncapped', () => {
     fc.assert(
-      fc.property(corpusArb.chain((docs) => fc.tuple(fc.constant(docs), sizesArb(docs.length))), ([docs, sizes]) => {
-        const s = splitCorpus('c', docs, sizes);
-        expect(s.validation).toHaveLength(sizes.validation);
-        expect(s.test).toHaveLength(sizes.test);
-        expect(s.train).toHaveLength(sizes.train ?? docs.length - sizes.validation - sizes.test);
-        const keys = [...s.train, ...s.validation, ...s.test].map((d) => d.key);
-        expect(new Set(keys).size).toBe(keys.length);
-        const all = new Set(docs.map((d) => d.key));
-        for (const k of keys) expect(all.has(k)).toBe(true);
-      }),
+      fc.property(
+        corpusArb.chain((docs) => fc.tuple(fc.constant(docs), sizesArb(docs.length))),
+        ([docs, sizes]) => {
+          const s = splitCorpus('c', docs, sizes);
+          expect(s.validation).toHaveLength(sizes.validation);
+          expect(s.test).toHaveLength(sizes.test);
+          expect(s.train).toHaveLength(sizes.train ?? docs.length - sizes.validation - sizes.test);
+          const keys = [...s.train, ...s.validation, ...s.test].map((d) => d.key);
+          expect(new Set(keys).size).toBe(keys.length);
+          const all = new Set(docs.map((d) => d.key));
+          for (const k of keys) expect(all.has(k)).toBe(true);
+        },
+      ),
     );
   });
 
@@ -44,15 +51,18 @@ describe('splitCorpus', () => {
 
   test('is stratified: each label gets its proportional share, within one document', () => {
     fc.assert(
-      fc.property(corpusArb.chain((docs) => fc.tuple(fc.constant(docs), sizesArb(docs.length))), ([docs, sizes]) => {
-        const s = splitCorpus('c', docs, sizes);
-        const n = docs.length;
-        for (const label of ['a', 'b', 'c', undefined]) {
-          const share = docs.filter((d) => d.label === label).length / n;
-          const inTest = s.test.filter((d) => d.label === label).length;
-          expect(Math.abs(inTest - share * sizes.test)).toBeLessThanOrEqual(1 + 1e-9);
-        }
-      }),
+      fc.property(
+        corpusArb.chain((docs) => fc.tuple(fc.constant(docs), sizesArb(docs.length))),
+        ([docs, sizes]) => {
+          const s = splitCorpus('c', docs, sizes);
+          const n = docs.length;
+          for (const label of ['a', 'b', 'c', undefined]) {
+            const share = docs.filter((d) => d.label === label).length / n;
+            const inTest = s.test.filter((d) => d.label === label).length;
+            expect(Math.abs(inTest - share * sizes.test)).toBeLessThanOrEqual(1 + 1e-9);
+          }
+        },
+      ),
     );
   });
 
@@ -76,13 +86,25 @@ describe('splitCorpus', () => {
   });
 
   test('refuses sizes larger than the corpus, naming the numbers', () => {
-    const docs: Document[] = [{ key: 'a', text: 'x' }, { key: 'b', text: 'y' }];
+    const docs: Document[] = [
+      { key: 'a', text: 'x' },
+      { key: 'b', text: 'y' },
+    ];
     expect(() => splitCorpus('c', docs, { validation: 2, test: 1 })).toThrow(/has 2 documents.*validation 2 \+ test 1/);
     expect(() => splitCorpus('c', docs, { validation: 0.5, test: 0 })).toThrow(/whole number/);
   });
 
   test('refuses repeated keys', () => {
-    expect(() => splitCorpus('c', [{ key: 'a', text: 'x' }, { key: 'a', text: 'y' }], { validation: 0, test: 0 })).toThrow(/repeats/);
+    expect(() =>
+      splitCorpus(
+        'c',
+        [
+          { key: 'a', text: 'x' },
+          { key: 'a', text: 'y' },
+        ],
+        { validation: 0, test: 0 },
+      ),
+    ).toThrow(/repeats/);
   });
 });
 

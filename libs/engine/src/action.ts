@@ -29,7 +29,10 @@ export interface ActionSpec {
   params: Record<string, unknown>;
   seed: number;
   /** `fingerprint`: the run verified this object already (Store.verifyObject), so a worker need not hash it again. */
-  inputs: Record<string, { key: string; port: string; digest: string; kind: string; meta?: unknown; lineage: Lineage; fingerprint?: string }>;
+  inputs: Record<
+    string,
+    { key: string; port: string; digest: string; kind: string; meta?: unknown; lineage: Lineage; fingerprint?: string }
+  >;
   plannedClaims: PrivacyClaim[];
   upstreamLineage: Lineage;
   keyMaterial: KeyMaterial;
@@ -112,7 +115,10 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
     const inputs: NodeRunContext['inputs'] = {};
     for (const [port, input] of Object.entries(spec.inputs)) {
       const object = await verifiedRead(store, {
-        digest: input.digest, reader: `${spec.nodeId}.${port}`, producerKey: input.key, ...(input.fingerprint ? { trusted: input.fingerprint } : {}),
+        digest: input.digest,
+        reader: `${spec.nodeId}.${port}`,
+        producerKey: input.key,
+        ...(input.fingerprint ? { trusted: input.fingerprint } : {}),
       });
       inputs[port] = { kind: input.kind, path: object.path, meta: input.meta, lineage: input.lineage };
     }
@@ -129,20 +135,22 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
       // A node's own input check that fails only now (NodeInputError) becomes InvalidNodeInput with the node's
       // JSON pointer, as at plan time: invalid input (exit 2), not a failed node.
       const node = { id: spec.nodeId, baseId: spec.baseId, type: spec.type };
-      result = await atNode(node, () => impl.run({
-        id: spec.nodeId,
-        key: spec.key,
-        type: spec.type,
-        params: spec.params,
-        seed: spec.seed,
-        inputs,
-        scratchDir,
-        checkpointDir: checkpointDir(store, spec.key),
-        ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
-        signal: hooks.signal,
-        progress: hooks.progress,
-        log: (line) => void pendingLogs.push(log(line)),
-      }));
+      result = await atNode(node, () =>
+        impl.run({
+          id: spec.nodeId,
+          key: spec.key,
+          type: spec.type,
+          params: spec.params,
+          seed: spec.seed,
+          inputs,
+          scratchDir,
+          checkpointDir: checkpointDir(store, spec.key),
+          ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
+          signal: hooks.signal,
+          progress: hooks.progress,
+          log: (line) => void pendingLogs.push(log(line)),
+        }),
+      );
     } catch (error) {
       await log(`# failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       throw error;

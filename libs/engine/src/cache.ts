@@ -87,7 +87,7 @@ export async function verifyCache(store: Store, options: { repair?: boolean } = 
   // everything downstream of it, transitively, is affected.
   const affected = new Map<string, string>();
   const tainted = new Set<string>();
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const { key, m } of manifests) {
       if (affected.has(key)) continue;
@@ -101,10 +101,10 @@ export async function verifyCache(store: Store, options: { repair?: boolean } = 
       const why = badMaterial
         ? `its recorded key material does not re-hash to its key (edited, or written by key format ${m.keyMaterial?.keyFormat ?? 1} instead of ${keyFormat})`
         : badOutput
-        ? `output ${badOutput[0]} is ${corrupt.has(badOutput[1].digest) ? 'corrupt' : 'missing'}`
-        : badInput
-          ? `input ${badInput[0]} ${corrupt.has(badInput[1].digest) ? 'is a corrupt object' : `comes from ${label(badInput[1].key, manifests.find((x) => x.key === badInput[1].key)!.m)}, which is built on a corrupt object`}`
-          : undefined;
+          ? `output ${badOutput[0]} is ${corrupt.has(badOutput[1].digest) ? 'corrupt' : 'missing'}`
+          : badInput
+            ? `input ${badInput[0]} ${corrupt.has(badInput[1].digest) ? 'is a corrupt object' : `comes from ${label(badInput[1].key, manifests.find((x) => x.key === badInput[1].key)!.m)}, which is built on a corrupt object`}`
+            : undefined;
       if (why) {
         affected.set(key, why);
         changed = true;
@@ -116,7 +116,9 @@ export async function verifyCache(store: Store, options: { repair?: boolean } = 
     bytes: result.bytes,
     corrupt: result.corrupt.map((c) => ({ digest: c.digest, path: c.path, reason: c.reason, usedBy: usedBy.get(c.digest) ?? [] })),
     missing,
-    affected: manifests.filter(({ key }) => affected.has(key)).map(({ key, m }) => ({ key, node: m.provenance?.node ?? '?', graph: m.provenance?.graph ?? '?', why: affected.get(key)! })),
+    affected: manifests
+      .filter(({ key }) => affected.has(key))
+      .map(({ key, m }) => ({ key, node: m.provenance?.node ?? '?', graph: m.provenance?.graph ?? '?', why: affected.get(key)! })),
   };
   if (options.repair) {
     const removedManifests: string[] = [];
@@ -137,7 +139,10 @@ export async function verifyCache(store: Store, options: { repair?: boolean } = 
  * rest. Training checkpoints (`checkpoints/<key>/`) are kept while their action has no manifest (a later run
  * resumes from them) and removed once it has one.
  */
-export async function gcCache(store: Store, options: { dryRun: boolean; minAgeMs?: number }): Promise<GcResult & { keptRuns: string[]; removedCheckpoints: string[]; keptCheckpoints: string[] }> {
+export async function gcCache(
+  store: Store,
+  options: { dryRun: boolean; minAgeMs?: number },
+): Promise<GcResult & { keptRuns: string[]; removedCheckpoints: string[]; keptCheckpoints: string[] }> {
   const latestByGraph = new Map<string, Awaited<ReturnType<typeof listRunRecords>>[number]>();
   for (const record of await listRunRecords(store)) latestByGraph.set(record.graph.name, record);
   const keepManifests = new Set<string>();
@@ -152,7 +157,12 @@ export async function gcCache(store: Store, options: { dryRun: boolean; minAgeMs
       if (m.logDigest) keep.add(m.logDigest);
     }
   }
-  const result = await store.gc({ keep, keepManifests, dryRun: options.dryRun, ...(options.minAgeMs !== undefined ? { minAgeMs: options.minAgeMs } : {}) });
+  const result = await store.gc({
+    keep,
+    keepManifests,
+    dryRun: options.dryRun,
+    ...(options.minAgeMs !== undefined ? { minAgeMs: options.minAgeMs } : {}),
+  });
   const removedCheckpoints: string[] = [];
   const keptCheckpoints: string[] = [];
   const checkpointsRoot = join(store.root, 'checkpoints');

@@ -63,7 +63,11 @@ export class UnknownNodeType extends Data.TaggedError('UnknownNodeType')<{ nodeI
  */
 export class BudgetExceeded extends Data.TaggedError('BudgetExceeded')<{
   violations: Array<{
-    unit: string; epsilon: number; budget: number; delta: number; nonPrivateNodes: string[];
+    unit: string;
+    epsilon: number;
+    budget: number;
+    delta: number;
+    nonPrivateNodes: string[];
     refusals?: Array<{ reason: string; nodes: string[] }>;
   }>;
 }> {
@@ -111,10 +115,14 @@ export class ObjectUnavailable extends Data.TaggedError('ObjectUnavailable')<{
 }> {
   override get message(): string {
     const what =
-      this.problem === 'missing' ? 'is missing from the store'
-      : this.actualDigest ? `is corrupt (its content hashes to ${this.actualDigest.slice(0, 12)}…)`
-      : 'is corrupt (truncated or modified: its size is not the recorded one)';
-    const from = this.producer ? ` (output ${this.producer.port} of node ${this.producer.node}, action ${this.producer.key.slice(0, 12)})` : '';
+      this.problem === 'missing'
+        ? 'is missing from the store'
+        : this.actualDigest
+          ? `is corrupt (its content hashes to ${this.actualDigest.slice(0, 12)}…)`
+          : 'is corrupt (truncated or modified: its size is not the recorded one)';
+    const from = this.producer
+      ? ` (output ${this.producer.port} of node ${this.producer.node}, action ${this.producer.key.slice(0, 12)})`
+      : '';
     const next = this.producer?.dropped
       ? `; its manifest was dropped, so the next \`dpkd run\` runs ${this.producer.node} again`
       : '; run `dpkd cache verify --repair`, then run the graph again';

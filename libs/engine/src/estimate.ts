@@ -30,8 +30,16 @@ export const NODE_OVERHEAD_SECONDS = 3;
 export const MEASURED_SPEED = {
   source: 'npm run bench -- lm (libs/lm/README.md, run B), wasm backend, 1 thread, 2-core machine, load ~3',
   models: [
-    { name: '2L d128', shape: { layers: 2, d: 128, mlp: 512, ctx: 128, vocab: 4098 }, tokensPerSecond: { forward: 10280, train: 3555, 'dp-train': 2856, generate: 1652 } },
-    { name: '4L d128', shape: { layers: 4, d: 128, mlp: 512, ctx: 128, vocab: 4098 }, tokensPerSecond: { forward: 8237, train: 2679, 'dp-train': 2327, generate: 1468 } },
+    {
+      name: '2L d128',
+      shape: { layers: 2, d: 128, mlp: 512, ctx: 128, vocab: 4098 },
+      tokensPerSecond: { forward: 10280, train: 3555, 'dp-train': 2856, generate: 1652 },
+    },
+    {
+      name: '4L d128',
+      shape: { layers: 4, d: 128, mlp: 512, ctx: 128, vocab: 4098 },
+      tokensPerSecond: { forward: 8237, train: 2679, 'dp-train': 2327, generate: 1468 },
+    },
   ],
 } as const;
 
@@ -203,7 +211,12 @@ export async function estimateGraph(graph: EngineGraph, toRun: ReadonlySet<strin
     }
     const seconds = model ? NODE_OVERHEAD_SECONDS + tokens / tokensPerSecond(model, work, seqLen) : undefined;
     estimates.push({
-      node: n.id, type: n.type, work, tokens, basis: model ? basis : `${basis}; model size unknown, no time`, ...(seconds !== undefined ? { seconds } : {}),
+      node: n.id,
+      type: n.type,
+      work,
+      tokens,
+      basis: model ? basis : `${basis}; model size unknown, no time`,
+      ...(seconds !== undefined ? { seconds } : {}),
     });
   }
   const cores = availableParallelism();
@@ -212,20 +225,28 @@ export async function estimateGraph(graph: EngineGraph, toRun: ReadonlySet<strin
     nodes: estimates,
     seconds: estimates.reduce((s, e) => s + (e.seconds ?? 0), 0),
     speedSource: MEASURED_SPEED.source,
-    ...(load > cores ? { loadWarning: `load average ${load.toFixed(1)} on ${cores} cores: other work shares the CPU, expect up to ${(load / cores).toFixed(1)}x longer` } : {}),
+    ...(load > cores
+      ? {
+          loadWarning: `load average ${load.toFixed(1)} on ${cores} cores: other work shares the CPU, expect up to ${(load / cores).toFixed(1)}x longer`,
+        }
+      : {}),
   };
 }
 
 /** "1.2 M", "45 k", "900". */
 const tokensText = (t: number) => (t >= 1e6 ? `${(t / 1e6).toFixed(1)} M` : t >= 1e4 ? `${Math.round(t / 1e3)} k` : String(t));
 /** "~40 s", "~6 min", "~1.5 h". */
-export const durationText = (s: number) => (s < 90 ? `~${Math.max(1, Math.round(s))} s` : s < 5400 ? `~${Math.round(s / 60)} min` : `~${(s / 3600).toFixed(1)} h`);
+export const durationText = (s: number) =>
+  s < 90 ? `~${Math.max(1, Math.round(s))} s` : s < 5400 ? `~${Math.round(s / 60)} min` : `~${(s / 3600).toFixed(1)} h`;
 
 export function renderEstimate(e: GraphEstimate): string {
   if (e.nodes.length === 0) return 'cost: nothing heavy to run';
   const lines = [`cost of the heavy nodes to run (rough; speed from ${e.speedSource}):`];
   for (const n of e.nodes) {
-    const head = n.tokens !== undefined ? `${tokensText(n.tokens)} tokens ${n.work}${n.seconds !== undefined ? `, ${durationText(n.seconds)}` : ''}` : 'unknown';
+    const head =
+      n.tokens !== undefined
+        ? `${tokensText(n.tokens)} tokens ${n.work}${n.seconds !== undefined ? `, ${durationText(n.seconds)}` : ''}`
+        : 'unknown';
     lines.push(`  ${n.node} (${n.type}): ${head}  [${n.basis}]`);
   }
   lines.push(`  total ${durationText(e.seconds)} of compute if run one after another${e.loadWarning ? `; ${e.loadWarning}` : ''}`);

@@ -29,7 +29,9 @@ export function abortGraceMs(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_ABORT_GRACE_MS;
   const seconds = Number(raw);
   if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new InvalidSetting(`DPKD_ABORT_GRACE_SECONDS must be a number of seconds >= 0 (how long an interrupted node may take to save its checkpoint), got "${raw}"`);
+    throw new InvalidSetting(
+      `DPKD_ABORT_GRACE_SECONDS must be a number of seconds >= 0 (how long an interrupted node may take to save its checkpoint), got "${raw}"`,
+    );
   }
   return seconds * 1000;
 }
@@ -44,7 +46,10 @@ export function inProcessExecutor(store: Store, registry: NodeRegistryApi, optio
       Effect.async<{ manifest: ActionManifest; cached: boolean }, NodeFailed>((resume) => {
         const controller = new AbortController();
         const running = runActionLocked(store, registry, spec, {
-          signal: controller.signal, progress: options.progress, executor: 'in-process', ...(options.notice ? { notice: options.notice } : {}),
+          signal: controller.signal,
+          progress: options.progress,
+          executor: 'in-process',
+          ...(options.notice ? { notice: options.notice } : {}),
         });
         running.then(
           (result) => resume(Effect.succeed(result)),
@@ -77,7 +82,10 @@ export function workerExecutor(store: Store, options: WorkerOptions): ExecutorAp
   return {
     execute: (spec, execOptions) =>
       Effect.flatMap(
-        Effect.tryPromise({ try: () => writeSpec(store, spec), catch: (e) => failed(spec, execOptions.logPath, { message: `could not write the action spec: ${failureInfo(e).message}` }) }),
+        Effect.tryPromise({
+          try: () => writeSpec(store, spec),
+          catch: (e) => failed(spec, execOptions.logPath, { message: `could not write the action spec: ${failureInfo(e).message}` }),
+        }),
         () => spawnWorker(store, spec, execOptions, resolved),
       ),
   };
@@ -116,7 +124,9 @@ function spawnWorker(
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => void (stderr = (stderr + chunk).slice(-4000)));
-    child.on('error', (error) => resume(Effect.fail(failed(spec, execOptions.logPath, { message: `worker could not start: ${error.message}` }))));
+    child.on('error', (error) =>
+      resume(Effect.fail(failed(spec, execOptions.logPath, { message: `worker could not start: ${error.message}` }))),
+    );
     child.on('close', (code, signal) => {
       if (code !== 0) {
         if (failure && !signal) return resume(Effect.fail(failed(spec, execOptions.logPath, failure)));
@@ -127,7 +137,11 @@ function spawnWorker(
       }
       store.getManifest<ActionManifest>(spec.key).then(
         (manifest) =>
-          resume(manifest ? Effect.succeed({ manifest, cached }) : Effect.fail(failed(spec, execOptions.logPath, { message: 'worker exited 0 but wrote no manifest' }))),
+          resume(
+            manifest
+              ? Effect.succeed({ manifest, cached })
+              : Effect.fail(failed(spec, execOptions.logPath, { message: 'worker exited 0 but wrote no manifest' })),
+          ),
         (error) => resume(Effect.fail(failed(spec, execOptions.logPath, failureInfo(error)))),
       );
     });

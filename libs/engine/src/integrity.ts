@@ -37,7 +37,11 @@ export async function verifiedRead(store: Store, read: ObjectRead): Promise<Veri
 }
 
 /** Removes the manifest of `key` if one of its outputs is `digest` (so the action runs again); says what it did. */
-export async function dropProducer(store: Store, key: string, digest: string): Promise<{ node: string; key: string; port: string; dropped: boolean } | undefined> {
+export async function dropProducer(
+  store: Store,
+  key: string,
+  digest: string,
+): Promise<{ node: string; key: string; port: string; dropped: boolean } | undefined> {
   const manifest = await store.getManifest<ActionManifest>(key).catch(() => undefined);
   const port = manifest && Object.entries(manifest.outputs ?? {}).find(([, o]) => o.digest === digest)?.[0];
   if (!manifest || !port) return undefined;
@@ -61,7 +65,10 @@ export async function checkCachedOutputs(
   for (const [port, output] of Object.entries(manifest.outputs ?? {})) {
     if (options.hash) {
       try {
-        fingerprints.set(output.digest, (await verifiedRead(store, { digest: output.digest, reader: `${options.reader}.${port}` })).fingerprint);
+        fingerprints.set(
+          output.digest,
+          (await verifiedRead(store, { digest: output.digest, reader: `${options.reader}.${port}` })).fingerprint,
+        );
       } catch (error) {
         if (error instanceof ObjectUnavailable) return { ok: false, problem: error };
         throw error;
@@ -74,7 +81,10 @@ export async function checkCachedOutputs(
       return {
         ok: false,
         problem: new ObjectUnavailable({
-          reader: `${options.reader}.${port}`, digest: output.digest, path, problem: size === undefined ? 'missing' : 'corrupt',
+          reader: `${options.reader}.${port}`,
+          digest: output.digest,
+          path,
+          problem: size === undefined ? 'missing' : 'corrupt',
         }),
       };
     }

@@ -24,7 +24,8 @@ const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringi
 /** Every differing field of `before` -> `now`, e.g. `params.lr: 0.0001 -> 0.0002`, `inputs.data: upstream changed`. */
 export function differences(before: KeyMaterial, now: KeyMaterial): string[] {
   const out: string[] = [];
-  if (before.keyFormat !== now.keyFormat) out.push(`keyFormat: ${show(before.keyFormat)} -> ${show(now.keyFormat)} (dpkd's key recipe changed)`);
+  if (before.keyFormat !== now.keyFormat)
+    out.push(`keyFormat: ${show(before.keyFormat)} -> ${show(now.keyFormat)} (dpkd's key recipe changed)`);
   if (before.version !== now.version) out.push(`version: ${before.version} -> ${now.version}`);
   if (before.seed !== now.seed) out.push(`seed: ${before.seed} -> ${now.seed}`);
   const a = new Map<string, unknown>();

@@ -33,7 +33,10 @@ export function engineLayer(options: EngineLayerOptions) {
     Layer.succeed(Executor, executor),
     Layer.succeed(RunRecords, {
       write: (record) =>
-        Effect.tryPromise({ try: () => writeRunRecord(options.store, record), catch: (e) => new StoreFailure({ operation: 'write the run record', message: messageOf(e) }) }),
+        Effect.tryPromise({
+          try: () => writeRunRecord(options.store, record),
+          catch: (e) => new StoreFailure({ operation: 'write the run record', message: messageOf(e) }),
+        }),
     }),
     Layer.succeed(Progress, progress),
   );

@@ -14,7 +14,8 @@ import { claimGaps, isMechanism } from './privacy-plan';
 export const chargeableClaims = (claims: readonly PrivacyClaim[]): PrivacyClaim[] => claims.filter(isMechanism);
 
 /** The claims appendToLedger writes: mechanisms, and gap-only uses of private splits (NoOp entries). */
-export const ledgerClaims = (claims: readonly PrivacyClaim[]): PrivacyClaim[] => claims.filter((c) => isMechanism(c) || claimGaps(c).length > 0);
+export const ledgerClaims = (claims: readonly PrivacyClaim[]): PrivacyClaim[] =>
+  claims.filter((c) => isMechanism(c) || claimGaps(c).length > 0);
 
 export interface LedgerCheck {
   /** The chain and head are intact (a torn last line alone is tolerated) and every DP manifest is charged. */
@@ -44,9 +45,12 @@ async function ledgerManifests(store: Store): Promise<LedgerManifest[]> {
   const found: LedgerManifest[] = [];
   for (const key of await store.listManifests()) {
     const manifest = await store.getManifest<ActionManifest>(key).catch(() => undefined);
-    if (manifest && ledgerClaims(manifest.privacy ?? []).length > 0) found.push({ key, manifest, dp: chargeableClaims(manifest.privacy).length > 0 });
+    if (manifest && ledgerClaims(manifest.privacy ?? []).length > 0)
+      found.push({ key, manifest, dp: chargeableClaims(manifest.privacy).length > 0 });
   }
-  return found.sort((a, b) => (a.manifest.provenance?.startedAt ?? '').localeCompare(b.manifest.provenance?.startedAt ?? '') || a.key.localeCompare(b.key));
+  return found.sort(
+    (a, b) => (a.manifest.provenance?.startedAt ?? '').localeCompare(b.manifest.provenance?.startedAt ?? '') || a.key.localeCompare(b.key),
+  );
 }
 
 /**
@@ -64,12 +68,17 @@ export async function checkLedger(store: Store): Promise<LedgerCheck> {
     return { chain, keys };
   });
   const uncharged = chain.intact
-    ? dp.filter((d) => !keys.has(d.key)).map((d) => ({ key: d.key, node: d.manifest.provenance?.node ?? '?', graph: d.manifest.provenance?.graph ?? '?' }))
+    ? dp
+        .filter((d) => !keys.has(d.key))
+        .map((d) => ({ key: d.key, node: d.manifest.provenance?.node ?? '?', graph: d.manifest.provenance?.graph ?? '?' }))
     : [];
   const reason = !chain.intact
     ? `entry ${chain.firstBadSeq}: ${chain.reason}`
     : uncharged.length > 0
-      ? `${uncharged.length} of ${dp.length} DP action(s) in the store have no ledger entry (${uncharged.slice(0, 3).map((u) => u.node).join(', ')}${uncharged.length > 3 ? ', …' : ''}): the ledger was deleted or cut`
+      ? `${uncharged.length} of ${dp.length} DP action(s) in the store have no ledger entry (${uncharged
+          .slice(0, 3)
+          .map((u) => u.node)
+          .join(', ')}${uncharged.length > 3 ? ', …' : ''}): the ledger was deleted or cut`
       : undefined;
   return { ok: reason === undefined, path: log.path, chain, dpManifests: dp.length, uncharged, ...(reason ? { reason } : {}) };
 }
@@ -139,7 +148,12 @@ export async function rebuildLedger(store: Store, options: { accountant?: Accoun
   const log = store.appendLog<LedgerEntry>(LEDGER_LOG);
   const { keptAt, salvage, charged } = await store.withLock('ledger', async () => {
     const chain = await log.verify();
-    if (chain.intact) return { keptAt: undefined, salvage: [] as Partial<LedgerEntry>[], charged: new Set((await log.readAll()).entries.map((e) => e.key)) };
+    if (chain.intact)
+      return {
+        keptAt: undefined,
+        salvage: [] as Partial<LedgerEntry>[],
+        charged: new Set((await log.readAll()).entries.map((e) => e.key)),
+      };
     const aside = `${log.path}.damaged-${at.replace(/[:.]/g, '-')}`;
     const text = await readFile(log.path, 'utf8').catch(() => '');
     await renameIfPresent(log.path, aside);
@@ -152,7 +166,16 @@ export async function rebuildLedger(store: Store, options: { accountant?: Accoun
   for (const { key, manifest } of dp) {
     if (charged.has(key)) continue;
     const p = manifest.provenance;
-    const context = { key, node: p?.node ?? '?', type: manifest.type, graph: p?.graph ?? '?', run: p?.run ?? '?', attempt: p?.attempt ?? 1, outcome: 'rebuilt' as const, ...rebuild };
+    const context = {
+      key,
+      node: p?.node ?? '?',
+      type: manifest.type,
+      graph: p?.graph ?? '?',
+      run: p?.run ?? '?',
+      attempt: p?.attempt ?? 1,
+      outcome: 'rebuilt' as const,
+      ...rebuild,
+    };
     await appendToLedger(store, manifest.privacy, context, accountant);
     rebuilt++;
   }
@@ -168,8 +191,23 @@ export async function rebuildLedger(store: Store, options: { accountant?: Accoun
     const { unit, n, split, event, note, gaps, delta } = entry as LedgerEntry;
     const corpusSize = (entry as Partial<DatasetDescription>).corpusSize ?? n;
     const dataset: DatasetDescription = { unit, n, corpusSize, private: true, ...(delta !== undefined ? { delta } : {}) };
-    const claim: PrivacyClaim = { dataset, split: split as PrivacyClaim['split'], event, ...(note ? { note } : {}), ...(gaps ? { gaps } : {}) };
-    const context = { key: entry.key!, node: entry.node ?? '?', type: entry.type ?? '?', graph: entry.graph ?? '?', run: entry.run ?? '?', attempt: entry.attempt ?? 0, outcome: 'salvaged' as const, ...rebuild };
+    const claim: PrivacyClaim = {
+      dataset,
+      split: split as PrivacyClaim['split'],
+      event,
+      ...(note ? { note } : {}),
+      ...(gaps ? { gaps } : {}),
+    };
+    const context = {
+      key: entry.key!,
+      node: entry.node ?? '?',
+      type: entry.type ?? '?',
+      graph: entry.graph ?? '?',
+      run: entry.run ?? '?',
+      attempt: entry.attempt ?? 0,
+      outcome: 'salvaged' as const,
+      ...rebuild,
+    };
     await appendToLedger(store, [claim], context, accountant);
     salvaged++;
   }
@@ -182,7 +220,16 @@ function readableEntries(text: string): Partial<LedgerEntry>[] {
   for (const line of text.split('\n')) {
     try {
       const value = JSON.parse(line) as Partial<LedgerEntry>;
-      if (value && typeof value === 'object' && typeof value.unit === 'string' && typeof value.key === 'string' && value.event && typeof value.event === 'object' && typeof value.n === 'number') entries.push(value);
+      if (
+        value &&
+        typeof value === 'object' &&
+        typeof value.unit === 'string' &&
+        typeof value.key === 'string' &&
+        value.event &&
+        typeof value.event === 'object' &&
+        typeof value.n === 'number'
+      )
+        entries.push(value);
     } catch {
       // garbage or a torn line: nothing to salvage
     }

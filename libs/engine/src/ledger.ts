@@ -153,6 +153,11 @@ export async function verifyLedger(store: Store): Promise<LedgerVerifyReport> {
     const ok = recorded === recomputed || Math.abs(recorded - recomputed) <= 1e-9 * Math.max(1, Math.abs(recomputed));
     units.push({ unit, recorded, recomputed, ok });
   }
-  const chainSummary = { ok: chain.ok, entries: chain.entries, ...(chain.firstBadSeq !== undefined ? { firstBadSeq: chain.firstBadSeq } : {}), ...(chain.reason ? { reason: chain.reason } : {}) };
+  const chainSummary = {
+    ok: chain.ok,
+    entries: chain.entries,
+    ...(chain.firstBadSeq !== undefined ? { firstBadSeq: chain.firstBadSeq } : {}),
+    ...(chain.reason ? { reason: chain.reason } : {}),
+  };
   return { ok: chain.ok && units.every((u) => u.ok), chain: chainSummary, units };
 }

@@ -55,8 +55,21 @@ export async function planGraph(graph: EngineGraph, options: PlanOptions): Promi
     const material = keyMaterialOf(node);
     // existsSync: a cached rerun of a big graph plans by stat calls alone (no manifest reads).
     const cached = existsSync(options.store.manifestPath(node.key));
-    const planned: PlannedNode = { id: node.id, baseId: node.baseId, type: node.type, key: node.key, deps: node.deps, heavy: node.heavy, status: cached ? 'cached' : 'to-run', material };
-    if (!cached) planned.why = explainMiss(material, (await readKeyIndex(options.store, node.type, node.baseId)).map((e) => e.material));
+    const planned: PlannedNode = {
+      id: node.id,
+      baseId: node.baseId,
+      type: node.type,
+      key: node.key,
+      deps: node.deps,
+      heavy: node.heavy,
+      status: cached ? 'cached' : 'to-run',
+      material,
+    };
+    if (!cached)
+      planned.why = explainMiss(
+        material,
+        (await readKeyIndex(options.store, node.type, node.baseId)).map((e) => e.material),
+      );
     nodes.push(planned);
   }
   const privacy = await planPrivacy(graph, {
@@ -72,9 +85,22 @@ export async function planGraph(graph: EngineGraph, options: PlanOptions): Promi
   const estimate = await estimateGraph(graph, new Set(nodes.filter((n) => n.status === 'to-run').map((n) => n.id)), {
     modelShape: options.modelShape ?? (() => undefined),
     // Dataset nodes memoise their split per process, so this is the description the privacy plan just built.
-    dataset: async (node) => options.registry.get(node.type)?.describeDataset?.(node.params).catch(() => undefined),
+    dataset: async (node) =>
+      options.registry
+        .get(node.type)
+        ?.describeDataset?.(node.params)
+        .catch(() => undefined),
   });
-  return { graph: graph.name, sweepPoints: graph.sweepPoints.length, nodes, privacy, violations: budgetViolations(privacy), invalid: privacy.invalid, unknownTypes, estimate };
+  return {
+    graph: graph.name,
+    sweepPoints: graph.sweepPoints.length,
+    nodes,
+    privacy,
+    violations: budgetViolations(privacy),
+    invalid: privacy.invalid,
+    unknownTypes,
+    estimate,
+  };
 }
 
 /** The `privacy` object of `plan --json` / `run --json`: per dataset unit, ε, δ and the distinct events. */
@@ -91,7 +117,9 @@ export function privacyJson(plan: PrivacyPlan) {
       ...(d.budget ? { budget: d.budget, withinBudget: d.withinBudget } : {}),
       ...(d.refusals.length ? { refusals: d.refusals } : {}),
       ...(d.nonPrivateNodes.length ? { nonPrivateNodes: d.nonPrivateNodes } : {}),
-      ...(d.perPoint.length ? { perPoint: d.perPoint.map((p) => ({ axes: p.axes, epsilon: Number.isFinite(p.epsilon) ? p.epsilon : null })) } : {}),
+      ...(d.perPoint.length
+        ? { perPoint: d.perPoint.map((p) => ({ axes: p.axes, epsilon: Number.isFinite(p.epsilon) ? p.epsilon : null })) }
+        : {}),
       gaps: plan.gaps.filter((g) => g.unit === unit),
     };
   }
@@ -103,12 +131,24 @@ export function planJson(plan: GraphPlan) {
   return {
     graph: plan.graph,
     sweepPoints: plan.sweepPoints,
-    nodes: plan.nodes.map((n) => ({ id: n.id, type: n.type, deps: n.deps, key: n.key, status: n.status, ...(n.why ? { why: n.why } : {}) })),
+    nodes: plan.nodes.map((n) => ({
+      id: n.id,
+      type: n.type,
+      deps: n.deps,
+      key: n.key,
+      status: n.status,
+      ...(n.why ? { why: n.why } : {}),
+    })),
     privacy: privacyJson(plan.privacy),
     ...(plan.violations.length ? { violations: plan.violations } : {}),
     ...(plan.invalid.length ? { invalid: plan.invalid } : {}),
     // Per node: ε of its outputs per unit (the Report's ε column), at the unit's δ above.
-    lineageEpsilon: Object.fromEntries(Object.entries(plan.privacy.lineageEpsilon).map(([id, u]) => [id, Object.fromEntries(Object.entries(u).map(([k, e]) => [k, Number.isFinite(e) ? e : null]))])),
+    lineageEpsilon: Object.fromEntries(
+      Object.entries(plan.privacy.lineageEpsilon).map(([id, u]) => [
+        id,
+        Object.fromEntries(Object.entries(u).map(([k, e]) => [k, Number.isFinite(e) ? e : null])),
+      ]),
+    ),
     ...(plan.unknownTypes.length ? { unknownTypes: plan.unknownTypes } : {}),
     estimate: plan.estimate,
   };
@@ -121,8 +161,13 @@ export function renderPrivacy(privacy: PrivacyPlan): string {
   lines.push(`privacy (${privacy.accountant} accountant; released cost = every distinct mechanism of the graph):`);
   for (const d of units) {
     const budget = d.budget ? `  budget "${d.budget.name}" ε=${d.budget.epsilon}${d.withinBudget ? '' : '  REFUSED'}` : '';
-    lines.push(`  ${d.unit}: ε=${formatEps(d.epsilon)} at δ=${d.delta.toExponential(2)} (${d.deltaSource}), ${d.events.length} mechanism(s)${budget}`);
-    for (const e of d.events) lines.push(`    - ${e.node} [${e.key.slice(0, 12)}] ${describeEvent(e.event)}${e.gaps?.length ? `  [gap: ${e.gaps.join('; ')}]` : ''}`);
+    lines.push(
+      `  ${d.unit}: ε=${formatEps(d.epsilon)} at δ=${d.delta.toExponential(2)} (${d.deltaSource}), ${d.events.length} mechanism(s)${budget}`,
+    );
+    for (const e of d.events)
+      lines.push(
+        `    - ${e.node} [${e.key.slice(0, 12)}] ${describeEvent(e.event)}${e.gaps?.length ? `  [gap: ${e.gaps.join('; ')}]` : ''}`,
+      );
     for (const p of d.perPoint) lines.push(`    point ${JSON.stringify(p.axes)}: ε=${formatEps(p.epsilon)}`);
     for (const r of d.refusals) lines.push(`    refused: ${r.reason} (nodes: ${r.nodes.join(', ')})`);
     for (const w of d.warnings) lines.push(`    warning: ${w}`);
@@ -139,7 +184,9 @@ export function renderPlan(plan: GraphPlan): string {
   const toRun = plan.nodes.filter((n) => n.status === 'to-run').length;
   lines.push(`cache: ${plan.nodes.length - toRun} cached, ${toRun} to run`);
   for (const n of plan.nodes) {
-    lines.push(`  ${n.status === 'cached' ? 'cached' : 'to-run'}  ${n.id} (${n.type}) ${n.key.slice(0, 12)}${n.deps.length ? ` <- ${n.deps.join(', ')}` : ''}`);
+    lines.push(
+      `  ${n.status === 'cached' ? 'cached' : 'to-run'}  ${n.id} (${n.type}) ${n.key.slice(0, 12)}${n.deps.length ? ` <- ${n.deps.join(', ')}` : ''}`,
+    );
     for (const why of n.why ?? []) lines.push(`          ${why}`);
   }
   lines.push(renderEstimate(plan.estimate));

@@ -4,7 +4,16 @@
 // Also the checks a graph author could use to get around a budget: one declaration and one budget per
 // unit (exit 2), δ below 1/N (exit 2), seeded noise and, under `strict`, any gap under a budget (exit 3).
 import { composeUnit, defaultUnitDelta, type DpEvent, SEEDED_NOISE_GAP, unitDeltaProblem, type UnitPrivacy } from '@dpkd/privacy';
-import { atNode, unitDeclarationProblems, type DatasetDescription, type InputInfo, type Lineage, type LineageEvent, type NodeImplementation, type PrivacyClaim } from '@dpkd/graph';
+import {
+  atNode,
+  unitDeclarationProblems,
+  type DatasetDescription,
+  type InputInfo,
+  type Lineage,
+  type LineageEvent,
+  type NodeImplementation,
+  type PrivacyClaim,
+} from '@dpkd/graph';
 import type { AccountantName, Budget, EngineGraph, EngineNode } from './graph-types';
 
 /** One DP event, identified by the action key of the node that executes it. */
@@ -76,11 +85,7 @@ export interface PrivacyPlanOptions {
 const nonPrivate = (reason: string): DpEvent => ({ type: 'NonPrivate', reason }) as DpEvent;
 
 /** Claims of one node, with every private Dataset input it does not account for charged as NonPrivate. */
-export function claimsOf(
-  node: EngineNode,
-  impl: NodeImplementation | undefined,
-  inputs: Record<string, InputInfo>,
-): PrivacyClaim[] {
+export function claimsOf(node: EngineNode, impl: NodeImplementation | undefined, inputs: Record<string, InputInfo>): PrivacyClaim[] {
   const claims = impl?.privacy ? impl.privacy(node.params, inputs) : [];
   const covered = new Set(claims.map((c) => c.dataset.unit));
   for (const [port, info] of Object.entries(inputs)) {
@@ -104,7 +109,8 @@ export function claimGaps(claim: PrivacyClaim): string[] {
 }
 
 /** A claim that spends privacy (a mechanism other than NoOp on private data). */
-export const isMechanism = (claim: PrivacyClaim): boolean => claim.dataset.private && claim.event !== undefined && claim.event.type !== 'NoOp';
+export const isMechanism = (claim: PrivacyClaim): boolean =>
+  claim.dataset.private && claim.event !== undefined && claim.event.type !== 'NoOp';
 
 export function mergeLineage(into: Lineage, from: Lineage): void {
   for (const [unit, events] of Object.entries(from)) {
@@ -115,7 +121,8 @@ export function mergeLineage(into: Lineage, from: Lineage): void {
 
 /** The δ a claim's mechanism is stated at: the unit's, as its Dataset described it. */
 const deltaOfClaim = (claim: PrivacyClaim): number => {
-  if (claim.dataset.delta === undefined) throw new Error(`no δ for privacy unit ${claim.dataset.unit} in a claim on its ${claim.split} split`);
+  if (claim.dataset.delta === undefined)
+    throw new Error(`no δ for privacy unit ${claim.dataset.unit} in a claim on its ${claim.split} split`);
   return claim.dataset.delta;
 };
 
@@ -131,7 +138,12 @@ export function addClaims(lineage: Lineage, node: { id: string; key: string }, c
     const existing = unit[node.key];
     const event: DpEvent = isMechanism(claim) ? claim.event! : { type: 'NoOp' };
     // A node with two claims on one unit (e.g. a noisy histogram and DP-SGD) composes them under its key.
-    const merged: DpEvent = !existing || existing.event.type === 'NoOp' ? event : event.type === 'NoOp' ? existing.event : ({ type: 'Composed', events: [existing.event, event] } as DpEvent);
+    const merged: DpEvent =
+      !existing || existing.event.type === 'NoOp'
+        ? event
+        : event.type === 'NoOp'
+          ? existing.event
+          : ({ type: 'Composed', events: [existing.event, event] } as DpEvent);
     const allGaps = [...new Set([...(existing?.gaps ?? []), ...gaps])];
     unit[node.key] = {
       key: node.key,
@@ -178,7 +190,11 @@ function declareUnits(
     const unit = datasets.get(name)?.unit ?? name;
     const other = budgetOf.get(unit);
     if (other) {
-      const { message, hint } = unitDeclarationProblems.twoBudgets(unit, { name: other.name, epsilon: other.budget.epsilon }, { name, epsilon: budget.epsilon });
+      const { message, hint } = unitDeclarationProblems.twoBudgets(
+        unit,
+        { name: other.name, epsilon: other.budget.epsilon },
+        { name, epsilon: budget.epsilon },
+      );
       invalid.push({ pointer: `/privacy/budgets/${name}`, message: `${message}; ${hint}` });
       continue;
     }
@@ -190,7 +206,10 @@ function declareUnits(
     if (!nodes.some(([, d]) => d.private)) continue;
     const sizes = [...new Set(nodes.map(([, d]) => d.corpusSize))];
     if (sizes.length > 1) {
-      invalid.push({ pointer: `/nodes/${nodes[0]![0]}`, message: `Dataset nodes over ${unit} report different corpus sizes (${sizes.join(', ')}); N must be the whole corpus` });
+      invalid.push({
+        pointer: `/nodes/${nodes[0]![0]}`,
+        message: `Dataset nodes over ${unit} report different corpus sizes (${sizes.join(', ')}); N must be the whole corpus`,
+      });
     }
     const corpusSize = Math.min(...sizes);
     const n = Math.min(...nodes.map(([, d]) => d.n));
@@ -199,13 +218,17 @@ function declareUnits(
     let deltaSource = `default 1/(10·N), N = ${corpusSize} documents of ${unit}`;
     if (budget?.budget.delta !== undefined) {
       const problem = unitDeltaProblem(budget.budget.delta, corpusSize);
-      if (problem) invalid.push({ pointer: `/privacy/budgets/${budget.name}/delta`, message: `budget "${budget.name}" for ${unit}: ${problem}` });
+      if (problem)
+        invalid.push({ pointer: `/privacy/budgets/${budget.name}/delta`, message: `budget "${budget.name}" for ${unit}: ${problem}` });
       delta = budget.budget.delta;
       deltaSource = `budget "${budget.name}" (N = ${corpusSize})`;
     }
     for (const [id, d] of nodes) {
       if (d.delta !== undefined && d.delta !== delta) {
-        invalid.push({ pointer: `/nodes/${id}`, message: `Dataset node ${id} states δ = ${d.delta} for ${unit}, but the unit's δ is ${delta} (${deltaSource})` });
+        invalid.push({
+          pointer: `/nodes/${id}`,
+          message: `Dataset node ${id} states δ = ${d.delta} for ${unit}, but the unit's δ is ${delta} (${deltaSource})`,
+        });
       }
     }
     declared.set(unit, { unit, corpusSize, n, delta, deltaSource, ...(budget ? { budget } : {}) });
@@ -252,7 +275,7 @@ export async function planPrivacy(graph: EngineGraph, options: PrivacyPlanOption
     for (const [port, ref] of Object.entries(node.inputs)) {
       const dataset = described.get(ref.node);
       const upstream = nodeById.get(ref.node);
-      const kind = dataset ? 'Dataset' : (upstream && options.outputKindOf?.(upstream.type, ref.port)) ?? 'Artifact';
+      const kind = dataset ? 'Dataset' : ((upstream && options.outputKindOf?.(upstream.type, ref.port)) ?? 'Artifact');
       inputs[port] = dataset ? { kind, dataset } : { kind };
       mergeLineage(own, lineage[ref.node] ?? {});
     }
@@ -279,13 +302,14 @@ export async function planPrivacy(graph: EngineGraph, options: PrivacyPlanOption
     const entries = [...all.values()];
     const mechanisms = entries.filter((e) => e.event.type !== 'NoOp');
     const total = compose(entries);
-    const perPoint = graph.sweepPoints.length > 1
-      ? graph.sweepPoints.map((point) => {
-          const inPoint = new Map<string, LineageEvent>();
-          for (const id of point.nodes) for (const e of Object.values(lineage[id]?.[unit] ?? {})) inPoint.set(e.key, e);
-          return { axes: point.axes, epsilon: compose([...inPoint.values()]).epsilon };
-        })
-      : [];
+    const perPoint =
+      graph.sweepPoints.length > 1
+        ? graph.sweepPoints.map((point) => {
+            const inPoint = new Map<string, LineageEvent>();
+            for (const id of point.nodes) for (const e of Object.values(lineage[id]?.[unit] ?? {})) inPoint.set(e.key, e);
+            return { axes: point.axes, epsilon: compose([...inPoint.values()]).epsilon };
+          })
+        : [];
     const budget = declared.budget;
     const nonPrivateNodes = mechanisms.filter((e) => e.event.type === 'NonPrivate').map((e) => e.node);
     const refusals: DatasetPrivacy['refusals'] = [];
@@ -293,7 +317,10 @@ export async function planPrivacy(graph: EngineGraph, options: PrivacyPlanOption
       const unitGaps = gaps.filter((g) => g.unit === unit);
       const seeded = [...new Set(unitGaps.filter((g) => g.note === SEEDED_NOISE_GAP).map((g) => g.node))];
       if (seeded.length > 0 && !options.allowSeededNoise) {
-        refusals.push({ reason: `noise seeded by the graph under a budget (set privacy.allowSeededNoise to allow it for a reproducibility study): ${SEEDED_NOISE_GAP}`, nodes: seeded });
+        refusals.push({
+          reason: `noise seeded by the graph under a budget (set privacy.allowSeededNoise to allow it for a reproducibility study): ${SEEDED_NOISE_GAP}`,
+          nodes: seeded,
+        });
       }
       if (options.strict && unitGaps.length > 0) {
         refusals.push({ reason: 'privacy.strict: gaps under a budget', nodes: [...new Set(unitGaps.map((g) => g.node))] });
@@ -334,7 +361,11 @@ export function budgetViolations(plan: PrivacyPlan) {
   return Object.values(plan.datasets)
     .filter((d) => !d.withinBudget && d.budget)
     .map((d) => ({
-      unit: d.unit, epsilon: d.epsilon, budget: d.budget!.epsilon, delta: d.delta, nonPrivateNodes: d.nonPrivateNodes,
+      unit: d.unit,
+      epsilon: d.epsilon,
+      budget: d.budget!.epsilon,
+      delta: d.delta,
+      nonPrivateNodes: d.nonPrivateNodes,
       ...(d.refusals.length ? { refusals: d.refusals } : {}),
     }));
 }

@@ -71,14 +71,18 @@ export function consoleProgress(options: ConsoleProgressOptions = {}): ProgressA
             break;
           case 'node-progress': {
             const r = running.get(event.node);
-            if (r) Object.assign(r, { step: event.step, total: event.total, loss: event.loss, epsilon: event.epsilon, message: event.message });
+            if (r)
+              Object.assign(r, { step: event.step, total: event.total, loss: event.loss, epsilon: event.epsilon, message: event.message });
             redraw(event.at);
             break;
           }
           case 'node-end':
             running.delete(event.node);
             if (event.status !== 'cached' || !tty)
-              above(`${event.status.padEnd(8)}${event.node} (${event.seconds.toFixed(2)} s)${event.error ? `: ${event.error}` : ''}${event.log && event.status === 'failed' ? ` [log: ${event.log}]` : ''}`, event.at);
+              above(
+                `${event.status.padEnd(8)}${event.node} (${event.seconds.toFixed(2)} s)${event.error ? `: ${event.error}` : ''}${event.log && event.status === 'failed' ? ` [log: ${event.log}]` : ''}`,
+                event.at,
+              );
             break;
           case 'notice':
             above(`note   ${event.message}`, event.at);

@@ -50,7 +50,10 @@ export function newRunId(now = new Date()): string {
 export async function writeRunRecord(store: Store, record: RunRecord): Promise<void> {
   await mkdir(runsDir(store), { recursive: true });
   // Infinity has no JSON form: ε = ∞ is written as null (the plan's nonPrivateNodes say why).
-  await writeFileAtomic(join(runsDir(store), `${record.id}.json`), JSON.stringify(record, (_k, v) => (v === Infinity ? null : v), 1));
+  await writeFileAtomic(
+    join(runsDir(store), `${record.id}.json`),
+    JSON.stringify(record, (_k, v) => (v === Infinity ? null : v), 1),
+  );
 }
 
 /** All run records, oldest first. A "running" record whose process is gone reads as "crashed". */

@@ -4,7 +4,18 @@ import { availableParallelism, hostname } from 'node:os';
 import { Clock, Deferred, Duration, Effect, Either } from 'effect';
 import { type DatasetDescription, InvalidNodeInput, type NodeProgress } from '@dpkd/graph';
 import type { ActionSpec } from './action';
-import { ActionFailed, BudgetExceeded, PrivacyDeclarationInvalid, LedgerDamaged, NodeFailed, NodeTimedOut, PlanFailure, StoreFailure, UnknownNodeType, messageOf } from './errors';
+import {
+  ActionFailed,
+  BudgetExceeded,
+  PrivacyDeclarationInvalid,
+  LedgerDamaged,
+  NodeFailed,
+  NodeTimedOut,
+  PlanFailure,
+  StoreFailure,
+  UnknownNodeType,
+  messageOf,
+} from './errors';
 import { checkCachedOutputs } from './integrity';
 import { ledgerClaims, requireIntactLedger } from './ledger-guard';
 import { privacySettingsOf, type AccountantName, type EngineGraph, type EngineNode } from './graph-types';
@@ -36,7 +47,13 @@ export interface RunOptions {
 export const makeCorePool = (total: number) => {
   if (!Number.isFinite(total)) {
     const local = availableParallelism();
-    return { acquire: (want: number | undefined) => Effect.succeed(Math.max(1, want ?? local)), release: (_n: number) => Effect.void, get free() { return Infinity; } };
+    return {
+      acquire: (want: number | undefined) => Effect.succeed(Math.max(1, want ?? local)),
+      release: (_n: number) => Effect.void,
+      get free() {
+        return Infinity;
+      },
+    };
   }
   let free = total;
   const waiters: Array<() => void> = [];
@@ -60,25 +77,46 @@ export const makeCorePool = (total: number) => {
         if (i >= 0) waiters.splice(i, 1);
       });
     });
-  const release = (n: number) => Effect.sync(() => {
-    free += n;
-    wake();
-  });
-  return { acquire, release, get free() { return free; } };
+  const release = (n: number) =>
+    Effect.sync(() => {
+      free += n;
+      wake();
+    });
+  return {
+    acquire,
+    release,
+    get free() {
+      return free;
+    },
+  };
 };
 
 export interface RunSummary {
   run: string;
   status: 'succeeded' | 'failed';
   /** `invalidInput`: the node's own input check failed at run time (exit 2, the pointer names what to fix). */
-  nodes: Array<{ id: string; status: 'ran' | 'cached' | 'failed' | 'skipped'; seconds: number; error?: string; log?: string; invalidInput?: { pointer: string } }>;
+  nodes: Array<{
+    id: string;
+    status: 'ran' | 'cached' | 'failed' | 'skipped';
+    seconds: number;
+    error?: string;
+    log?: string;
+    invalidInput?: { pointer: string };
+  }>;
   privacy: Record<string, unknown>;
   record: RunRecord;
 }
 
 type Outcome =
   | { ok: true; status: 'ran' | 'cached'; manifest: ActionManifest; seconds: number; attempts: NodeRecord['attempts'] }
-  | { ok: false; status: 'failed' | 'skipped'; error: string; seconds: number; attempts: NodeRecord['attempts']; invalidInput?: { pointer: string } };
+  | {
+      ok: false;
+      status: 'failed' | 'skipped';
+      error: string;
+      seconds: number;
+      attempts: NodeRecord['attempts'];
+      invalidInput?: { pointer: string };
+    };
 
 /** Plans, refuses over-budget graphs, then runs every missing action. */
 export const runGraph = (graph: EngineGraph, options: RunOptions) =>
@@ -90,7 +128,13 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
     const progress = yield* Progress;
 
     const plan: GraphPlan = yield* Effect.tryPromise({
-      try: () => planGraph(graph, { store, registry, ...(options.accountant ? { accountant: options.accountant } : {}), ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}) }),
+      try: () =>
+        planGraph(graph, {
+          store,
+          registry,
+          ...(options.accountant ? { accountant: options.accountant } : {}),
+          ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}),
+        }),
       // A node's own input check (InvalidNodeInput) stays itself: the CLI reports it with its pointer, exit 2.
       catch: (e) => (e instanceof InvalidNodeInput ? e : new PlanFailure({ nodeId: '(plan)', message: messageOf(e) })),
     });
@@ -110,7 +154,9 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
     // Before anything runs: the cached results this run builds on or presents are checked (see checkCachedResults),
     // and, if any action to run writes the ledger (a DP mechanism, or a gap-only use of a private split), the
     // ledger is checked (chain, head, every DP manifest charged).
-    const fingerprints = yield* checkCachedResults(graph, cachedAtPlan, (message) => progress.emit({ type: 'notice', run: runId, message, at: Date.now() }));
+    const fingerprints = yield* checkCachedResults(graph, cachedAtPlan, (message) =>
+      progress.emit({ type: 'notice', run: runId, message, at: Date.now() }),
+    );
     const writesLedger = graph.nodes.some((n) => !cachedAtPlan.has(n.key) && ledgerClaims(plannedClaims[n.id] ?? []).length > 0);
     if (writesLedger) {
       yield* Effect.tryPromise({
@@ -177,7 +223,17 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
             if (outcome.invalidInput) r.invalidInput = outcome.invalidInput;
           }
           if (outcome.status === 'failed' || outcome.status === 'ran') r.log = nodeLogPath(store, key);
-          yield* progress.emit({ type: 'node-end', run: runId, node: node.id, key, status: outcome.status, seconds: outcome.seconds, ...(outcome.ok ? {} : { error: outcome.error }), ...(r.log ? { log: r.log } : {}), at });
+          yield* progress.emit({
+            type: 'node-end',
+            run: runId,
+            node: node.id,
+            key,
+            status: outcome.status,
+            seconds: outcome.seconds,
+            ...(outcome.ok ? {} : { error: outcome.error }),
+            ...(r.log ? { log: r.log } : {}),
+            at,
+          });
         }
         yield* Deferred.succeed(done.get(key)!, outcome);
         yield* saveRecordThrottled;
@@ -198,11 +254,23 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
         for (const [port, ref] of Object.entries(node.inputs)) {
           const from = nodeById.get(ref.node)!;
           const outcome = upstream.get(from.key);
-          if (!outcome?.ok) return yield* Effect.fail(new ActionFailed({ message: `upstream ${ref.node} has no result`, seconds: 0, attempts: [] }));
+          if (!outcome?.ok)
+            return yield* Effect.fail(new ActionFailed({ message: `upstream ${ref.node} has no result`, seconds: 0, attempts: [] }));
           const output = outcome.manifest.outputs[ref.port];
-          if (!output) return yield* Effect.fail(new ActionFailed({ seconds: 0, attempts: [], message: `upstream ${ref.node} has no output port "${ref.port}" (it has: ${Object.keys(outcome.manifest.outputs).join(', ') || 'none'})` }));
+          if (!output)
+            return yield* Effect.fail(
+              new ActionFailed({
+                seconds: 0,
+                attempts: [],
+                message: `upstream ${ref.node} has no output port "${ref.port}" (it has: ${Object.keys(outcome.manifest.outputs).join(', ') || 'none'})`,
+              }),
+            );
           inputs[port] = {
-            key: from.key, port: ref.port, digest: output.digest, kind: output.kind, lineage: outcome.manifest.lineage,
+            key: from.key,
+            port: ref.port,
+            digest: output.digest,
+            kind: output.kind,
+            lineage: outcome.manifest.lineage,
             ...(output.meta !== undefined ? { meta: output.meta } : {}),
             ...(fingerprints.has(output.digest) ? { fingerprint: fingerprints.get(output.digest)! } : {}),
           };
@@ -217,17 +285,37 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
         let lastError = '';
         for (let attempt = 1; attempt <= maxAttempts; attempt++) {
           const spec: ActionSpec = {
-            key, nodeId: node.id, baseId: node.baseId, type: node.type, version: node.version, params: node.params, seed: node.seed,
-            inputs, plannedClaims: claims, upstreamLineage, keyMaterial: material, accountant, graph: graph.name, run: runId, attempt,
+            key,
+            nodeId: node.id,
+            baseId: node.baseId,
+            type: node.type,
+            version: node.version,
+            params: node.params,
+            seed: node.seed,
+            inputs,
+            plannedClaims: claims,
+            upstreamLineage,
+            keyMaterial: material,
+            accountant,
+            graph: graph.name,
+            run: runId,
+            attempt,
             ...(threads > 1 ? { threads } : {}),
           };
           const attemptStart = yield* Clock.currentTimeMillis;
           yield* progress.emit({ type: 'node-start', run: runId, node: node.id, key, attempt, at: attemptStart });
           const r = nodeRecords.get(node.id)!;
           r.status = 'running';
-          const report = (p: NodeProgress) => Effect.runFork(progress.emit({ type: 'node-progress', run: runId, node: node.id, at: Date.now(), ...p }));
-          const notice = (message: string) => Effect.runFork(progress.emit({ type: 'notice', run: runId, message: `${node.id}: ${message}`, at: Date.now() }));
-          let run: Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed | NodeTimedOut> = executor.execute(spec, { heavy: node.heavy, logPath, progress: report, notice });
+          const report = (p: NodeProgress) =>
+            Effect.runFork(progress.emit({ type: 'node-progress', run: runId, node: node.id, at: Date.now(), ...p }));
+          const notice = (message: string) =>
+            Effect.runFork(progress.emit({ type: 'notice', run: runId, message: `${node.id}: ${message}`, at: Date.now() }));
+          let run: Effect.Effect<{ manifest: ActionManifest; cached: boolean }, NodeFailed | NodeTimedOut> = executor.execute(spec, {
+            heavy: node.heavy,
+            logPath,
+            progress: report,
+            notice,
+          });
           if (node.timeoutSeconds !== undefined) {
             const seconds = node.timeoutSeconds;
             run = run.pipe(
@@ -241,17 +329,30 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
           const now = yield* Clock.currentTimeMillis;
           if (Either.isRight(result)) {
             attempts.push({ attempt, seconds: (now - attemptStart) / 1000 });
-            return { ok: true as const, status: result.right.cached ? ('cached' as const) : ('ran' as const), manifest: result.right.manifest, seconds: (now - started) / 1000, attempts };
+            return {
+              ok: true as const,
+              status: result.right.cached ? ('cached' as const) : ('ran' as const),
+              manifest: result.right.manifest,
+              seconds: (now - started) / 1000,
+              attempts,
+            };
           }
           lastError = result.left.message;
           attempts.push({ attempt, seconds: (now - attemptStart) / 1000, error: lastError });
           // No charge here: a DP attempt was charged before it started (action.ts), exactly once, whatever its end.
           // Invalid input fails every attempt the same way (and each DP attempt is charged): no retry.
           const invalidInput = result.left._tag === 'NodeFailed' ? result.left.invalidInput : undefined;
-          if (invalidInput) return yield* Effect.fail(new ActionFailed({ message: lastError, seconds: (now - started) / 1000, attempts, invalidInput }));
+          if (invalidInput)
+            return yield* Effect.fail(new ActionFailed({ message: lastError, seconds: (now - started) / 1000, attempts, invalidInput }));
         }
         const now = yield* Clock.currentTimeMillis;
-        return yield* Effect.fail(new ActionFailed({ message: `${lastError}${maxAttempts > 1 ? ` (after ${maxAttempts} attempts)` : ''}`, seconds: (now - started) / 1000, attempts }));
+        return yield* Effect.fail(
+          new ActionFailed({
+            message: `${lastError}${maxAttempts > 1 ? ` (after ${maxAttempts} attempts)` : ''}`,
+            seconds: (now - started) / 1000,
+            attempts,
+          }),
+        );
       });
 
     const runAction = (key: string) =>
@@ -264,16 +365,32 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
         const broken = depKeys.filter((k) => !upstream.get(k)!.ok);
         if (broken.length > 0) {
           const names = broken.map((k) => byKey.get(k)![0]!.id);
-          return yield* finish(key, { ok: false, status: 'skipped', error: `upstream ${names.join(', ')} did not succeed`, seconds: 0, attempts: [] });
+          return yield* finish(key, {
+            ok: false,
+            status: 'skipped',
+            error: `upstream ${names.join(', ')} did not succeed`,
+            seconds: 0,
+            attempts: [],
+          });
         }
         if (cachedAtPlan.has(key)) {
-          const manifest = yield* Effect.tryPromise({ try: () => store.getManifest<ActionManifest>(key), catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }) }).pipe(Effect.orElseSucceed(() => undefined));
+          const manifest = yield* Effect.tryPromise({
+            try: () => store.getManifest<ActionManifest>(key),
+            catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }),
+          }).pipe(Effect.orElseSucceed(() => undefined));
           if (manifest) return yield* finish(key, { ok: true, status: 'cached', manifest, seconds: 0, attempts: [] });
         }
         const result = yield* Effect.either(semaphore.withPermits(1)(withCores(node, (threads) => execute(key, node, upstream, threads))));
         if (Either.isRight(result)) return yield* finish(key, result.right);
         const { message, seconds, attempts, invalidInput } = result.left;
-        return yield* finish(key, { ok: false, status: 'failed', error: message, seconds, attempts, ...(invalidInput ? { invalidInput } : {}) });
+        return yield* finish(key, {
+          ok: false,
+          status: 'failed',
+          error: message,
+          seconds,
+          attempts,
+          ...(invalidInput ? { invalidInput } : {}),
+        });
       });
 
     const interrupted = Effect.gen(function* () {
@@ -281,7 +398,9 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
       // A node whose action committed while the interrupt was on its way is not "interrupted": its manifest says so.
       for (const r of nodeRecords.values()) {
         if (r.status !== 'running' && r.status !== 'pending') continue;
-        const manifest = yield* Effect.tryPromise(() => store.getManifest<ActionManifest>(r.key)).pipe(Effect.orElseSucceed(() => undefined));
+        const manifest = yield* Effect.tryPromise(() => store.getManifest<ActionManifest>(r.key)).pipe(
+          Effect.orElseSucceed(() => undefined),
+        );
         if (!manifest) {
           r.status = 'interrupted';
           continue;
@@ -294,11 +413,17 @@ export const runGraph = (graph: EngineGraph, options: RunOptions) =>
       record.status = 'interrupted';
       record.finishedAt = new Date(now).toISOString();
       record.seconds = (now - startMs) / 1000;
-      yield* saveRecord.pipe(Effect.catchAll((e) => progress.emit({ type: 'notice', run: runId, message: `the run record could not be written: ${e.message}`, at: now })));
+      yield* saveRecord.pipe(
+        Effect.catchAll((e) =>
+          progress.emit({ type: 'notice', run: runId, message: `the run record could not be written: ${e.message}`, at: now }),
+        ),
+      );
       yield* progress.emit({ type: 'run-end', run: runId, status: 'interrupted', seconds: record.seconds, at: now });
     });
 
-    yield* Effect.forEach([...byKey.keys()], runAction, { concurrency: 'unbounded', discard: true }).pipe(Effect.onInterrupt(() => interrupted));
+    yield* Effect.forEach([...byKey.keys()], runAction, { concurrency: 'unbounded', discard: true }).pipe(
+      Effect.onInterrupt(() => interrupted),
+    );
 
     const endMs = yield* Clock.currentTimeMillis;
     const nodes = [...nodeRecords.values()];
@@ -339,7 +464,7 @@ function checkCachedResults(graph: EngineGraph, cached: Set<string>, notice: (me
     const consumed = new Set(graph.nodes.flatMap((n) => n.deps));
     const fingerprints = new Map<string, string>();
     const checked = new Map<string, boolean>(); // key -> hashed?
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       const read = new Set(graph.nodes.filter((n) => !consumed.has(n.id)).map((n) => n.key));
       for (const n of graph.nodes) if (!cached.has(n.key)) for (const ref of Object.values(n.inputs)) read.add(nodeById.get(ref.node)!.key);
@@ -347,9 +472,15 @@ function checkCachedResults(graph: EngineGraph, cached: Set<string>, notice: (me
         const key = node.key;
         const hash = read.has(key);
         if (!cached.has(key) || checked.get(key) === true || checked.get(key) === hash) continue;
-        const manifest = yield* Effect.tryPromise({ try: () => store.getManifest<ActionManifest>(key), catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }) });
+        const manifest = yield* Effect.tryPromise({
+          try: () => store.getManifest<ActionManifest>(key),
+          catch: (e) => new StoreFailure({ operation: 'getManifest', message: messageOf(e) }),
+        });
         const result = manifest
-          ? yield* Effect.tryPromise({ try: () => checkCachedOutputs(store, manifest, { hash, reader: node.id }), catch: (e) => new StoreFailure({ operation: 'verify cached outputs', message: messageOf(e) }) })
+          ? yield* Effect.tryPromise({
+              try: () => checkCachedOutputs(store, manifest, { hash, reader: node.id }),
+              catch: (e) => new StoreFailure({ operation: 'verify cached outputs', message: messageOf(e) }),
+            })
           : undefined;
         if (result?.ok) {
           checked.set(key, hash);
@@ -357,9 +488,14 @@ function checkCachedResults(graph: EngineGraph, cached: Set<string>, notice: (me
           continue;
         }
         if (result) {
-          yield* Effect.tryPromise({ try: () => store.deleteManifest(key), catch: (e) => new StoreFailure({ operation: 'deleteManifest', message: messageOf(e) }) });
+          yield* Effect.tryPromise({
+            try: () => store.deleteManifest(key),
+            catch: (e) => new StoreFailure({ operation: 'deleteManifest', message: messageOf(e) }),
+          });
           const { reader, digest, path, problem } = result.problem;
-          yield* notice(`cached output ${reader} (object ${digest.slice(0, 12)}…, ${path}) is ${problem === 'missing' ? 'missing' : 'corrupt'}: dropped its manifest, ${node.id} runs again`);
+          yield* notice(
+            `cached output ${reader} (object ${digest.slice(0, 12)}…, ${path}) is ${problem === 'missing' ? 'missing' : 'corrupt'}: dropped its manifest, ${node.id} runs again`,
+          );
         }
         cached.delete(key);
         changed = true;

@@ -33,22 +33,26 @@ describe('core pool', () => {
 
   it('an interrupted waiter leaves no claim behind', async () => {
     const cores = makeCorePool(1);
-    await Effect.runPromise(Effect.gen(function* () {
-      const held = yield* cores.acquire(undefined);
-      const waiter = yield* Effect.fork(cores.acquire(1));
-      yield* Effect.yieldNow();
-      yield* Fiber.interrupt(waiter);
-      yield* cores.release(held);
-      expect(cores.free).toBe(1);
-    }));
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const held = yield* cores.acquire(undefined);
+        const waiter = yield* Effect.fork(cores.acquire(1));
+        yield* Effect.yieldNow();
+        yield* Fiber.interrupt(waiter);
+        yield* cores.release(held);
+        expect(cores.free).toBe(1);
+      }),
+    );
   });
 
   it('without a limit (actions run elsewhere) a node gets its cpus or this machine cores, and nothing waits', async () => {
     const cores = makeCorePool(Infinity);
-    await Effect.runPromise(Effect.gen(function* () {
-      expect(yield* cores.acquire(3)).toBe(3);
-      expect(yield* cores.acquire(undefined)).toBe(availableParallelism());
-      expect(yield* cores.acquire(undefined)).toBe(availableParallelism());
-    }));
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        expect(yield* cores.acquire(3)).toBe(3);
+        expect(yield* cores.acquire(undefined)).toBe(availableParallelism());
+        expect(yield* cores.acquire(undefined)).toBe(availableParallelism());
+      }),
+    );
   });
 });

@@ -9,12 +9,23 @@ const shapes: Record<string, ModelShape> = {
 };
 
 const node = (id: string, type: string, params: Record<string, unknown>, inputs: Record<string, string> = {}, heavy = true): EngineNode =>
-  ({ id, baseId: id, type, heavy, params, inputs: Object.fromEntries(Object.entries(inputs).map(([p, n]) => [p, { node: n, port: p }])), deps: Object.values(inputs) }) as unknown as EngineNode;
+  ({
+    id,
+    baseId: id,
+    type,
+    heavy,
+    params,
+    inputs: Object.fromEntries(Object.entries(inputs).map(([p, n]) => [p, { node: n, port: p }])),
+    deps: Object.values(inputs),
+  }) as unknown as EngineNode;
 
 const graphOf = (nodes: EngineNode[]) => ({ name: 'g', nodes, sweepPoints: [] }) as unknown as EngineGraph;
 const inputs = {
   modelShape: (m: unknown) => (typeof m === 'string' ? shapes[m] : undefined),
-  dataset: async (n: EngineNode) => (n.params.corpus === 'public-mix' ? { unit: 'public-mix', private: false, n: 1000, corpusSize: 2855 } : { unit: 'imdb', private: true, n: 640, corpusSize: 49580 }),
+  dataset: async (n: EngineNode) =>
+    n.params.corpus === 'public-mix'
+      ? { unit: 'public-mix', private: false, n: 1000, corpusSize: 2855 }
+      : { unit: 'imdb', private: true, n: 640, corpusSize: 49580 },
 };
 
 describe('speed', () => {

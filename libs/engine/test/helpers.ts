@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { Effect, Exit, Fiber } from 'effect';
 import { validateGraph } from '@dpkd/graph';
 import { Store } from '@dpkd/store';
-import { engineLayer, makeRegistry, recordingProgress, runGraph, testNodes, testSignatures, type EngineGraph, type RunOptions } from '../src';
+import {
+  engineLayer,
+  makeRegistry,
+  recordingProgress,
+  runGraph,
+  testNodes,
+  testSignatures,
+  type EngineGraph,
+  type RunOptions,
+} from '../src';
 
 export const registry = makeRegistry(testNodes);
 

@@ -1,6 +1,18 @@
 // Fault injection on the store and the ledger: flip, delete, truncate, append garbage, edit a line, lose the
 // ledger, fail a ledger write, diverge, interrupt. Each test asserts the outcome and that nothing trains uncharged.
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Cause, Effect, Exit, Fiber, Layer } from 'effect';
 import { describe, expect, test } from 'vitest';
@@ -34,7 +46,10 @@ function dpGraph(counter: string, params: Record<string, unknown> = {}, extra: R
   return graphOf({
     privacy: { accountant: 'rdp' },
     ...extra,
-    nodes: { imdb: dataset, teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.01, steps: 100, count: counter, ...params } } },
+    nodes: {
+      imdb: dataset,
+      teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.01, steps: 100, count: counter, ...params } },
+    },
   });
 }
 
@@ -82,14 +97,25 @@ describe('the ledger never under-counts', () => {
     const counter = join(tempDir(), 'count.txt');
     const graph = graphOf({
       privacy: { accountant: 'rdp' },
-      nodes: { imdb: dataset, teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, retries: 1, params: { sigma: 1, q: 0.01, steps: 100, count: counter, fail: 'boom' } } },
+      nodes: {
+        imdb: dataset,
+        teacher: {
+          type: 'EmitDpEvent',
+          inputs: { data: 'imdb' },
+          retries: 1,
+          params: { sigma: 1, q: 0.01, steps: 100, count: counter, fail: 'boom' },
+        },
+      },
     });
     const { summary } = await run(store, graph);
     expect(summary!.nodes.find((n) => n.id === 'teacher')!.status).toBe('failed');
     expect(lines(counter)).toHaveLength(2);
     expectChargedBeforeTraining(counter);
     const entries = ledgerEntries(store);
-    expect(entries.map((e) => [e.attempt, e.outcome])).toEqual([[1, 'started'], [2, 'started']]);
+    expect(entries.map((e) => [e.attempt, e.outcome])).toEqual([
+      [1, 'started'],
+      [2, 'started'],
+    ]);
     expect(await manifestOf(store, 'teacher')).toBeUndefined();
   });
 
@@ -114,7 +140,10 @@ describe('the ledger never under-counts', () => {
     const more = await run(store, dpGraph(counter, { executedSteps: 140 }, { seed: 2 }));
     expect(more.summary!.nodes.map((n) => n.error ?? n.status)).toEqual(['ran', 'ran']);
     const entries = ledgerEntries(store).slice(1);
-    expect(entries.map((e) => [e.outcome, (e.event as { count: number }).count])).toEqual([['started', 100], ['executed', 140]]);
+    expect(entries.map((e) => [e.outcome, (e.event as { count: number }).count])).toEqual([
+      ['started', 100],
+      ['executed', 140],
+    ]);
     // Two teacher manifests (seed 1 and seed 2): the first is covered by its one "started" charge, the
     // second by "started" plus the "executed" remainder.
     const teachers = await manifestsOf(store, 'teacher');
@@ -157,7 +186,8 @@ describe('a damaged ledger refuses DP actions before any starts', () => {
       mkdirSync(`${ledgerPath(store)}.head`);
     },
     'garbage appended': (store: Store) => appendFileSync(ledgerPath(store), 'garbage\n'),
-    'an edited line (σ raised, ε lowered)': (store: Store) => writeFileSync(ledgerPath(store), readFileSync(ledgerPath(store), 'utf8').replace('"sigma":1', '"sigma":9')),
+    'an edited line (σ raised, ε lowered)': (store: Store) =>
+      writeFileSync(ledgerPath(store), readFileSync(ledgerPath(store), 'utf8').replace('"sigma":1', '"sigma":9')),
     'the last line cut (and its head left behind)': (store: Store) => {
       const text = readFileSync(ledgerPath(store), 'utf8').trim().split('\n');
       writeFileSync(ledgerPath(store), `${text.slice(0, -1).join('\n')}${text.length > 1 ? '\n' : ''}`);
@@ -206,7 +236,11 @@ describe('a damaged ledger refuses DP actions before any starts', () => {
     const rebuilt = await rebuildLedger(store, { accountant: 'rdp' });
     expect(rebuilt).toMatchObject({ rebuilt: 1, salvaged: 1 });
     expect(readFileSync(rebuilt.keptAt!, 'utf8')).toContain('garbage');
-    expect(ledgerEntries(store).map((e) => e.outcome).sort()).toEqual(['rebuilt', 'salvaged']);
+    expect(
+      ledgerEntries(store)
+        .map((e) => e.outcome)
+        .sort(),
+    ).toEqual(['rebuilt', 'salvaged']);
   });
 
   test('a damaged ledger does not stop a run with no DP action to start', async () => {
@@ -253,7 +287,10 @@ describe('verified reads', () => {
       const path = await objectOf(store, 'a');
       corrupt(path);
       const second = await run(store, chain(counter, 1)); // b changes, so it reads a's output
-      expect(second.summary!.nodes.map((n) => [n.id, n.status])).toEqual([['a', 'ran'], ['b', 'ran']]);
+      expect(second.summary!.nodes.map((n) => [n.id, n.status])).toEqual([
+        ['a', 'ran'],
+        ['b', 'ran'],
+      ]);
       expect(second.events.some((e) => e.type === 'notice' && e.message.includes('a.out'))).toBe(true);
       await expect(store.verifyObject((await manifestOf(store, 'a'))!.outputs.out!.digest)).resolves.toBeTruthy();
     });
@@ -265,7 +302,10 @@ describe('verified reads', () => {
     await run(store, chain(counter));
     unlinkSync(await objectOf(store, 'b'));
     const second = await run(store, chain(counter));
-    expect(second.summary!.nodes.map((n) => [n.id, n.status])).toEqual([['a', 'cached'], ['b', 'ran']]);
+    expect(second.summary!.nodes.map((n) => [n.id, n.status])).toEqual([
+      ['a', 'cached'],
+      ['b', 'ran'],
+    ]);
   });
 
   test('verifiedRead names the object and the reader, and drops the producing manifest', async () => {
@@ -277,7 +317,12 @@ describe('verified reads', () => {
     chmodSync(path, 0o644);
     writeFileSync(path, 'tampered');
     const read = verifiedRead(store, { digest: a.outputs.out!.digest, reader: 'b.x', producerKey: a.key });
-    await expect(read).rejects.toMatchObject({ _tag: 'ObjectUnavailable', problem: 'corrupt', reader: 'b.x', producer: { node: 'a', dropped: true } });
+    await expect(read).rejects.toMatchObject({
+      _tag: 'ObjectUnavailable',
+      problem: 'corrupt',
+      reader: 'b.x',
+      producer: { node: 'a', dropped: true },
+    });
     await expect(read).rejects.toThrow(/b\.x: object .* is corrupt .*manifest was dropped/);
     expect(await store.getManifest(a.key)).toBeUndefined();
   });
@@ -327,13 +372,21 @@ describe('run records and gc', () => {
     // An executor that commits the action and then is interrupted before it can report back.
     const commitsThenHangs = Layer.succeed(Executor, {
       execute: (spec) =>
-        Effect.promise(() => runActionLocked(store, registry, spec, { signal: new AbortController().signal, progress: () => undefined, executor: 'in-process' })).pipe(
+        Effect.promise(() =>
+          runActionLocked(store, registry, spec, {
+            signal: new AbortController().signal,
+            progress: () => undefined,
+            executor: 'in-process',
+          }),
+        ).pipe(
           Effect.tap(() => Effect.sync(committed)),
           Effect.zipRight(Effect.never),
         ),
     });
     const layer = Layer.merge(engineLayer({ store, registry, executor: 'in-process', progress }), commitsThenHangs);
-    const fiber = Effect.runFork(runGraph(graphOf({ nodes: { a: { type: 'Count', params: { file: counter } } } }), { jobs: 1 }).pipe(Effect.provide(layer)));
+    const fiber = Effect.runFork(
+      runGraph(graphOf({ nodes: { a: { type: 'Count', params: { file: counter } } } }), { jobs: 1 }).pipe(Effect.provide(layer)),
+    );
     await didCommit;
     await Effect.runPromise(Fiber.interrupt(fiber));
     const record = (await latestRunRecord(store))!;

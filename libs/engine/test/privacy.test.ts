@@ -7,7 +7,11 @@ import { BudgetExceeded, planGraph, readLedger, verifyCache, verifyLedger } from
 import { graphOf, openTestStore, registry, run, tempDir } from './helpers';
 
 const dataset = { type: 'FakeDataset', params: { unit: 'imdb', n: 1000 } };
-const dp = (extra: Record<string, unknown> = {}) => ({ type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.01, steps: 100, ...extra } });
+const dp = (extra: Record<string, unknown> = {}) => ({
+  type: 'EmitDpEvent',
+  inputs: { data: 'imdb' },
+  params: { sigma: 1, q: 0.01, steps: 100, ...extra },
+});
 
 describe('privacy', () => {
   test('budgets are enforced before any node runs', async () => {
@@ -29,7 +33,10 @@ describe('privacy', () => {
 
   test('a node reading a private dataset without a mechanism is non-private and refused under a budget', async () => {
     const store = await openTestStore();
-    const graph = graphOf({ privacy: { budgets: { imdb: { epsilon: 100, delta: 1e-5 } } }, nodes: { imdb: dataset, peek: { type: 'Peek', inputs: { data: 'imdb' } } } });
+    const graph = graphOf({
+      privacy: { budgets: { imdb: { epsilon: 100, delta: 1e-5 } } },
+      nodes: { imdb: dataset, peek: { type: 'Peek', inputs: { data: 'imdb' } } },
+    });
     const plan = await planGraph(graph, { store, registry });
     expect(plan.privacy.datasets.imdb!.epsilon).toBe(Infinity);
     expect(plan.violations[0]!.nonPrivateNodes).toEqual(['peek']);
@@ -69,7 +76,11 @@ describe('privacy', () => {
     });
     const plan = await planGraph(graph, { store, registry });
     const teacher = epsilonOf(dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), 1e-4, { accountant: 'rdp' }).epsilon;
-    const both = epsilonOf({ type: 'Composed', events: [dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), dpSgdEvent({ q: 0.01, sigma: 1.2, steps: 100 })] }, 1e-4, { accountant: 'rdp' }).epsilon;
+    const both = epsilonOf(
+      { type: 'Composed', events: [dpSgdEvent({ q: 0.01, sigma: 1, steps: 100 }), dpSgdEvent({ q: 0.01, sigma: 1.2, steps: 100 })] },
+      1e-4,
+      { accountant: 'rdp' },
+    ).epsilon;
     expect(plan.privacy.datasets.imdb!.events).toHaveLength(2);
     expect(plan.privacy.lineageEpsilon.student!.imdb).toBeCloseTo(both, 10);
     expect(plan.privacy.lineageEpsilon.teacher!.imdb).toBeCloseTo(teacher, 10);

@@ -9,7 +9,9 @@ const countLines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf
 
 describe('scheduler', () => {
   test('two independent 1-s nodes overlap with --jobs 2 and not with --jobs 1', async () => {
-    const graph = graphOf({ nodes: { a: { type: 'Sleep', params: { seconds: 1 } }, b: { type: 'Sleep', params: { seconds: 1, tag: 'b' } } } });
+    const graph = graphOf({
+      nodes: { a: { type: 'Sleep', params: { seconds: 1 } }, b: { type: 'Sleep', params: { seconds: 1, tag: 'b' } } },
+    });
     const overlapped = (events: Array<{ type: string }>) => {
       const firstEnd = events.findIndex((e) => e.type === 'node-end');
       return events.slice(0, firstEnd).filter((e) => e.type === 'node-start').length;
@@ -118,7 +120,9 @@ describe('scheduler', () => {
     expect(abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: '2.5' })).toBe(2500);
     expect(abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: '0' })).toBe(0);
     for (const bad of ['soon', '-1', 'Infinity']) {
-      expect(() => abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: bad })).toThrow(expect.objectContaining({ name: 'InvalidSetting', message: expect.stringContaining('DPKD_ABORT_GRACE_SECONDS') }));
+      expect(() => abortGraceMs({ DPKD_ABORT_GRACE_SECONDS: bad })).toThrow(
+        expect.objectContaining({ name: 'InvalidSetting', message: expect.stringContaining('DPKD_ABORT_GRACE_SECONDS') }),
+      );
     }
   });
 

@@ -57,7 +57,10 @@ export function analyse(graph: Graph, map: SourceMap, signatures: SignatureRegis
   for (const id of order) {
     const used = new Set(references.get(id)!.map((r) => r.name));
     for (const ref of Object.values(inputs.get(id)!)) for (const a of axesOf.get(ref.node) ?? []) used.add(a);
-    axesOf.set(id, swept.filter((name) => used.has(name)));
+    axesOf.set(
+      id,
+      swept.filter((name) => used.has(name)),
+    );
   }
   return { diagnostics, order, inputs, axesOf, references };
 }
@@ -188,7 +191,9 @@ function checkSweep(
     for (const name of axis.names) {
       const at = axis.names.length === 1 && axis.pointer.startsWith('/sweep/grid') ? axis.pointer : `${axis.pointer}/${name}`;
       if (declared.has(name)) {
-        diagnostics.push(map.diagnostic(at, `sweep axis \`${name}\` is declared twice`, { key: true, hint: `also at ${declared.get(name)}` }));
+        diagnostics.push(
+          map.diagnostic(at, `sweep axis \`${name}\` is declared twice`, { key: true, hint: `also at ${declared.get(name)}` }),
+        );
         continue;
       }
       declared.set(name, at);
@@ -214,9 +219,13 @@ function checkSweep(
       const lengths = axis.names.map((n) => group[n]?.length ?? 0);
       if (new Set(lengths).size > 1) {
         diagnostics.push(
-          map.diagnostic(axis.pointer, `zip group lists have different lengths (${axis.names.map((n, i) => `${n}: ${lengths[i]}`).join(', ')})`, {
-            expected: 'lists of equal length (the i-th values go together)',
-          }),
+          map.diagnostic(
+            axis.pointer,
+            `zip group lists have different lengths (${axis.names.map((n, i) => `${n}: ${lengths[i]}`).join(', ')})`,
+            {
+              expected: 'lists of equal length (the i-th values go together)',
+            },
+          ),
         );
       }
     }
@@ -233,11 +242,15 @@ function checkBudgets(graph: Graph, signatures: SignatureRegistry, map: SourceMa
   for (const name of Object.keys(budgets)) {
     if (names.has(name)) continue;
     diagnostics.push(
-      map.diagnostic(pointerOf(['privacy', 'budgets', name]), `budget for \`${name}\`, which is neither a Dataset node nor a corpus of one`, {
-        key: true,
-        expected: names.size ? `one of ${list(names)}` : 'the id of a Dataset node',
-        hint: didYouMean(name, names),
-      }),
+      map.diagnostic(
+        pointerOf(['privacy', 'budgets', name]),
+        `budget for \`${name}\`, which is neither a Dataset node nor a corpus of one`,
+        {
+          key: true,
+          expected: names.size ? `one of ${list(names)}` : 'the id of a Dataset node',
+          hint: didYouMean(name, names),
+        },
+      ),
     );
   }
 }

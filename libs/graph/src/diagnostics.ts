@@ -26,7 +26,12 @@ export const escapePointerSegment = (s: string): string => s.replace(/~/g, '~0')
 export const pointerOf = (segments: ReadonlyArray<string | number>): string =>
   segments.map((s) => `/${escapePointerSegment(String(s))}`).join('');
 export const segmentsOf = (pointer: string): string[] =>
-  pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 /** Maps offsets and JSON pointers of one parsed file to line and column. */
 export class SourceMap {

@@ -110,7 +110,9 @@ export function expand(
         const ref = refs.find((r) => pointer === base + r.pointer || pointer.startsWith(`${base + r.pointer}/`));
         if (!ref) return undefined;
         const swept = Object.hasOwn(point, ref.name);
-        const at = Object.entries(point).map(([k, v]) => `${k}=${formatAxisValue(v)}`).join(',');
+        const at = Object.entries(point)
+          .map(([k, v]) => `${k}=${formatAxisValue(v)}`)
+          .join(',');
         return `the value comes from "\${${ref.name}}" = ${JSON.stringify(values[ref.name])}${swept ? ` at sweep point ${at}` : ' (a graph param)'}`;
       };
       for (const d of schemaDiagnostics(validate.errors ?? [], { map, base, hintFor })) {

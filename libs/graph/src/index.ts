@@ -2,7 +2,14 @@ export * from './node-contract';
 export { type Diagnostic, didYouMean, formatDiagnostic } from './diagnostics';
 export { type ExpandedGraph, type ExpandedNode } from './expand';
 export {
-  type KeyEnvironment, type KeyMaterial, actionKey, emptyKeyEnvironment, inputRef, keyFormat, keyMaterial, rehashKeyMaterial,
+  type KeyEnvironment,
+  type KeyMaterial,
+  actionKey,
+  emptyKeyEnvironment,
+  inputRef,
+  keyFormat,
+  keyMaterial,
+  rehashKeyMaterial,
 } from './action-key';
 export { interpolate, referencesIn } from './interpolate';
 export { type LoadOptions, type LoadResult, loadGraphFile, validateGraph } from './load';

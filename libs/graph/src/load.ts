@@ -48,7 +48,15 @@ export function validateGraph(text: string, file: string, options: LoadOptions =
   const axes = sweepAxes(graph.sweep);
   const analysis = analyse(graph, parsed.map, signatures, axes);
   if (analysis.diagnostics.length) return { diagnostics: sortByPosition(analysis.diagnostics) };
-  const expanded = expand(graph, analysis, axes, signatures, parsed.map, options.keyEnvironment ?? emptyKeyEnvironment, options.presetContext);
+  const expanded = expand(
+    graph,
+    analysis,
+    axes,
+    signatures,
+    parsed.map,
+    options.keyEnvironment ?? emptyKeyEnvironment,
+    options.presetContext,
+  );
   if (!expanded.graph) return { diagnostics: sortByPosition(expanded.diagnostics) };
   const late = [
     ...seqLenDiagnostics(expanded.graph.nodes, signatures, parsed.map, options.presetContext),

@@ -13,7 +13,8 @@ export type PresetContext = (preset: string) => number | undefined;
 /** The context a `model` param fixes: a config object's `ctx`, or the preset's. */
 export function contextOfModelParam(model: unknown, presetContext: PresetContext | undefined): number | undefined {
   if (typeof model === 'string') return presetContext?.(model);
-  if (model !== null && typeof model === 'object' && typeof (model as { ctx?: unknown }).ctx === 'number') return (model as { ctx: number }).ctx;
+  if (model !== null && typeof model === 'object' && typeof (model as { ctx?: unknown }).ctx === 'number')
+    return (model as { ctx: number }).ctx;
   return undefined;
 }
 
@@ -22,10 +23,17 @@ export function contextOfModelParam(model: unknown, presetContext: PresetContext
  * A model of unknown context (a checkpoint loaded by name, an unknown preset) is not checked here; the
  * node still checks at run time.
  */
-export function seqLenDiagnostics(nodes: readonly ExpandedNode[], signatures: SignatureRegistry, map: SourceMap, presetContext?: PresetContext): Diagnostic[] {
+export function seqLenDiagnostics(
+  nodes: readonly ExpandedNode[],
+  signatures: SignatureRegistry,
+  map: SourceMap,
+  presetContext?: PresetContext,
+): Diagnostic[] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const modelPorts = (n: ExpandedNode) =>
-    Object.entries(signatures.get(n.type)?.inputs ?? {}).filter(([port, spec]) => spec.kind === 'Model' && port !== '*').map(([port]) => port);
+    Object.entries(signatures.get(n.type)?.inputs ?? {})
+      .filter(([port, spec]) => spec.kind === 'Model' && port !== '*')
+      .map(([port]) => port);
   const memo = new Map<string, number | undefined>();
   /** The context of the Model `n` outputs: fixed by its `model` param, else carried from its first Model input. */
   const outputContext = (n: ExpandedNode): number | undefined => {
@@ -61,7 +69,12 @@ export function seqLenDiagnostics(nodes: readonly ExpandedNode[], signatures: Si
     const message = `${n.type} node ${n.id}: seqLen ${seqLen} exceeds the context ${tightest.ctx} of the model on ${tightest.port}`;
     if (reported.has(`${pointer}\u0000${message}`)) continue;
     reported.add(`${pointer}\u0000${message}`);
-    out.push(map.diagnostic(pointer, message, { expected: `seqLen <= ${tightest.ctx}`, hint: `set "seqLen": ${tightest.ctx} (or less) in this node's params` }));
+    out.push(
+      map.diagnostic(pointer, message, {
+        expected: `seqLen <= ${tightest.ctx}`,
+        hint: `set "seqLen": ${tightest.ctx} (or less) in this node's params`,
+      }),
+    );
   }
   return out;
 }
@@ -72,7 +85,11 @@ export function seqLenDiagnostics(nodes: readonly ExpandedNode[], signatures: Si
  * trains on 64-token windows without the graph saying so. Undefined when no context is known (a checkpoint
  * loaded by name): the schema's default then stands.
  */
-export function defaultSeqLen(modelParam: unknown, inputContexts: Array<number | undefined>, presetContext: PresetContext | undefined): number | undefined {
+export function defaultSeqLen(
+  modelParam: unknown,
+  inputContexts: Array<number | undefined>,
+  presetContext: PresetContext | undefined,
+): number | undefined {
   const known = [contextOfModelParam(modelParam, presetContext), ...inputContexts].filter((c): c is number => c !== undefined);
   return known.length ? Math.min(...known) : undefined;
 }

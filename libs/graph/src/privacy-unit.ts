@@ -103,7 +103,8 @@ export function privacyDeclarationDiagnostics(
       const size = corpusSize?.(unit);
       const isPrivate = [...(units.get(unit)?.values() ?? [])].some(Boolean);
       const problem = typeof delta === 'number' && size !== undefined && isPrivate ? unitDeltaProblem(delta, size) : undefined;
-      if (problem) diagnostics.push(map.diagnostic(pointerOf(['privacy', 'budgets', name, 'delta']), `budget "${name}" for ${unit}: ${problem}`));
+      if (problem)
+        diagnostics.push(map.diagnostic(pointerOf(['privacy', 'budgets', name, 'delta']), `budget "${name}" for ${unit}: ${problem}`));
     }
   }
   return diagnostics;

@@ -23,7 +23,8 @@ export function toDot(g: ExpandedGraph): string {
     lines.push(`  ${dotString(n.id)} [label=${dotString(`${n.id}\n${n.type}`)}${style}];`);
   }
   for (const n of g.nodes) {
-    for (const [port, ref] of Object.entries(n.inputs)) lines.push(`  ${dotString(ref.node)} -> ${dotString(n.id)} [label=${dotString(port)}];`);
+    for (const [port, ref] of Object.entries(n.inputs))
+      lines.push(`  ${dotString(ref.node)} -> ${dotString(n.id)} [label=${dotString(port)}];`);
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;

@@ -46,9 +46,7 @@ export interface SchemaErrorContext {
 export function schemaDiagnostics(errors: ErrorObject[], ctx: SchemaErrorContext): Diagnostic[] {
   // Errors inside a oneOf/anyOf alternative are noise once the oneOf itself is reported.
   const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.schemaPath + '/');
-  const relevant = errors.filter(
-    (e) => e.keyword !== 'if' && !alternatives.some((prefix) => e.schemaPath.startsWith(prefix)),
-  );
+  const relevant = errors.filter((e) => e.keyword !== 'if' && !alternatives.some((prefix) => e.schemaPath.startsWith(prefix)));
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of relevant) {
@@ -130,4 +128,3 @@ function toDiagnostic(e: ErrorObject, ctx: SchemaErrorContext): Diagnostic {
       });
   }
 }
-

@@ -14,7 +14,10 @@ const graph = {
 };
 
 /** A stand-in for the CLI's environment: corpus digests per corpus name, plus common entries. */
-const environment = (corpora: Record<string, string>, common: Record<string, string> = { tokenizer: 'tok-1', tfjs: '4.22.0', backend: 'wasm@4.22.0' }): KeyEnvironment => ({
+const environment = (
+  corpora: Record<string, string>,
+  common: Record<string, string> = { tokenizer: 'tok-1', tfjs: '4.22.0', backend: 'wasm@4.22.0' },
+): KeyEnvironment => ({
   common,
   forNode: (type, params) => (type === 'Dataset' ? { corpus: corpora[params.corpus as string]! } : undefined),
 });

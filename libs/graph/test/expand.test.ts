@@ -59,7 +59,12 @@ describe('sweep expansion', () => {
     const ids = g.nodes.map((n) => n.id);
     expect(g.sweepPoints).toHaveLength(8);
     expect(ids.filter((id) => id.startsWith('t0'))).toEqual(['t0']);
-    expect(ids.filter((id) => id.startsWith('teacher'))).toEqual(['teacher[epsilon=1]', 'teacher[epsilon=2]', 'teacher[epsilon=4]', 'teacher[epsilon=8]']);
+    expect(ids.filter((id) => id.startsWith('teacher'))).toEqual([
+      'teacher[epsilon=1]',
+      'teacher[epsilon=2]',
+      'teacher[epsilon=4]',
+      'teacher[epsilon=8]',
+    ]);
     expect(ids.filter((id) => id.startsWith('s0'))).toEqual(['s0[student=student-xs]', 's0[student=student-s]']);
     expect(ids).toContain('student[epsilon=2,student=student-xs]');
     expect(ids.filter((id) => id.startsWith('student'))).toHaveLength(8);
@@ -80,7 +85,10 @@ describe('sweep expansion', () => {
   test('zip groups pair their lists and cross with the grid', () => {
     const g = load(
       pipeline(
-        { params: { epsilon: 2, student: 'student-xs', lr: 1e-4, epochs: 1 }, sweep: { grid: { epsilon: [1, 2] }, zip: [{ lr: [1e-4, 2e-4], epochs: [1, 3] }] } },
+        {
+          params: { epsilon: 2, student: 'student-xs', lr: 1e-4, epochs: 1 },
+          sweep: { grid: { epsilon: [1, 2] }, zip: [{ lr: [1e-4, 2e-4], epochs: [1, 3] }] },
+        },
         { student: { type: 'Distill', inputs: { init: 's0', corpus: 'syn' }, params: { lr: '${lr}', epochs: '${epochs}' } } },
       ),
     );
@@ -91,7 +99,12 @@ describe('sweep expansion', () => {
       { epsilon: 2, lr: 2e-4, epochs: 3 },
     ]);
     const students = g.nodes.filter((n) => n.baseId === 'student');
-    expect(students.map((n) => [n.params.lr, n.params.epochs])).toEqual([[1e-4, 1], [2e-4, 3], [1e-4, 1], [2e-4, 3]]);
+    expect(students.map((n) => [n.params.lr, n.params.epochs])).toEqual([
+      [1e-4, 1],
+      [2e-4, 3],
+      [1e-4, 1],
+      [2e-4, 3],
+    ]);
     expect(students[1]!.id).toBe('student[epsilon=1,lr=0.0002,epochs=3]');
   });
 
@@ -100,7 +113,10 @@ describe('sweep expansion', () => {
     const g = load(
       pipeline(
         { params: { epsilon: 2, student: 'student-xs', lr: 1e-4, epochs: 1 }, sweep: { zip: [{ lr: [1e-4, 1e-4], epochs: [1, 2] }] } },
-        { student: { type: 'Distill', inputs: { init: 's0', corpus: 'syn' }, params: { lr: '${lr}' } }, other: { type: 'Distill', inputs: { init: 's0', corpus: 'syn' }, params: { epochs: '${epochs}' } } },
+        {
+          student: { type: 'Distill', inputs: { init: 's0', corpus: 'syn' }, params: { lr: '${lr}' } },
+          other: { type: 'Distill', inputs: { init: 's0', corpus: 'syn' }, params: { epochs: '${epochs}' } },
+        },
       ),
     );
     expect(g.nodes.filter((n) => n.baseId === 'student')).toHaveLength(1);
@@ -109,19 +125,23 @@ describe('sweep expansion', () => {
 
   test('property: the expansion has product(axis lengths) points and every dep precedes its node', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), (eps, sizes) => {
-        const students = ['tiny', 'student-xs', 'student-s'].slice(0, sizes);
-        const g = load(pipeline({ sweep: { grid: { epsilon: eps, student: students } } }));
-        expect(g.sweepPoints).toHaveLength(eps.length * students.length);
-        expect(g.nodes.filter((n) => n.baseId === 'teacher')).toHaveLength(eps.length);
-        expect(g.nodes.filter((n) => n.baseId === 'student')).toHaveLength(eps.length * students.length);
-        const seen = new Set<string>();
-        for (const n of g.nodes) {
-          for (const d of n.deps) expect(seen.has(d)).toBe(true);
-          seen.add(n.id);
-        }
-        expect(seen.size).toBe(g.nodes.length);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        (eps, sizes) => {
+          const students = ['tiny', 'student-xs', 'student-s'].slice(0, sizes);
+          const g = load(pipeline({ sweep: { grid: { epsilon: eps, student: students } } }));
+          expect(g.sweepPoints).toHaveLength(eps.length * students.length);
+          expect(g.nodes.filter((n) => n.baseId === 'teacher')).toHaveLength(eps.length);
+          expect(g.nodes.filter((n) => n.baseId === 'student')).toHaveLength(eps.length * students.length);
+          const seen = new Set<string>();
+          for (const n of g.nodes) {
+            for (const d of n.deps) expect(seen.has(d)).toBe(true);
+            seen.add(n.id);
+          }
+          expect(seen.size).toBe(g.nodes.length);
+        },
+      ),
       { numRuns: 20 },
     );
   });
@@ -142,9 +162,18 @@ describe('action keys', () => {
   });
 
   test('defaults are applied before keying: an explicit default gives the same key', () => {
-    const explicit = pipeline({}, { syn: { type: 'Sample', inputs: { model: 'teacher', codes: 'imdb' }, params: { count: 100, topK: 50, topP: 0.9 } } });
+    const explicit = pipeline(
+      {},
+      { syn: { type: 'Sample', inputs: { model: 'teacher', codes: 'imdb' }, params: { count: 100, topK: 50, topP: 0.9 } } },
+    );
     expect(keyOf(explicit, 'syn')).toBe(keyOf(pipeline(), 'syn'));
-    expect(byId(load(pipeline())).get('syn')!.params).toMatchObject({ count: 100, topK: 50, topP: 0.9, codes: 'noisy', returnsPerPrompt: 2 });
+    expect(byId(load(pipeline())).get('syn')!.params).toMatchObject({
+      count: 100,
+      topK: 50,
+      topP: 0.9,
+      codes: 'noisy',
+      returnsPerPrompt: 2,
+    });
   });
 
   test('public-mix defaults to private false, other corpora to private true', () => {
@@ -164,11 +193,15 @@ describe('action keys', () => {
     const a = byId(load(pipeline({ seed: 7 })));
     expect(a.get('teacher')!.seed).toBe(7);
     expect(a.get('teacher')!.params).not.toHaveProperty('seed');
-    const b = byId(load(pipeline({ seed: 7 }, { t0: { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', seed: 3 } } })));
+    const b = byId(
+      load(pipeline({ seed: 7 }, { t0: { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', seed: 3 } } })),
+    );
     expect(b.get('t0')!.seed).toBe(3);
     expect(b.get('t0')!.key).not.toBe(a.get('t0')!.key);
     expect(b.get('imdb')!.key).toBe(a.get('imdb')!.key);
-    const c = byId(load(pipeline({ seed: 7 }, { t0: { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', seed: 7 } } })));
+    const c = byId(
+      load(pipeline({ seed: 7 }, { t0: { type: 'Pretrain', inputs: { data: 'public' }, params: { model: 'tiny', seed: 7 } } })),
+    );
     expect(c.get('t0')!.key).toBe(a.get('t0')!.key); // seed 7 by inheritance or by param: one computation
   });
 
@@ -204,7 +237,10 @@ describe('extra signatures', () => {
   test('are merged over the schema registry', () => {
     const graph = { name: 'sleepy', nodes: { a: { type: 'Sleep' }, b: { type: 'Sleep', inputs: { after: 'a' }, params: { ms: 5 } } } };
     const g = load(graph, { extraSignatures: [sleep] });
-    expect(g.nodes.map((n) => [n.id, n.params.ms, n.deps])).toEqual([['a', 10, []], ['b', 5, ['a']]]);
+    expect(g.nodes.map((n) => [n.id, n.params.ms, n.deps])).toEqual([
+      ['a', 10, []],
+      ['b', 5, ['a']],
+    ]);
     expect(validateGraph(JSON.stringify(graph), 'x.json').diagnostics[0]!.message).toMatch(/unknown node type `Sleep`/);
   });
 });

@@ -21,29 +21,103 @@ const cases: Record<string, Case> = {
   'duplicate-key': { pointer: '/nodes/a', message: /duplicate key `a`/, at: '"a": { "type": "Dataset", "params": { "corpus": "spam"' },
   'missing-name': { pointer: '', message: /missing required property `name`/, at: '{' },
   'unknown-top-level-property': { pointer: '/node', message: /unknown property `node`/, at: '"node"', hint: /did you mean `nodes`\?/ },
-  'unknown-node-type': { pointer: '/nodes/teacher/type', message: /unknown node type `DPFinetune`/, at: '"DPFinetune"', hint: /did you mean `DPFineTune`\?/ },
-  'missing-node': { pointer: '/nodes/soft/inputs/teacher', message: /missing node `teachr`/, at: '"teachr"', hint: /did you mean `teacher`\?/ },
-  'missing-output-port': { pointer: '/nodes/soft/inputs/corpus', message: /no output port `corpuss`/, at: '"syn.corpuss"', hint: /`corpus`/ },
-  'unknown-input-port': { pointer: '/nodes/syn/inputs/code', message: /has no input port `code`/, at: '"code"', hint: /did you mean `codes`\?/ },
-  'missing-input': { pointer: '/nodes/teacher/inputs', message: /missing its input `data`/, at: '{\n        "model": "t0"', expected: /Dataset/ },
+  'unknown-node-type': {
+    pointer: '/nodes/teacher/type',
+    message: /unknown node type `DPFinetune`/,
+    at: '"DPFinetune"',
+    hint: /did you mean `DPFineTune`\?/,
+  },
+  'missing-node': {
+    pointer: '/nodes/soft/inputs/teacher',
+    message: /missing node `teachr`/,
+    at: '"teachr"',
+    hint: /did you mean `teacher`\?/,
+  },
+  'missing-output-port': {
+    pointer: '/nodes/soft/inputs/corpus',
+    message: /no output port `corpuss`/,
+    at: '"syn.corpuss"',
+    hint: /`corpus`/,
+  },
+  'unknown-input-port': {
+    pointer: '/nodes/syn/inputs/code',
+    message: /has no input port `code`/,
+    at: '"code"',
+    hint: /did you mean `codes`\?/,
+  },
+  'missing-input': {
+    pointer: '/nodes/teacher/inputs',
+    message: /missing its input `data`/,
+    at: '{\n        "model": "t0"',
+    expected: /Dataset/,
+  },
   'port-kind-mismatch': { pointer: '/nodes/soft/inputs/corpus', message: /takes a Corpus, but `teacher` is a Model/, at: '"teacher"\n' },
   cycle: { pointer: '/nodes/c/inputs/init', message: /cycle: c -> b -> a -> c/, at: '"a",' },
-  'unknown-sweep-axis': { pointer: '/sweep/grid/epsilom', message: /unknown sweep axis `epsilom`/, at: '"epsilom"', hint: /did you mean `epsilon`\?/ },
+  'unknown-sweep-axis': {
+    pointer: '/sweep/grid/epsilom',
+    message: /unknown sweep axis `epsilom`/,
+    at: '"epsilom"',
+    hint: /did you mean `epsilon`\?/,
+  },
   'unused-sweep-axis': { pointer: '/sweep/grid/seedValue', message: /unused sweep axis `seedValue`/, at: '"seedValue": [' },
   'zip-unequal-lengths': { pointer: '/sweep/zip/0', message: /different lengths \(lr: 2, epochs: 3\)/, at: '{\n        "lr": [' },
-  'unknown-interpolation': { pointer: '/nodes/teacher/params/epsilon', message: /unknown graph param `epsilonn`/, at: '"${epsilonn}"', hint: /did you mean `epsilon`\?/ },
+  'unknown-interpolation': {
+    pointer: '/nodes/teacher/params/epsilon',
+    message: /unknown graph param `epsilonn`/,
+    at: '"${epsilonn}"',
+    hint: /did you mean `epsilon`\?/,
+  },
   'param-wrong-type': { pointer: '/nodes/teacher/params/lr', message: /wrong type: string "fast"/, at: '"fast"', expected: /number > 0/ },
-  'param-unknown-property': { pointer: '/nodes/teacher/params/clipp', message: /unknown property `clipp`/, at: '"clipp"', hint: /did you mean `clip`\?/ },
-  'param-enum-typo': { pointer: '/nodes/imdb/params/corpus', message: /"imbd" is not allowed/, at: '"imbd"', hint: /did you mean "imdb"\?/ },
+  'param-unknown-property': {
+    pointer: '/nodes/teacher/params/clipp',
+    message: /unknown property `clipp`/,
+    at: '"clipp"',
+    hint: /did you mean `clip`\?/,
+  },
+  'param-enum-typo': {
+    pointer: '/nodes/imdb/params/corpus',
+    message: /"imbd" is not allowed/,
+    at: '"imbd"',
+    hint: /did you mean "imdb"\?/,
+  },
   'param-missing-required': { pointer: '/nodes/syn/params', message: /missing required property `count`/, at: '{}' },
-  'interpolated-wrong-type': { pointer: '/nodes/teacher/params/epsilon', message: /wrong type: string "two"/, at: '"${epsilon}"', hint: /sweep point epsilon=two/ },
+  'interpolated-wrong-type': {
+    pointer: '/nodes/teacher/params/epsilon',
+    message: /wrong type: string "two"/,
+    at: '"${epsilon}"',
+    hint: /sweep point epsilon=two/,
+  },
   'epsilon-and-sigma': { pointer: '/nodes/teacher/params', message: /either epsilon .* or sigma .*not both/, at: '{\n        "epsilon"' },
   'public-mix-private': { pointer: '/nodes/public/params/private', message: /public-mix and fortunes are public data/, at: 'true' },
-  'budget-unknown-dataset': { pointer: '/privacy/budgets/imbd', message: /neither a Dataset node nor a corpus/, at: '"imbd"', hint: /did you mean `imdb`\?/ },
-  'report-row-unknown-port': { pointer: '/nodes/table/params/rows/0/metrics', message: /`teachr` is not an input/, at: '"teachr"', hint: /did you mean `teacher`\?/ },
-  'privacy-mixed-declaration': { pointer: '/nodes/leak/params/private', message: /Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/, at: 'false', hint: /set the same "private" on both/ },
-  'privacy-two-budgets': { pointer: '/privacy/budgets/imdb', message: /privacy unit imdb has two budgets, "small" \(ε 1\) and "imdb" \(ε 100\)/, at: '"imdb": {', hint: /keep one budget/ },
-  'privacy-budget-delta': { pointer: '/privacy/budgets/imdb/delta', message: /budget "imdb" for imdb: δ = 0.0001 is not below 1\/N = 2.02e-5 \(N = 49580 documents\).*use δ well below 1\/N/, at: '0.0001' },
+  'budget-unknown-dataset': {
+    pointer: '/privacy/budgets/imbd',
+    message: /neither a Dataset node nor a corpus/,
+    at: '"imbd"',
+    hint: /did you mean `imdb`\?/,
+  },
+  'report-row-unknown-port': {
+    pointer: '/nodes/table/params/rows/0/metrics',
+    message: /`teachr` is not an input/,
+    at: '"teachr"',
+    hint: /did you mean `teacher`\?/,
+  },
+  'privacy-mixed-declaration': {
+    pointer: '/nodes/leak/params/private',
+    message: /Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/,
+    at: 'false',
+    hint: /set the same "private" on both/,
+  },
+  'privacy-two-budgets': {
+    pointer: '/privacy/budgets/imdb',
+    message: /privacy unit imdb has two budgets, "small" \(ε 1\) and "imdb" \(ε 100\)/,
+    at: '"imdb": {',
+    hint: /keep one budget/,
+  },
+  'privacy-budget-delta': {
+    pointer: '/privacy/budgets/imdb/delta',
+    message: /budget "imdb" for imdb: δ = 0.0001 is not below 1\/N = 2.02e-5 \(N = 49580 documents\).*use δ well below 1\/N/,
+    at: '0.0001',
+  },
 };
 
 /** What the CLI passes from @dpkd/data's pins (a corpus's documents, N of its privacy unit); imdb's count. */
@@ -58,7 +132,9 @@ function positionOf(text: string, needle: string): { line: number; column: numbe
 
 describe('bad-graph fixtures', () => {
   test('every fixture has a case and every case a fixture', () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('valid-')).map((f) => f.slice(0, -5));
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json') && !f.startsWith('valid-'))
+      .map((f) => f.slice(0, -5));
     expect(files.sort()).toEqual(Object.keys(cases).sort());
   });
 

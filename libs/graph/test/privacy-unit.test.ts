@@ -38,9 +38,14 @@ describe('privacy declarations at validate time', () => {
     validateGraph(JSON.stringify({ name: 'g', ...graph }), 'g.json', options).diagnostics.map((d) => `${d.pointer}: ${d.message}`);
 
   test('a budget δ is checked against 1/N only when the corpus sizes are given (else the plan checks it)', () => {
-    const graph = { privacy: { budgets: { imdb: { epsilon: 1, delta: 1e-4 } } }, nodes: { a: { type: 'Dataset', params: { corpus: 'imdb' } } } };
+    const graph = {
+      privacy: { budgets: { imdb: { epsilon: 1, delta: 1e-4 } } },
+      nodes: { a: { type: 'Dataset', params: { corpus: 'imdb' } } },
+    };
     expect(messages(graph)).toEqual([]);
-    expect(messages(graph, { corpusSize })).toEqual([expect.stringMatching(/^\/privacy\/budgets\/imdb\/delta: budget "imdb" for imdb: δ = 0.0001 is not below 1\/N/)]);
+    expect(messages(graph, { corpusSize })).toEqual([
+      expect.stringMatching(/^\/privacy\/budgets\/imdb\/delta: budget "imdb" for imdb: δ = 0.0001 is not below 1\/N/),
+    ]);
     expect(messages({ ...graph, privacy: { budgets: { imdb: { epsilon: 1, delta: 2e-5 } } } }, { corpusSize })).toEqual([]); // 2e-5 < 1/49580
   });
 
@@ -53,7 +58,9 @@ describe('privacy declarations at validate time', () => {
         leak: { type: 'Dataset', params: { corpus: 'imdb', private: false } },
       },
     };
-    expect(messages(graph)).toEqual([expect.stringMatching(/^\/nodes\/leak\/params\/private: Dataset nodes swept \(private\) and leak \(public\) disagree about imdb/)]);
+    expect(messages(graph)).toEqual([
+      expect.stringMatching(/^\/nodes\/leak\/params\/private: Dataset nodes swept \(private\) and leak \(public\) disagree about imdb/),
+    ]);
     expect(messages({ ...graph, sweep: { grid: { corpus: ['spam', 'foldoc'] } } })).toEqual([]);
   });
 });

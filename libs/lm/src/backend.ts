@@ -9,7 +9,10 @@ let loadedPackage: string | undefined;
 
 const candidates: Record<string, Array<[string, string | null]>> = {
   'tensorflow-gpu': [['tensorflow', '@tensorflow/tfjs-node-gpu']],
-  tensorflow: [['tensorflow', '@tensorflow/tfjs-node-gpu'], ['tensorflow', '@tensorflow/tfjs-node']],
+  tensorflow: [
+    ['tensorflow', '@tensorflow/tfjs-node-gpu'],
+    ['tensorflow', '@tensorflow/tfjs-node'],
+  ],
   wasm: [['wasm', '@tensorflow/tfjs-backend-wasm']],
   cpu: [['cpu', null]],
 };

@@ -61,7 +61,11 @@ export const fromHalf = (h: number): number => {
 };
 
 /** safetensors bytes of named float arrays (in the given order), stored as `dtype`, with string metadata. */
-export const encodeSafetensors = (tensors: Iterable<[string, NamedArray]>, metadata: Record<string, string>, dtype: StorageDtype = 'F32'): Uint8Array => {
+export const encodeSafetensors = (
+  tensors: Iterable<[string, NamedArray]>,
+  metadata: Record<string, string>,
+  dtype: StorageDtype = 'F32',
+): Uint8Array => {
   const header: Record<string, unknown> = { __metadata__: metadata };
   const chunks: Uint8Array[] = [];
   let offset = 0;
@@ -93,7 +97,9 @@ export const encodeSafetensors = (tensors: Iterable<[string, NamedArray]>, metad
 };
 
 /** The named arrays (as float32, whatever the stored dtype) and the metadata of safetensors bytes. */
-export const decodeSafetensors = (bytes: Uint8Array): { tensors: Map<string, NamedArray>; metadata: Record<string, string>; dtypes: Set<StorageDtype> } => {
+export const decodeSafetensors = (
+  bytes: Uint8Array,
+): { tensors: Map<string, NamedArray>; metadata: Record<string, string>; dtypes: Set<StorageDtype> } => {
   const fail = (why: string) => new Error(`not a dpkd-lm checkpoint (safetensors): ${why}`);
   if (bytes.length < 8) throw fail('file shorter than 8 bytes');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -149,8 +155,12 @@ export const decodeCheckpoint = (bytes: Uint8Array): { model: LanguageModel; met
   }
 };
 
-export const saveCheckpoint = async (model: LanguageModel, path: string, metadata: Record<string, string> = {}, dtype: StorageDtype = 'F32'): Promise<void> =>
-  writeFile(path, encodeCheckpoint(model, metadata, dtype));
+export const saveCheckpoint = async (
+  model: LanguageModel,
+  path: string,
+  metadata: Record<string, string> = {},
+  dtype: StorageDtype = 'F32',
+): Promise<void> => writeFile(path, encodeCheckpoint(model, metadata, dtype));
 
 export const loadCheckpoint = async (path: string): Promise<{ model: LanguageModel; metadata: Record<string, string> }> =>
   decodeCheckpoint(new Uint8Array(await readFile(path)));

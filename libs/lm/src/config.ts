@@ -35,16 +35,25 @@ export const validateConfig = (c: ModelConfig): void => {
 
 /** Shapes of every parameter, by name, in a fixed canonical order. */
 export const parameterShapes = (c: ModelConfig): Array<[string, number[]]> => {
-  const shapes: Array<[string, number[]]> = [['wte', [c.vocab, c.d]], ['wpe', [c.ctx, c.d]]];
+  const shapes: Array<[string, number[]]> = [
+    ['wte', [c.vocab, c.d]],
+    ['wpe', [c.ctx, c.d]],
+  ];
   for (let l = 0; l < c.layers; l++) {
     const p = `h${l}.`;
     shapes.push(
-      [`${p}ln1.g`, [c.d]], [`${p}ln1.b`, [c.d]],
-      [`${p}attn.qkv.w`, [c.d, 3 * c.d]], [`${p}attn.qkv.b`, [3 * c.d]],
-      [`${p}attn.proj.w`, [c.d, c.d]], [`${p}attn.proj.b`, [c.d]],
-      [`${p}ln2.g`, [c.d]], [`${p}ln2.b`, [c.d]],
-      [`${p}mlp.fc.w`, [c.d, c.mlp]], [`${p}mlp.fc.b`, [c.mlp]],
-      [`${p}mlp.proj.w`, [c.mlp, c.d]], [`${p}mlp.proj.b`, [c.d]],
+      [`${p}ln1.g`, [c.d]],
+      [`${p}ln1.b`, [c.d]],
+      [`${p}attn.qkv.w`, [c.d, 3 * c.d]],
+      [`${p}attn.qkv.b`, [3 * c.d]],
+      [`${p}attn.proj.w`, [c.d, c.d]],
+      [`${p}attn.proj.b`, [c.d]],
+      [`${p}ln2.g`, [c.d]],
+      [`${p}ln2.b`, [c.d]],
+      [`${p}mlp.fc.w`, [c.d, c.mlp]],
+      [`${p}mlp.fc.b`, [c.mlp]],
+      [`${p}mlp.proj.w`, [c.mlp, c.d]],
+      [`${p}mlp.proj.b`, [c.d]],
     );
   }
   shapes.push(['lnf.g', [c.d]], ['lnf.b', [c.d]]);

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { createProjection, crossEntropy, type HiddenAlignmentOptions, hiddenAlignment, klDivergence, type SoftTargets, softTargetKl } from './losses';
+import {
+  createProjection,
+  crossEntropy,
+  type HiddenAlignmentOptions,
+  hiddenAlignment,
+  klDivergence,
+  type SoftTargets,
+  softTargetKl,
+} from './losses';
 import { forward, type LanguageModel } from './model';
 import { type DpLoopOptions, type DpTrainResult, dpTrainLm } from './dp';
 import { type Batch, type LossFn, type TrainOptions, trainLm } from './train';
@@ -37,22 +45,34 @@ export interface DistillOptions extends Omit<TrainOptions, 'model' | 'loss' | 'e
 }
 
 /** The KD objective for one batch; `projections` are the learned width adapters for hidden alignment. */
-export const distillLoss = (student: LanguageModel, teacher: LanguageModel, o: DistillLossOptions, projections: tf.Tensor2D[] = []): LossFn => (batch) => {
-  const B = batch.length;
-  const T = batch[0]!.length;
-  const alpha = o.alpha ?? 0;
-  const ids = tf.tensor2d(batch, undefined, 'int32');
-  const s = forward(student, ids, { hidden: alpha > 0 });
-  // Inside the caller's variableGrads scope: disposed with it; no gradient reaches the teacher's variables.
-  const t = forward(teacher, ids, { hidden: alpha > 0 });
-  const mask = kdMask(batch, o.pad, o.maskPad);
-  let loss = tf.add(
-    tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), 1 - o.lambda),
-    tf.mul(klDivergence(s.logits, t.logits, { batch: B, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask }), o.lambda),
-  ) as tf.Scalar;
-  if (alpha > 0) loss = tf.add(loss, tf.mul(hiddenAlignment(s.hidden!, t.hidden!, { ...o.hidden, projections }), alpha)) as tf.Scalar;
-  return loss;
-};
+export const distillLoss =
+  (student: LanguageModel, teacher: LanguageModel, o: DistillLossOptions, projections: tf.Tensor2D[] = []): LossFn =>
+  (batch) => {
+    const B = batch.length;
+    const T = batch[0]!.length;
+    const alpha = o.alpha ?? 0;
+    const ids = tf.tensor2d(batch, undefined, 'int32');
+    const s = forward(student, ids, { hidden: alpha > 0 });
+    // Inside the caller's variableGrads scope: disposed with it; no gradient reaches the teacher's variables.
+    const t = forward(teacher, ids, { hidden: alpha > 0 });
+    const mask = kdMask(batch, o.pad, o.maskPad);
+    let loss = tf.add(
+      tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), 1 - o.lambda),
+      tf.mul(
+        klDivergence(s.logits, t.logits, {
+          batch: B,
+          seq: T,
+          temperature: o.temperature,
+          skipPositions: o.skipPositions,
+          reduction: o.klReduction,
+          mask,
+        }),
+        o.lambda,
+      ),
+    ) as tf.Scalar;
+    if (alpha > 0) loss = tf.add(loss, tf.mul(hiddenAlignment(s.hidden!, t.hidden!, { ...o.hidden, projections }), alpha)) as tf.Scalar;
+    return loss;
+  };
 
 /** Knowledge distillation of `student` from a fixed `teacher` (non-private: the inputs are synthetic). */
 export const distillLm = async (o: DistillOptions): Promise<{ steps: number; losses: number[] }> => {
@@ -108,38 +128,48 @@ export interface KdShares {
  * The KD objective against precomputed teacher outputs (no teacher forward): soft labels through
  * softTargetKl, hidden states through hiddenAlignment with `projections` when widths differ.
  */
-export const precomputedDistillLoss = (o: PrecomputedDistillOptions, projections: tf.Tensor2D[] = [], shares: KdShares = { ce: 1, kl: 1, hidden: 1 }): LossFn => (batch) => {
-  const B = batch.length;
-  const T = batch[0]!.length;
-  const alpha = o.alpha ?? 0;
-  const targets = o.targetsFor(batch);
-  const s = forward(o.student, tf.tensor2d(batch, undefined, 'int32'), { hidden: alpha > 0 });
-  let loss = tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), (1 - o.lambda) * shares.ce) as tf.Scalar;
-  if (o.lambda > 0) {
-    if (!targets.soft) throw new Error('precomputedDistillLoss: lambda > 0 needs soft targets');
-    const mask = kdMask(batch, o.pad, o.maskPad);
-    const kl = softTargetKl(s.logits, targets.soft, { batch: B, seq: T, temperature: o.temperature, skipPositions: o.skipPositions, reduction: o.klReduction, mask });
-    loss = tf.add(loss, tf.mul(kl, o.lambda * shares.kl)) as tf.Scalar;
-  }
-  if (alpha > 0) {
-    if (!targets.hidden || !o.hidden) throw new Error('precomputedDistillLoss: alpha > 0 needs hidden targets and hidden.studentLayers');
-    const studentHidden = o.hidden.studentLayers.map((index) => {
-      const h = s.hidden![index];
-      if (!h) throw new Error(`student hidden index ${index} is out of range (the student has ${s.hidden!.length} hidden states)`);
-      return h;
-    });
-    const teacherHidden = targets.hidden.map((data) => tf.tensor2d(data, [B * T, data.length / (B * T)]));
-    const align = hiddenAlignment(studentHidden, teacherHidden, {
-      layerMap: studentHidden.map((_, i) => [i, i] as [number, number]),
-      projections: projections.length > 0 ? projections : undefined,
-      loss: o.hidden.loss,
-    });
-    loss = tf.add(loss, tf.mul(align, alpha * shares.hidden)) as tf.Scalar;
-  }
-  return loss;
-};
+export const precomputedDistillLoss =
+  (o: PrecomputedDistillOptions, projections: tf.Tensor2D[] = [], shares: KdShares = { ce: 1, kl: 1, hidden: 1 }): LossFn =>
+  (batch) => {
+    const B = batch.length;
+    const T = batch[0]!.length;
+    const alpha = o.alpha ?? 0;
+    const targets = o.targetsFor(batch);
+    const s = forward(o.student, tf.tensor2d(batch, undefined, 'int32'), { hidden: alpha > 0 });
+    let loss = tf.mul(crossEntropy(s.logits, batch, o.pad, 'mean', o.maskPad ?? true), (1 - o.lambda) * shares.ce) as tf.Scalar;
+    if (o.lambda > 0) {
+      if (!targets.soft) throw new Error('precomputedDistillLoss: lambda > 0 needs soft targets');
+      const mask = kdMask(batch, o.pad, o.maskPad);
+      const kl = softTargetKl(s.logits, targets.soft, {
+        batch: B,
+        seq: T,
+        temperature: o.temperature,
+        skipPositions: o.skipPositions,
+        reduction: o.klReduction,
+        mask,
+      });
+      loss = tf.add(loss, tf.mul(kl, o.lambda * shares.kl)) as tf.Scalar;
+    }
+    if (alpha > 0) {
+      if (!targets.hidden || !o.hidden) throw new Error('precomputedDistillLoss: alpha > 0 needs hidden targets and hidden.studentLayers');
+      const studentHidden = o.hidden.studentLayers.map((index) => {
+        const h = s.hidden![index];
+        if (!h) throw new Error(`student hidden index ${index} is out of range (the student has ${s.hidden!.length} hidden states)`);
+        return h;
+      });
+      const teacherHidden = targets.hidden.map((data) => tf.tensor2d(data, [B * T, data.length / (B * T)]));
+      const align = hiddenAlignment(studentHidden, teacherHidden, {
+        layerMap: studentHidden.map((_, i) => [i, i] as [number, number]),
+        projections: projections.length > 0 ? projections : undefined,
+        loss: o.hidden.loss,
+      });
+      loss = tf.add(loss, tf.mul(align, alpha * shares.hidden)) as tf.Scalar;
+    }
+    return loss;
+  };
 
-export interface DpDistillOptions extends DpLoopOptions, Pick<KdObjective, 'lambda' | 'temperature' | 'klReduction' | 'skipPositions' | 'maskPad'> {
+export interface DpDistillOptions
+  extends DpLoopOptions, Pick<KdObjective, 'lambda' | 'temperature' | 'klReduction' | 'skipPositions' | 'maskPad'> {
   student: LanguageModel;
   teacher: LanguageModel;
 }

@@ -197,10 +197,20 @@ const sameExamplePairs = (L: Float32Array, ids: Int32Array, B: number, T: number
 
 const weightedSum = (list: T2[], c: number[]): T2 => tf.addN(list.map((g, i) => tf.mul(g, c[i]!))) as T2;
 
-const clippedSums = (tape: Tape, perExample: Map<string, T2[]>, c: number[], T: number, vocab: number, ctx: number): Map<string, tf.Tensor> => {
+const clippedSums = (
+  tape: Tape,
+  perExample: Map<string, T2[]>,
+  c: number[],
+  T: number,
+  vocab: number,
+  ctx: number,
+): Map<string, tf.Tensor> => {
   const B = c.length;
   const cRow = tf.tensor2d(c, [1, B]);
-  const cTokens = tf.tensor2d(c.flatMap((ci) => new Array<number>(T).fill(ci)), [B * T, 1]);
+  const cTokens = tf.tensor2d(
+    c.flatMap((ci) => new Array<number>(T).fill(ci)),
+    [B * T, 1],
+  );
   const sum = new Map<string, tf.Tensor>();
   for (const [name, { G }] of tape.linear) {
     sum.set(`${name}.w`, weightedSum(perExample.get(name)!, c));
@@ -212,7 +222,13 @@ const clippedSums = (tape: Tape, perExample: Map<string, T2[]>, c: number[], T: 
   }
   const d = tape.head!.A.shape[1];
   const pos = tf.reshape(tf.matMul(cRow, tape.pos!), [T, d]);
-  sum.set('wpe', tf.pad(pos, [[0, ctx - T], [0, 0]]));
+  sum.set(
+    'wpe',
+    tf.pad(pos, [
+      [0, ctx - T],
+      [0, 0],
+    ]),
+  );
   const emb = tf.scatterND(tf.reshape(tape.emb!.ids, [-1, 1]), tf.mul(tape.emb!.G, cTokens), [vocab, d]);
   sum.set('wte', tf.add(emb, tf.transpose(weightedSum(perExample.get('wte')!, c))));
   for (const t of sum.values()) tf.keep(t);
@@ -220,7 +236,14 @@ const clippedSums = (tape: Tape, perExample: Map<string, T2[]>, c: number[], T: 
 };
 
 /** Per-example clipped sum; a custom `exampleLoss` always takes the naive loop (the book-keeping is CE's). */
-export const clippedSum = (model: LanguageModel, batch: Batch, clip: number, pad: number, method: ClipMethod = 'vectorised', exampleLoss?: ExampleLoss): ClippedSum =>
+export const clippedSum = (
+  model: LanguageModel,
+  batch: Batch,
+  clip: number,
+  pad: number,
+  method: ClipMethod = 'vectorised',
+  exampleLoss?: ExampleLoss,
+): ClippedSum =>
   method === 'naive' || exampleLoss ? naiveClippedSum(model, batch, clip, pad, exampleLoss) : vectorisedClippedSum(model, batch, clip, pad);
 
 export interface DpStepOptions {
@@ -240,7 +263,11 @@ export interface DpStepOptions {
 }
 
 /** Noisy, clipped, normalised gradient (Σ c_i g_i + N(0, σ²C²)) / expectedBatch, per parameter. */
-export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepOptions): { grads: Map<string, tf.Tensor>; loss: number; norms: number[] } => {
+export const dpGradient = (
+  model: LanguageModel,
+  logicalBatch: Batch,
+  o: DpStepOptions,
+): { grads: Map<string, tf.Tensor>; loss: number; norms: number[] } => {
   const total = new Map<string, tf.Tensor>();
   const norms: number[] = [];
   let loss = 0;
@@ -265,20 +292,32 @@ export const dpGradient = (model: LanguageModel, logicalBatch: Batch, o: DpStepO
  * (Σ c_i g_i + N(0, σ²C²)) / expectedBatch per parameter, in the model's parameter order (the order of the
  * noise draws). Disposes the sums. The data-parallel loop calls it once, on the leader, on the reduced sums.
  */
-export const noisyMean = (model: LanguageModel, total: Map<string, tf.Tensor>, o: Pick<DpStepOptions, 'sigma' | 'clip' | 'noise' | 'expectedBatch'>): Map<string, tf.Tensor> => {
+export const noisyMean = (
+  model: LanguageModel,
+  total: Map<string, tf.Tensor>,
+  o: Pick<DpStepOptions, 'sigma' | 'clip' | 'noise' | 'expectedBatch'>,
+): Map<string, tf.Tensor> => {
   const grads = new Map<string, tf.Tensor>();
   const noiseStd = o.sigma * o.clip;
   for (const [name, p] of model.params) {
     const sum = total.get(name);
     const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(gaussianNoise(o.noise, p.size, noiseStd), p.shape) : undefined;
-    grads.set(name, tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)));
+    grads.set(
+      name,
+      tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)),
+    );
     tf.dispose([sum, noise].filter((t): t is tf.Tensor => t !== undefined));
   }
   return grads;
 };
 
 /** One DP-SGD step with AdamW on the privatised gradient. */
-export const dpStep = (model: LanguageModel, optimizer: AdamW, logicalBatch: Batch, o: DpStepOptions): { loss: number; norms: number[] } => {
+export const dpStep = (
+  model: LanguageModel,
+  optimizer: AdamW,
+  logicalBatch: Batch,
+  o: DpStepOptions,
+): { loss: number; norms: number[] } => {
   const { grads, loss, norms } = dpGradient(model, logicalBatch, o);
   optimizer.step(model.params, grads, o.lr);
   grads.forEach((g) => g.dispose());
@@ -379,7 +418,15 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
       const batch = nextBatch();
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const { loss } = dpStep(o.model, optimizer, batch, {
-        clip: o.clip, sigma: o.sigma, expectedBatch, physicalBatch: o.physicalBatch, noise: source, lr, pad: o.pad, method: o.method, exampleLoss: o.exampleLoss,
+        clip: o.clip,
+        sigma: o.sigma,
+        expectedBatch,
+        physicalBatch: o.physicalBatch,
+        noise: source,
+        lr,
+        pad: o.pad,
+        method: o.method,
+        exampleLoss: o.exampleLoss,
       });
       losses.push(loss);
       o.onStep?.({ step: step + 1, total, loss, batchSize: batch.length });

@@ -138,7 +138,11 @@ export interface TextCodec {
 
 /** Generates from control-code prompt strings; returns the decoded continuations. */
 export const generateText = (model: LanguageModel, tokenizer: TextCodec, prompts: string[], o: GenerateOptions = {}): string[] =>
-  generate(model, prompts.map((p) => {
-    const ids = tokenizer.encode(p);
-    return ids.length > 0 ? ids : [tokenizer.eos];
-  }), { eos: tokenizer.eos, ...o }).map((ids) => tokenizer.decode(ids));
+  generate(
+    model,
+    prompts.map((p) => {
+      const ids = tokenizer.encode(p);
+      return ids.length > 0 ? ids : [tokenizer.eos];
+    }),
+    { eos: tokenizer.eos, ...o },
+  ).map((ids) => tokenizer.decode(ids));

@@ -23,7 +23,18 @@ export { generate, generateText, sampleToken } from './generate';
 export type { GenerateOptions, TextCodec } from './generate';
 export { perplexity, perplexityOnPool, streamPerplexity, rowNll } from './perplexity';
 export type { PerplexityResult } from './perplexity';
-export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT, encodeSafetensors, decodeSafetensors, modelArrays, toHalf, fromHalf } from './checkpoint';
+export {
+  encodeCheckpoint,
+  decodeCheckpoint,
+  saveCheckpoint,
+  loadCheckpoint,
+  CHECKPOINT_FORMAT,
+  encodeSafetensors,
+  decodeSafetensors,
+  modelArrays,
+  toHalf,
+  fromHalf,
+} from './checkpoint';
 export type { NamedArray, StorageDtype } from './checkpoint';
 export { softTargetKl } from './losses';
 export type { SoftTargets } from './losses';

@@ -120,7 +120,8 @@ export const hiddenAlignment = (student: T2[], teacher: T2[], options: HiddenAli
   const terms = map.map(([s, t], i) => {
     let hs = student[s];
     const ht = teacher[t];
-    if (!hs || !ht) throw new Error(`hidden layer map [${s}, ${t}] is out of range (student has ${student.length}, teacher ${teacher.length})`);
+    if (!hs || !ht)
+      throw new Error(`hidden layer map [${s}, ${t}] is out of range (student has ${student.length}, teacher ${teacher.length})`);
     const projection = options.projections?.[i];
     if (projection) hs = tf.matMul(hs, projection);
     if (hs.shape[1] !== ht.shape[1]) {
@@ -182,7 +183,8 @@ export const softTargetKl = (studentLogits: T2, targets: SoftTargets, options: K
     throw new Error(`softTargetKl: student logits are [${studentLogits.shape}], targets describe [${N}, ${V}]`);
   }
   const k = targets.topK;
-  if (targets.probs.length !== N * (k === 0 ? V : k)) throw new Error(`softTargetKl: ${targets.probs.length} probabilities for ${N} rows of ${k === 0 ? V : k}`);
+  if (targets.probs.length !== N * (k === 0 ? V : k))
+    throw new Error(`softTargetKl: ${targets.probs.length} probabilities for ${N} rows of ${k === 0 ? V : k}`);
   const rowWeight = new Float64Array(N);
   let counted = 0;
   for (let b = 0; b < B; b++) {

@@ -32,7 +32,10 @@ export const createModel = (config: ModelConfig, options: { seed?: number } = {}
       const std = name === 'wpe' ? 0.01 : /proj\.w$/.test(name) ? 0.02 / Math.sqrt(2 * config.layers) : 0.02;
       for (let i = 0; i < size; i++) data[i] = rng.normal() * std;
     }
-    params.set(name, tf.tidy(() => variable(tf.tensor(data, shape), name, id)));
+    params.set(
+      name,
+      tf.tidy(() => variable(tf.tensor(data, shape), name, id)),
+    );
   }
   return fromParams(config, params);
 };

@@ -78,7 +78,7 @@ export const slices2d = (t: T, rows: number, cols: number): T2[] => {
  * transposes whichever operand is narrower (a [N, k] transpose costs ~7 ns per element).
  */
 const weightGrad = (x: T2, dy: T2): T2 =>
-  x.shape[1] <= dy.shape[1] ? tf.matMul(tf.transpose(x), dy) : tf.transpose(tf.matMul(tf.transpose(dy), x)) as T2;
+  x.shape[1] <= dy.shape[1] ? tf.matMul(tf.transpose(x), dy) : (tf.transpose(tf.matMul(tf.transpose(dy), x)) as T2);
 
 /** y = x W + b for x [N, din], W [din, dout]. */
 export const linear = (x: T2, w: T2, b: tf.Tensor1D, name: string, tape?: Tape): T2 => {
@@ -158,7 +158,13 @@ export const addPositions = (x: T2, wpe: T2, batch: number, seq: number, start: 
         return [dy, tf.zerosLike(wi)];
       }
       const summed = tf.reshape(sumRows(tf.reshape(dy, [batch, seq * d]) as T2), [seq, d]);
-      return [dy, tf.pad(summed, [[start, ctx - start - seq], [0, 0]])];
+      return [
+        dy,
+        tf.pad(summed, [
+          [start, ctx - start - seq],
+          [0, 0],
+        ]),
+      ];
     },
   }));
   return op(x, wpe) as T2;
@@ -252,11 +258,7 @@ export const splitAttention = (q: T3, k: T3, v: T3, mask: T2, scale: number): T3
           dkt.push(tf.matMul(qts[i]!, ds)); // (dsᵀ q)ᵀ, so that no per-slice transpose is needed
           dvt.push(tf.matMul(dyts[i]!, p)); // (pᵀ dy)ᵀ
         }
-        return [
-          tf.mul(tf.stack(dq), scale),
-          tf.mul(tf.transpose(tf.stack(dkt), [0, 2, 1]), scale),
-          tf.transpose(tf.stack(dvt), [0, 2, 1]),
-        ];
+        return [tf.mul(tf.stack(dq), scale), tf.mul(tf.transpose(tf.stack(dkt), [0, 2, 1]), scale), tf.transpose(tf.stack(dvt), [0, 2, 1])];
       },
     };
   });

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-export type Schedule =
-  | { kind: 'constant' }
-  | { kind: 'linear' | 'cosine'; warmup?: number; total: number; minFactor?: number };
+export type Schedule = { kind: 'constant' } | { kind: 'linear' | 'cosine'; warmup?: number; total: number; minFactor?: number };
 
 /** Learning rate at 0-based `step`: linear warmup over `warmup` steps, then linear or cosine decay to minFactor*lr at `total`. */
 export const learningRate = (lr: number, schedule: Schedule, step: number): number => {
@@ -79,7 +77,8 @@ export class AdamW {
   /** The step count and a copy of every moment, by parameter name (for a resumable training checkpoint). */
   exportState(): AdamWState {
     const moments = new Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>();
-    for (const [name, { m, v }] of this.moments) moments.set(name, { m: (m.dataSync() as Float32Array).slice(), v: (v.dataSync() as Float32Array).slice(), shape: m.shape });
+    for (const [name, { m, v }] of this.moments)
+      moments.set(name, { m: (m.dataSync() as Float32Array).slice(), v: (v.dataSync() as Float32Array).slice(), shape: m.shape });
     return { t: this.t, moments };
   }
 
@@ -88,7 +87,10 @@ export class AdamW {
     this.dispose();
     this.t = state.t;
     for (const [name, { m, v, shape }] of state.moments) {
-      this.moments.set(name, tf.tidy(() => ({ m: tf.variable(tf.tensor(m, shape), false), v: tf.variable(tf.tensor(v, shape), false) })));
+      this.moments.set(
+        name,
+        tf.tidy(() => ({ m: tf.variable(tf.tensor(m, shape), false), v: tf.variable(tf.tensor(v, shape), false) })),
+      );
     }
   }
 

@@ -32,7 +32,7 @@ export const windowBatches = (ids: number[], window: number, batchSize = 16): nu
   }
   if (windows.length === 0) throw new Error('perplexity: need at least 2 tokens of text');
   const batches: number[][][] = [];
-  for (let i = 0; i < windows.length; ) {
+  for (let i = 0; i < windows.length;) {
     const len = windows[i]!.length;
     const group: number[][] = [];
     while (i < windows.length && group.length < batchSize && windows[i]!.length === len) group.push(windows[i++]!);
@@ -61,32 +61,48 @@ export const perplexityOf = (batches: number[][][], sums: number[][]): Perplexit
   const windowMeans: number[] = [];
   let totalNll = 0;
   let tokens = 0;
-  batches.forEach((group, g) => group.forEach((w, b) => {
-    const sum = sums[g]![b]!;
-    windowMeans.push(sum / (w.length - 1));
-    totalNll += sum;
-    tokens += w.length - 1;
-  }));
+  batches.forEach((group, g) =>
+    group.forEach((w, b) => {
+      const sum = sums[g]![b]!;
+      windowMeans.push(sum / (w.length - 1));
+      totalNll += sum;
+      tokens += w.length - 1;
+    }),
+  );
   const meanOfMeans = windowMeans.reduce((a, b) => a + b, 0) / windowMeans.length;
   return { perplexity: Math.exp(meanOfMeans), tokenWeighted: Math.exp(totalNll / tokens), windows: windowMeans.length, tokens };
 };
 
 /** Perplexity of a token stream in non-overlapping windows (each window predicts its tokens 1..len-1). */
-export const streamPerplexity = (model: LanguageModel, ids: number[], o: { window?: number; batchSize?: number } = {}): PerplexityResult => {
+export const streamPerplexity = (
+  model: LanguageModel,
+  ids: number[],
+  o: { window?: number; batchSize?: number } = {},
+): PerplexityResult => {
   const batches = windowBatches(ids, Math.min(o.window ?? 128, model.config.ctx), o.batchSize);
-  return perplexityOf(batches, batches.map((group) => windowNllSums(model, group)));
+  return perplexityOf(
+    batches,
+    batches.map((group) => windowNllSums(model, group)),
+  );
 };
 
 /** The paper's procedure: texts joined by a blank line ("\n\n"), no EOS, 128-token windows. */
-export const perplexity = (model: LanguageModel, tokenizer: Pick<TextCodec, 'encode'>, texts: string[], o: { window?: number; batchSize?: number } = {}): PerplexityResult =>
-  streamPerplexity(model, tokenizer.encode(texts.join('\n\n')), o);
+export const perplexity = (
+  model: LanguageModel,
+  tokenizer: Pick<TextCodec, 'encode'>,
+  texts: string[],
+  o: { window?: number; batchSize?: number } = {},
+): PerplexityResult => streamPerplexity(model, tokenizer.encode(texts.join('\n\n')), o);
 
 /**
  * perplexity() with the window batches dealt across a replica pool (parallel/pool.ts): the same windows,
  * the same per-window sums and the same reduction order, so the result equals one thread's.
  */
 export const perplexityOnPool = async (
-  pool: { windowNllSums(batches: number[][][]): Promise<number[][]> }, model: LanguageModel, tokenizer: Pick<TextCodec, 'encode'>, texts: string[],
+  pool: { windowNllSums(batches: number[][][]): Promise<number[][]> },
+  model: LanguageModel,
+  tokenizer: Pick<TextCodec, 'encode'>,
+  texts: string[],
   o: { window?: number; batchSize?: number } = {},
 ): Promise<PerplexityResult> => {
   const batches = windowBatches(tokenizer.encode(texts.join('\n\n')), Math.min(o.window ?? 128, model.config.ctx), o.batchSize);

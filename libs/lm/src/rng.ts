@@ -36,7 +36,10 @@ export const createRng = (seed: number): SeededRng => {
 export const restoreRng = (saved: RngState): SeededRng => {
   let [a, b, c, d] = saved.sfc32;
   const next = (): number => {
-    a |= 0; b |= 0; c |= 0; d |= 0;
+    a |= 0;
+    b |= 0;
+    c |= 0;
+    d |= 0;
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;
     a = b ^ (b >>> 9);

@@ -20,11 +20,13 @@ export interface StepReport {
 export type LossFn = (batch: Batch) => tf.Scalar;
 
 /** Mean next-token CE with PAD masked (= crossEntropy(forward(...).logits, batch, pad), with the head fused into the loss). */
-export const ceLoss = (model: LanguageModel, pad: number): LossFn => (batch) => {
-  const { targets, weights } = nextTokenTargets(batch, pad, 'mean');
-  const { final } = forwardHidden(model, tf.tensor2d(batch, undefined, 'int32'));
-  return tiedHeadNll(final, model.params.get('wte')! as tf.Tensor as tf.Tensor2D, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
-};
+export const ceLoss =
+  (model: LanguageModel, pad: number): LossFn =>
+  (batch) => {
+    const { targets, weights } = nextTokenTargets(batch, pad, 'mean');
+    const { final } = forwardHidden(model, tf.tensor2d(batch, undefined, 'int32'));
+    return tiedHeadNll(final, model.params.get('wte')! as tf.Tensor as tf.Tensor2D, tf.tensor1d(targets, 'int32'), tf.tensor1d(weights));
+  };
 
 /**
  * One optimiser step over a logical batch made of micro-batches (gradient accumulation: the mean of
@@ -48,7 +50,9 @@ export const gradientStep = (
     value.dispose();
     for (const [varName, g] of Object.entries(grads)) {
       const name = nameOf.get(varName)!;
-      const scaled = tf.tidy(() => (sum.has(name) ? tf.add(sum.get(name)!, tf.div(g, microBatches.length)) : tf.div(g, microBatches.length)));
+      const scaled = tf.tidy(() =>
+        sum.has(name) ? tf.add(sum.get(name)!, tf.div(g, microBatches.length)) : tf.div(g, microBatches.length),
+      );
       sum.get(name)?.dispose();
       g.dispose();
       sum.set(name, scaled);
@@ -139,10 +143,12 @@ const arraysOf = (params: Map<string, tf.Variable>): Map<string, NamedArray> =>
 /** Puts saved values into the parameters, refusing a state whose parameter names or shapes differ. */
 const restoreParams = (params: Map<string, tf.Variable>, saved: Map<string, NamedArray>): void => {
   const names = [...params.keys()].sort().join(',');
-  if ([...saved.keys()].sort().join(',') !== names) throw new Error('trainLm: the saved training state has other parameters than this model');
+  if ([...saved.keys()].sort().join(',') !== names)
+    throw new Error('trainLm: the saved training state has other parameters than this model');
   for (const [name, { data, shape }] of saved) {
     const p = params.get(name)!;
-    if (shape.join('x') !== p.shape.join('x')) throw new Error(`trainLm: saved parameter '${name}' has shape ${shape.join('x')}, the model ${p.shape.join('x')}`);
+    if (shape.join('x') !== p.shape.join('x'))
+      throw new Error(`trainLm: saved parameter '${name}' has shape ${shape.join('x')}, the model ${p.shape.join('x')}`);
     tf.tidy(() => p.assign(tf.tensor(data, shape)));
   }
 };
@@ -160,8 +166,10 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
   const perEpoch = Math.max(1, Math.floor(o.sequences.length / o.batchSize));
   const total = o.steps ?? perEpoch * (o.epochs ?? 1);
   const resume = o.checkpoint?.resume;
-  if (resume && resume.total !== total) throw new Error(`trainLm: the saved training state is for ${resume.total} steps, this run has ${total}`);
-  if (resume && resume.order.some((i) => i >= o.sequences.length)) throw new Error('trainLm: the saved training state indexes more sequences than this run has');
+  if (resume && resume.total !== total)
+    throw new Error(`trainLm: the saved training state is for ${resume.total} steps, this run has ${total}`);
+  if (resume && resume.order.some((i) => i >= o.sequences.length))
+    throw new Error('trainLm: the saved training state indexes more sequences than this run has');
   const rng = resume ? restoreRng(resume.rng) : createRng(o.seed ?? 0);
   const optimizer = new AdamW(o.optimizer);
   const params = new Map([...o.model.params, ...(o.extraParams ?? new Map())]);
@@ -174,8 +182,15 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
   const save = async () => {
     const caller = o.checkpoint!.extra?.() ?? {};
     await o.checkpoint!.save({
-      step, total, order: [...order], rng: rng.state(), optimizer: optimizer.exportState(), params: arraysOf(params), losses: [...losses],
-      extra: caller.extra ?? {}, arrays: caller.arrays ?? new Map(),
+      step,
+      total,
+      order: [...order],
+      rng: rng.state(),
+      optimizer: optimizer.exportState(),
+      params: arraysOf(params),
+      losses: [...losses],
+      extra: caller.extra ?? {},
+      arrays: caller.arrays ?? new Map(),
     });
     savedAt = Date.now();
   };
@@ -185,9 +200,13 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
       optimizer.importState(resume.optimizer);
     }
     const threads = Math.max(1, Math.floor(o.threads ?? 1));
-    if (threads > 1 && o.loss && !o.parallelLoss) throw new Error('trainLm: threads > 1 with a custom loss needs parallelLoss (the loss as data for the workers)');
+    if (threads > 1 && o.loss && !o.parallelLoss)
+      throw new Error('trainLm: threads > 1 with a custom loss needs parallelLoss (the loss as data for the workers)');
     // Started after a resume restored the parameters: the workers begin from them.
-    pool = threads > 1 ? await ReplicaPool.start({ threads, model: o.model, extras: o.extraParams, loss: o.parallelLoss ?? { kind: 'ce', pad: o.pad } }) : undefined;
+    pool =
+      threads > 1
+        ? await ReplicaPool.start({ threads, model: o.model, extras: o.extraParams, loss: o.parallelLoss ?? { kind: 'ce', pad: o.pad } })
+        : undefined;
     const resumedAt = step;
     let stopped = false;
     while (step < total) {
@@ -218,7 +237,10 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
 
 /** gradientStep with the gradient computed across a replica pool (the clipping and the optimiser stay on the leader). */
 const parallelGradientStep = async (
-  pool: ReplicaPool, params: Map<string, tf.Variable>, optimizer: AdamW, microBatches: Batch[],
+  pool: ReplicaPool,
+  params: Map<string, tf.Variable>,
+  optimizer: AdamW,
+  microBatches: Batch[],
   options: { lr: number; clipNorm?: number; shardTargets?: (shard: Batch) => ShardTargets },
 ): Promise<number> => {
   const { grads, loss } = await pool.gradients(microBatches, options.shardTargets);
@@ -235,9 +257,18 @@ const TRAIN_STATE_FORMAT = 'dpkd-train-state/1';
 export const encodeTrainState = (state: TrainState): Uint8Array => {
   const arrays: Array<[string, NamedArray]> = [];
   for (const [name, a] of state.params) arrays.push([`param/${name}`, a]);
-  for (const [name, { m, v, shape }] of state.optimizer.moments) arrays.push([`adam.m/${name}`, { data: m, shape }], [`adam.v/${name}`, { data: v, shape }]);
+  for (const [name, { m, v, shape }] of state.optimizer.moments)
+    arrays.push([`adam.m/${name}`, { data: m, shape }], [`adam.v/${name}`, { data: v, shape }]);
   for (const [name, a] of state.arrays) arrays.push([`extra/${name}`, a]);
-  const cursor = { step: state.step, total: state.total, order: state.order, rng: state.rng, adamSteps: state.optimizer.t, losses: state.losses, extra: state.extra };
+  const cursor = {
+    step: state.step,
+    total: state.total,
+    order: state.order,
+    rng: state.rng,
+    adamSteps: state.optimizer.t,
+    losses: state.losses,
+    extra: state.extra,
+  };
   return encodeSafetensors(arrays, { format: TRAIN_STATE_FORMAT, state: JSON.stringify(cursor) });
 };
 
@@ -260,7 +291,14 @@ export const decodeTrainState = (bytes: Uint8Array): TrainState => {
     }
   }
   return {
-    step: cursor.step, total: cursor.total, order: cursor.order, rng: cursor.rng, losses: cursor.losses, extra: cursor.extra ?? {},
-    params, arrays, optimizer: { t: cursor.adamSteps, moments },
+    step: cursor.step,
+    total: cursor.total,
+    order: cursor.order,
+    rng: cursor.rng,
+    losses: cursor.losses,
+    extra: cursor.extra ?? {},
+    params,
+    arrays,
+    optimizer: { t: cursor.adamSteps, moments },
   };
 };

@@ -11,8 +11,19 @@ describe('distillation', () => {
     const before = tf.memory().numTensors;
     const data = randomBatch(8, 10, 6, 3);
     const { steps, losses } = await distillLm({
-      student, teacher, sequences: data, pad: PAD, steps: 6, batchSize: 4, lr: 0.01,
-      lambda: 0.4, temperature: 2, alpha: 1, klReduction: 'batch-sum', skipPositions: 5, hidden: { loss: 'cosine' },
+      student,
+      teacher,
+      sequences: data,
+      pad: PAD,
+      steps: 6,
+      batchSize: 4,
+      lr: 0.01,
+      lambda: 0.4,
+      temperature: 2,
+      alpha: 1,
+      klReduction: 'batch-sum',
+      skipPositions: 5,
+      hidden: { loss: 'cosine' },
     });
     expect(steps).toBe(6);
     expect(losses.every(Number.isFinite)).toBe(true);

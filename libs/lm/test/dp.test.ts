@@ -1,6 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import {
-  ceLoss, createModel, createRng, cryptoSource, dpGradient, dpTrainLm, naiveClippedSum, poissonSample, seededSource, tf, vectorisedClippedSum,
+  ceLoss,
+  createModel,
+  createRng,
+  cryptoSource,
+  dpGradient,
+  dpTrainLm,
+  naiveClippedSum,
+  poissonSample,
+  seededSource,
+  tf,
+  vectorisedClippedSum,
 } from '../src';
 import { maxRelDiff, PAD, randomBatch, TINY, useWasm, values } from './helpers';
 
@@ -45,7 +55,15 @@ describe('DP-SGD', () => {
   test('sigma = 0 and C = infinity: the DP step is the non-private step', () => {
     const batch = randomBatch(4, 8, PAD, 2); // no PAD: per-example means average to the batch mean
     const m = createModel(TINY, { seed: 6 });
-    const { grads } = dpGradient(m, batch, { clip: Infinity, sigma: 0, expectedBatch: 4, physicalBatch: 3, noise: seededSource(createRng(0)), lr: 0.01, pad: PAD });
+    const { grads } = dpGradient(m, batch, {
+      clip: Infinity,
+      sigma: 0,
+      expectedBatch: 4,
+      physicalBatch: 3,
+      noise: seededSource(createRng(0)),
+      lr: 0.01,
+      pad: PAD,
+    });
     const vars = [...m.params.values()];
     const plain = tf.variableGrads(() => ceLoss(m, PAD)(batch), vars);
     for (const [name, p] of m.params) {
@@ -86,8 +104,17 @@ describe('DP-SGD', () => {
     const seen: number[] = [];
     const before = tf.memory().numTensors;
     const r = dpTrainLm({
-      model: m, sequences: randomBatch(20, 8, PAD, 4), pad: PAD, expectedBatch: 4, sigma: 1, clip: 1, steps: 5, physicalBatch: 2, lr: 1e-3,
-      onStep: (s) => seen.push(s.batchSize), shouldStop: () => seen.length >= 4,
+      model: m,
+      sequences: randomBatch(20, 8, PAD, 4),
+      pad: PAD,
+      expectedBatch: 4,
+      sigma: 1,
+      clip: 1,
+      steps: 5,
+      physicalBatch: 2,
+      lr: 1e-3,
+      onStep: (s) => seen.push(s.batchSize),
+      shouldStop: () => seen.length >= 4,
     });
     expect(r.steps).toBe(4);
     expect(r.q).toBeCloseTo(0.2);
@@ -100,7 +127,19 @@ describe('DP-SGD', () => {
     const train = (noise: 'seeded' | 'crypto') => {
       const m = createModel(TINY, { seed: 1 });
       const sizes: number[] = [];
-      dpTrainLm({ model: m, sequences: data, pad: PAD, q: 0.5, sigma: 1, clip: 1, steps: 3, lr: 1e-2, seed: 7, noise, onStep: (s) => sizes.push(s.batchSize) });
+      dpTrainLm({
+        model: m,
+        sequences: data,
+        pad: PAD,
+        q: 0.5,
+        sigma: 1,
+        clip: 1,
+        steps: 3,
+        lr: 1e-2,
+        seed: 7,
+        noise,
+        onStep: (s) => sizes.push(s.batchSize),
+      });
       const wte = values(m.params.get('wte')!);
       m.dispose();
       return { wte, sizes };

@@ -38,7 +38,10 @@ describe('fast ops', () => {
   test('split attention gradient w.r.t. q, k, v matches autodiff of the batched formula (with earlier cached keys)', () => {
     const [BH, T, S, dh] = [3, 5, 7, 4];
     const rnd = (shape: [number, number, number], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor3D;
-    const mask = tf.tensor2d(Array.from({ length: T * S }, (_, i) => (i % S > Math.floor(i / S) + S - T ? -1e9 : 0)), [T, S]);
+    const mask = tf.tensor2d(
+      Array.from({ length: T * S }, (_, i) => (i % S > Math.floor(i / S) + S - T ? -1e9 : 0)),
+      [T, S],
+    );
     const [q, k, v] = [rnd([BH, T, dh], 1), rnd([BH, S, dh], 2), rnd([BH, S, dh], 3)];
     const weight = rnd([BH, T, dh], 4);
     const batched = (qi: tf.Tensor3D, ki: tf.Tensor3D, vi: tf.Tensor3D) =>

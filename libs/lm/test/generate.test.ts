@@ -19,7 +19,10 @@ describe('generation', () => {
 
   test('seeded sampling reproduces; EOS stops; no-repeat-n-gram holds; top-k 1 is greedy', () => {
     const m = createModel(TINY, { seed: 13 });
-    const prompts = [[1, 2], [3, 4]];
+    const prompts = [
+      [1, 2],
+      [3, 4],
+    ];
     const a = generate(m, prompts, { seed: 5, topK: 10, topP: 0.9, temperature: 1.5 });
     expect(generate(m, prompts, { seed: 5, topK: 10, topP: 0.9, temperature: 1.5 })).toEqual(a);
     expect(generate(m, prompts, { seed: 6, topK: 10, topP: 0.9, temperature: 1.5 })).not.toEqual(a);

@@ -31,7 +31,14 @@ describe('maskPad reaches every KD term', () => {
         const t = forward(teacher, ids).logits;
         const mask = maskPad ? Float32Array.from(batch.flat(), (id) => (id === PAD ? 0 : 1)) : undefined;
         const ce = crossEntropy(s, batch, PAD, 'mean', maskPad);
-        const k = klDivergence(s, t, { batch: 2, seq: T, temperature: kl.temperature, skipPositions: kl.skipPositions, reduction: kl.klReduction, mask });
+        const k = klDivergence(s, t, {
+          batch: 2,
+          seq: T,
+          temperature: kl.temperature,
+          skipPositions: kl.skipPositions,
+          reduction: kl.klReduction,
+          mask,
+        });
         return tf.add(tf.mul(ce, 0.6), tf.mul(k, 0.4)) as tf.Scalar;
       });
       expect(got, `maskPad ${maskPad}`).toBeCloseTo(want, 5);
@@ -45,9 +52,19 @@ describe('maskPad reaches every KD term', () => {
     const student = createModel(studentConfig, { seed: 2 });
     const probs = tf.tidy(() => tf.softmax(forward(teacher, tf.tensor2d(batch, undefined, 'int32')).logits).dataSync() as Float32Array);
     const soft = { topK: 0, vocab: TINY.vocab, probs };
-    const loss = (maskPad: boolean) => scalar(() => precomputedDistillLoss({ student, pad: PAD, lambda: 1, maskPad, ...kl, targetsFor: () => ({ soft }) })(batch));
+    const loss = (maskPad: boolean) =>
+      scalar(() => precomputedDistillLoss({ student, pad: PAD, lambda: 1, maskPad, ...kl, targetsFor: () => ({ soft }) })(batch));
     const klWith = (mask?: Float32Array) =>
-      scalar(() => softTargetKl(forward(student, tf.tensor2d(batch, undefined, 'int32')).logits, soft, { batch: 2, seq: T, temperature: kl.temperature, skipPositions: kl.skipPositions, reduction: kl.klReduction, mask }));
+      scalar(() =>
+        softTargetKl(forward(student, tf.tensor2d(batch, undefined, 'int32')).logits, soft, {
+          batch: 2,
+          seq: T,
+          temperature: kl.temperature,
+          skipPositions: kl.skipPositions,
+          reduction: kl.klReduction,
+          mask,
+        }),
+      );
     expect(loss(false)).toBeCloseTo(klWith(undefined), 5);
     expect(loss(true)).toBeCloseTo(klWith(kdMask(batch, PAD)), 5);
     expect(Math.abs(loss(false) - loss(true))).toBeGreaterThan(1e-4);
@@ -59,8 +76,10 @@ describe('maskPad reaches every KD term', () => {
     const teacher = createModel(TINY, { seed: 1 });
     const student = createModel(studentConfig, { seed: 2 });
     const example = batch[0]!;
-    const perExample = (maskPad: boolean) => scalar(() => dpDistillExampleLoss({ student, teacher, pad: PAD, lambda: 0.4, maskPad, ...kl })(example));
-    const ofBatchOfOne = (maskPad: boolean) => scalar(() => distillLoss(student, teacher, { pad: PAD, lambda: 0.4, maskPad, ...kl })([example]));
+    const perExample = (maskPad: boolean) =>
+      scalar(() => dpDistillExampleLoss({ student, teacher, pad: PAD, lambda: 0.4, maskPad, ...kl })(example));
+    const ofBatchOfOne = (maskPad: boolean) =>
+      scalar(() => distillLoss(student, teacher, { pad: PAD, lambda: 0.4, maskPad, ...kl })([example]));
     for (const maskPad of [true, false]) expect(perExample(maskPad)).toBeCloseTo(ofBatchOfOne(maskPad), 6);
     expect(Math.abs(perExample(false) - perExample(true))).toBeGreaterThan(1e-4);
     teacher.dispose();

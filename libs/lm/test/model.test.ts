@@ -1,7 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  createModel, decodeCheckpoint, encodeCheckpoint, forward, MODEL_PRESETS, parameterCount, presetConfig, tf,
-} from '../src';
+import { createModel, decodeCheckpoint, encodeCheckpoint, forward, MODEL_PRESETS, parameterCount, presetConfig, tf } from '../src';
 import { TINY, useWasm } from './helpers';
 
 useWasm();
@@ -46,7 +44,9 @@ describe('model', () => {
     expect(metadata.note).toBe('hello');
     expect(back.config).toEqual(TINY);
     for (const [name, p] of m.params) {
-      expect(Buffer.from((back.params.get(name)!.dataSync() as Float32Array).buffer).equals(Buffer.from((p.dataSync() as Float32Array).buffer))).toBe(true);
+      expect(
+        Buffer.from((back.params.get(name)!.dataSync() as Float32Array).buffer).equals(Buffer.from((p.dataSync() as Float32Array).buffer)),
+      ).toBe(true);
     }
     expect(Buffer.from(encodeCheckpoint(back, { note: 'hello' })).equals(Buffer.from(bytes))).toBe(true);
     expect(() => decodeCheckpoint(bytes.subarray(0, 20))).toThrow(/not a dpkd-lm checkpoint/);

@@ -8,8 +8,22 @@ import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
 import { describe, expect, it } from 'vitest';
 import {
-  ceLoss, createModel, createProjection, createRng, dpTrainLm, dpTrainLmParallel, forward, type LanguageModel, type ModelConfig,
-  perplexity, perplexityOnPool, precomputedDistillLoss, ReplicaPool, seededSource, tf, trainLm,
+  ceLoss,
+  createModel,
+  createProjection,
+  createRng,
+  dpTrainLm,
+  dpTrainLmParallel,
+  forward,
+  type LanguageModel,
+  type ModelConfig,
+  perplexity,
+  perplexityOnPool,
+  precomputedDistillLoss,
+  ReplicaPool,
+  seededSource,
+  tf,
+  trainLm,
 } from '../src';
 import { maxRelDiff, useWasm } from './helpers';
 
@@ -63,7 +77,13 @@ describe('data-parallel training', () => {
       const common = { sequences: windows, pad: PAD, q: 0.4, sigma: 0.8, clip: 0.5, steps: 3, lr: 3e-3, physicalBatch: 4 };
       const sizes: Array<number[]> = [[], []];
       const a = dpTrainLm({ ...common, model: one, source: seededSource(createRng(9)), onStep: (r) => sizes[0]!.push(r.batchSize) });
-      const b = await dpTrainLmParallel({ ...common, model: two, threads: 2, source: seededSource(createRng(9)), onStep: (r) => sizes[1]!.push(r.batchSize) });
+      const b = await dpTrainLmParallel({
+        ...common,
+        model: two,
+        threads: 2,
+        source: seededSource(createRng(9)),
+        onStep: (r) => sizes[1]!.push(r.batchSize),
+      });
       expect({ steps: b.steps, q: b.q, sigma: b.sigma }).toEqual({ steps: a.steps, q: a.q, sigma: a.sigma });
       expect(sizes[1]).toEqual(sizes[0]);
       expect(maxRelDiff(b.losses, a.losses)).toBeLessThan(1e-5);
@@ -104,21 +124,58 @@ describe('data-parallel training', () => {
         };
         const r = batch.map((w) => rows.get(w)!);
         return {
-          soft: { topK: K, vocab: CONFIG.vocab, ids: cat(r.map((x) => x.ids), (n) => new Int32Array(n)), probs: cat(r.map((x) => x.probs), (n) => new Float32Array(n)), tail: cat(r.map((x) => x.tail), (n) => new Float32Array(n)) },
-          hidden: [cat(r.map((x) => x.hidden), (n) => new Float32Array(n))],
+          soft: {
+            topK: K,
+            vocab: CONFIG.vocab,
+            ids: cat(
+              r.map((x) => x.ids),
+              (n) => new Int32Array(n),
+            ),
+            probs: cat(
+              r.map((x) => x.probs),
+              (n) => new Float32Array(n),
+            ),
+            tail: cat(
+              r.map((x) => x.tail),
+              (n) => new Float32Array(n),
+            ),
+          },
+          hidden: [
+            cat(
+              r.map((x) => x.hidden),
+              (n) => new Float32Array(n),
+            ),
+          ],
         };
       };
-      const objective = { pad: PAD, lambda: 0.4, temperature: 2, alpha: 0.5, klReduction: 'batch-sum' as const, skipPositions: 2, hidden: { studentLayers: [2], loss: 'mse' as const } };
+      const objective = {
+        pad: PAD,
+        lambda: 0.4,
+        temperature: 2,
+        alpha: 0.5,
+        klReduction: 'batch-sum' as const,
+        skipPositions: 2,
+        hidden: { studentLayers: [2], loss: 'mse' as const },
+      };
       // Adam's ε at 1e-6: the key bias has an exactly-zero true gradient (softmax is shift invariant), and with
       // ε = 1e-8 Adam would blow its float noise (different on each summation order) up to ±lr.
       const common = { sequences: windows, pad: PAD, steps: 2, batchSize: 5, lr: 3e-3, seed: 4, optimizer: { epsilon: 1e-6 } };
       const extraOne = new Map([['proj0', proj[0]!]]);
       const extraTwo = new Map([['proj0', proj[1]!]]);
-      const a = await trainLm({ ...common, model: one, extraParams: extraOne, loss: precomputedDistillLoss({ ...objective, student: one, targetsFor }, [proj[0]!]) });
+      const a = await trainLm({
+        ...common,
+        model: one,
+        extraParams: extraOne,
+        loss: precomputedDistillLoss({ ...objective, student: one, targetsFor }, [proj[0]!]),
+      });
       const b = await trainLm({
-        ...common, model: two, extraParams: extraTwo, threads: 2,
+        ...common,
+        model: two,
+        extraParams: extraTwo,
+        threads: 2,
         loss: precomputedDistillLoss({ ...objective, student: two, targetsFor }, [proj[1]!]),
-        parallelLoss: { kind: 'precomputed-kd', ...objective, projections: ['proj0'] }, shardTargets: targetsFor,
+        parallelLoss: { kind: 'precomputed-kd', ...objective, projections: ['proj0'] },
+        shardTargets: targetsFor,
       });
       expect(maxRelDiff(b.losses, a.losses)).toBeLessThan(1e-5);
       expectSameParams(one, two, 1e-4);

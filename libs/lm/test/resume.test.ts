@@ -1,7 +1,19 @@
 import { describe, expect, test } from 'vitest';
 import {
-  createModel, createRng, decodeCheckpoint, decodeTrainState, encodeCheckpoint, encodeTrainState, forward, fromHalf, padSequences, restoreRng, tf, toHalf,
-  trainLm, type TrainState,
+  createModel,
+  createRng,
+  decodeCheckpoint,
+  decodeTrainState,
+  encodeCheckpoint,
+  encodeTrainState,
+  forward,
+  fromHalf,
+  padSequences,
+  restoreRng,
+  tf,
+  toHalf,
+  trainLm,
+  type TrainState,
 } from '../src';
 import { PAD, randomBatch, TINY, useWasm, values } from './helpers';
 
@@ -9,8 +21,16 @@ useWasm();
 
 const data = padSequences(randomBatch(11, 10, 20, 7), 12, PAD); // 11 sequences, batch 4: the order spans epochs
 const options = {
-  sequences: data, pad: PAD, steps: 9, batchSize: 4, microBatchSize: 2, lr: 0.01, seed: 3,
-  schedule: { kind: 'cosine' as const, warmup: 2, total: 9 }, clipNorm: 1, optimizer: { weightDecay: 0.1 },
+  sequences: data,
+  pad: PAD,
+  steps: 9,
+  batchSize: 4,
+  microBatchSize: 2,
+  lr: 0.01,
+  seed: 3,
+  schedule: { kind: 'cosine' as const, warmup: 2, total: 9 },
+  clipNorm: 1,
+  optimizer: { weightDecay: 0.1 },
 };
 const paramsOf = (m: ReturnType<typeof createModel>) => new Map([...m.params].map(([n, p]) => [n, Array.from(values(p))]));
 
@@ -34,8 +54,14 @@ describe('resumable training', () => {
       let saved: Uint8Array | undefined;
       let calls = 0;
       const stopped = await trainLm({
-        ...options, model: first, shouldStop: () => calls++ >= k,
-        checkpoint: { everyMs: 3_600_000, save: async (s) => void (saved = encodeTrainState(s)), extra: () => ({ extra: { note: 'kept' } }) },
+        ...options,
+        model: first,
+        shouldStop: () => calls++ >= k,
+        checkpoint: {
+          everyMs: 3_600_000,
+          save: async (s) => void (saved = encodeTrainState(s)),
+          extra: () => ({ extra: { note: 'kept' } }),
+        },
       });
       first.dispose();
       expect(stopped.steps).toBe(k);
@@ -46,7 +72,11 @@ describe('resumable training', () => {
 
       const before = tf.memory().numTensors;
       const second = createModel(TINY, { seed: 99 }); // other initial weights: all of them come from the state
-      const resumed = await trainLm({ ...options, model: second, checkpoint: { everyMs: 3_600_000, resume: state, save: async () => undefined } });
+      const resumed = await trainLm({
+        ...options,
+        model: second,
+        checkpoint: { everyMs: 3_600_000, resume: state, save: async () => undefined },
+      });
       expect(resumed.steps).toBe(9);
       expect(resumed.losses).toEqual(uninterrupted.losses);
       expect(paramsOf(second)).toEqual(expected);
@@ -63,7 +93,9 @@ describe('resumable training', () => {
     let last: TrainState | undefined;
     await trainLm({ ...options, steps: 3, model: m, checkpoint: { everyMs: 3_600_000, save: async (s) => void (last = s) } });
     expect(last!.step).toBe(3);
-    await expect(trainLm({ ...options, model: m, checkpoint: { everyMs: 0, resume: last, save: async () => undefined } })).rejects.toThrow(/for 3 steps, this run has 9/);
+    await expect(trainLm({ ...options, model: m, checkpoint: { everyMs: 0, resume: last, save: async () => undefined } })).rejects.toThrow(
+      /for 3 steps, this run has 9/,
+    );
     m.dispose();
   });
 

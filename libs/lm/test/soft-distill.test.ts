@@ -1,5 +1,17 @@
 import { describe, expect, test } from 'vitest';
-import { createModel, distillLoss, dpDistillLm, dpTrainLm, forward, klDivergence, precomputedDistillLoss, softTargetKl, type SoftTargets, tf, trainLm } from '../src';
+import {
+  createModel,
+  distillLoss,
+  dpDistillLm,
+  dpTrainLm,
+  forward,
+  klDivergence,
+  precomputedDistillLoss,
+  softTargetKl,
+  type SoftTargets,
+  tf,
+  trainLm,
+} from '../src';
 import { PAD, randomBatch, TINY, useWasm } from './helpers';
 
 useWasm();
@@ -24,7 +36,10 @@ const sparse = (probs: Float32Array, k: number): SoftTargets => {
   const tail = new Float32Array(N);
   for (let n = 0; n < N; n++) {
     const row = Array.from(probs.subarray(n * V, (n + 1) * V));
-    const order = row.map((_, i) => i).sort((a, b) => row[b]! - row[a]!).slice(0, k);
+    const order = row
+      .map((_, i) => i)
+      .sort((a, b) => row[b]! - row[a]!)
+      .slice(0, k);
     let kept = 0;
     order.forEach((id, j) => {
       ids[n * k + j] = id;
@@ -39,7 +54,12 @@ const sparse = (probs: Float32Array, k: number): SoftTargets => {
 const mask = Float32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 ? 0 : 1));
 
 describe('softTargetKl', () => {
-  for (const [reduction, temperature, skipPositions] of [['token-mean', 1, 0], ['batch-sum', 1, 2], ['batch-sum', 2, 1], ['token-mean', 0.5, 0]] as const) {
+  for (const [reduction, temperature, skipPositions] of [
+    ['token-mean', 1, 0],
+    ['batch-sum', 1, 2],
+    ['batch-sum', 2, 1],
+    ['token-mean', 0.5, 0],
+  ] as const) {
     test(`topK = 0 equals klDivergence against the live teacher (${reduction}, t=${temperature}, skip ${skipPositions})`, () => {
       const student = randomLogits(1);
       const teacher = randomLogits(2);
@@ -83,7 +103,9 @@ describe('softTargetKl', () => {
     const base = randomLogits(6, 1);
     const options = { batch: B, seq: T, temperature: 2, skipPositions: 1, reduction: 'batch-sum' as const, mask };
     const f = (z: tf.Tensor2D) => softTargetKl(z, targets, options);
-    const grad = tf.grad((z: tf.Tensor) => f(z as tf.Tensor2D))(base).dataSync() as Float32Array;
+    const grad = tf
+      .grad((z: tf.Tensor) => f(z as tf.Tensor2D))(base)
+      .dataSync() as Float32Array;
     const z0 = base.dataSync() as Float32Array;
     const h = 1e-2;
     for (const index of [0, 7, V + 3, 3 * V + 11, 5 * V + 1, 8 * V + 20]) {
@@ -102,7 +124,9 @@ describe('softTargetKl', () => {
   test('rejects targets of the wrong shape', () => {
     const student = randomLogits(7);
     expect(() => softTargetKl(student, { topK: 0, vocab: V, probs: new Float32Array(10) }, { batch: B, seq: T })).toThrow(/probabilities/);
-    expect(() => softTargetKl(student, { topK: 0, vocab: V + 1, probs: new Float32Array(B * T * (V + 1)) }, { batch: B, seq: T })).toThrow(/describe/);
+    expect(() => softTargetKl(student, { topK: 0, vocab: V + 1, probs: new Float32Array(B * T * (V + 1)) }, { batch: B, seq: T })).toThrow(
+      /describe/,
+    );
     student.dispose();
   });
 });
@@ -127,7 +151,15 @@ describe('training against precomputed targets', () => {
     const live = tf.tidy(() => distillLoss(student, teacher, options)(batch).dataSync()[0]!);
     expect(Math.abs(stored - live)).toBeLessThan(1e-5 * Math.max(1, live));
     const before = tf.memory().numTensors;
-    const { losses } = await trainLm({ model: student, sequences: data, pad: PAD, steps: 8, batchSize: 2, lr: 0.02, loss: precomputedDistillLoss(options) });
+    const { losses } = await trainLm({
+      model: student,
+      sequences: data,
+      pad: PAD,
+      steps: 8,
+      batchSize: 2,
+      lr: 0.02,
+      loss: precomputedDistillLoss(options),
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(losses[7]!).toBeLessThan(losses[0]!);
     teacher.dispose();
@@ -143,7 +175,16 @@ describe('training against precomputed targets', () => {
       { student, pad: PAD, lambda: 0, alpha: 1, hidden: { studentLayers: [-1 + 2] }, targetsFor: () => ({ hidden: [hiddenTarget] }) },
       [projection],
     );
-    const { losses } = await trainLm({ model: student, sequences: data, pad: PAD, steps: 6, batchSize: 2, lr: 0.05, loss, extraParams: new Map([['proj0', projection]]) });
+    const { losses } = await trainLm({
+      model: student,
+      sequences: data,
+      pad: PAD,
+      steps: 6,
+      batchSize: 2,
+      lr: 0.05,
+      loss,
+      extraParams: new Map([['proj0', projection]]),
+    });
     expect(losses[5]!).toBeLessThan(losses[0]!);
     projection.dispose();
     student.dispose();
@@ -158,7 +199,17 @@ describe('dpDistillLm (DPKD)', () => {
     const before = tf.memory().numTensors;
     const sizes: number[] = [];
     const r = dpDistillLm({
-      student, teacher, sequences: data, pad: PAD, expectedBatch: 4, sigma: 0, clip: 1e6, steps: 6, lr: 0.02, lambda: 0.4, seed: 3,
+      student,
+      teacher,
+      sequences: data,
+      pad: PAD,
+      expectedBatch: 4,
+      sigma: 0,
+      clip: 1e6,
+      steps: 6,
+      lr: 0.02,
+      lambda: 0.4,
+      seed: 3,
       onStep: (s) => sizes.push(s.batchSize),
     });
     expect(r.steps).toBe(6);
@@ -166,7 +217,18 @@ describe('dpDistillLm (DPKD)', () => {
     expect(sizes.some((s) => s !== 4)).toBe(true); // Poisson: variable batch sizes
     expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]!);
     expect(tf.memory().numTensors).toBe(before);
-    const stopped = dpDistillLm({ student, teacher, sequences: data, pad: PAD, q: 0.5, sigma: 1, clip: 1, steps: 10, lambda: 0.4, shouldStop: () => true });
+    const stopped = dpDistillLm({
+      student,
+      teacher,
+      sequences: data,
+      pad: PAD,
+      q: 0.5,
+      sigma: 1,
+      clip: 1,
+      steps: 10,
+      lambda: 0.4,
+      shouldStop: () => true,
+    });
     expect(stopped.steps).toBe(0);
     teacher.dispose();
     student.dispose();

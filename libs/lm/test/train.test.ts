@@ -20,7 +20,10 @@ describe('training', () => {
 
   test('AdamW is keyed by name: gradient order does not matter; matches the closed form', () => {
     const run = (order: string[]) => {
-      const params = new Map([['a', tf.variable(tf.tensor1d([1, 2]))], ['b', tf.variable(tf.tensor1d([3]))]]);
+      const params = new Map([
+        ['a', tf.variable(tf.tensor1d([1, 2]))],
+        ['b', tf.variable(tf.tensor1d([3]))],
+      ]);
       const opt = new AdamW({ weightDecay: 0.1, decays: () => true });
       for (let step = 0; step < 3; step++) {
         const grads = new Map(order.map((n) => [n, n === 'a' ? tf.tensor1d([0.5, -1]) : tf.tensor1d([2])] as const));
@@ -60,8 +63,15 @@ describe('training', () => {
     const data = padSequences(randomBatch(8, 10, 6, 11), 12, PAD); // a small vocabulary: easy to learn
     const counts: number[] = [];
     const { losses, steps } = await trainLm({
-      model: m, sequences: data, pad: PAD, steps: 12, batchSize: 4, microBatchSize: 2, lr: 0.01,
-      schedule: { kind: 'cosine', warmup: 2, total: 12 }, clipNorm: 1,
+      model: m,
+      sequences: data,
+      pad: PAD,
+      steps: 12,
+      batchSize: 4,
+      microBatchSize: 2,
+      lr: 0.01,
+      schedule: { kind: 'cosine', warmup: 2, total: 12 },
+      clipNorm: 1,
       onStep: () => counts.push(tf.memory().numTensors),
     });
     expect(steps).toBe(12);

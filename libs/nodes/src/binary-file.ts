@@ -13,20 +13,31 @@ const MAGIC = 'DPKD';
 
 export async function writeSections(path: string, header: Record<string, unknown>, sections: Section[]): Promise<number> {
   const ordered = [...sections].sort((a, b) => Number(a.data instanceof Uint16Array) - Number(b.data instanceof Uint16Array));
-  let json = JSON.stringify({ ...header, sections: ordered.map((s) => ({ name: s.name, dtype: s.data instanceof Float32Array ? 'f32' : 'u16', length: s.data.length })) });
+  let json = JSON.stringify({
+    ...header,
+    sections: ordered.map((s) => ({ name: s.name, dtype: s.data instanceof Float32Array ? 'f32' : 'u16', length: s.data.length })),
+  });
   json += ' '.repeat((4 - ((8 + Buffer.byteLength(json)) % 4)) % 4);
   const head = Buffer.alloc(8);
   head.write(MAGIC, 0, 'latin1');
   head.writeUInt32LE(Buffer.byteLength(json), 4);
-  const parts: Uint8Array[] = [head, Buffer.from(json, 'utf8'), ...ordered.map((s) => new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength))];
+  const parts: Uint8Array[] = [
+    head,
+    Buffer.from(json, 'utf8'),
+    ...ordered.map((s) => new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength)),
+  ];
   await writeFile(path, parts);
   return parts.reduce((a, p) => a + p.byteLength, 0);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file header is JSON whose fields each reader checks
-export function readSections(path: string, format: string): { header: Record<string, any>; sections: Map<string, Float32Array | Uint16Array> } {
+export function readSections(
+  path: string,
+  format: string,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file header is JSON whose fields each reader checks
+): { header: Record<string, any>; sections: Map<string, Float32Array | Uint16Array> } {
   const bytes = readFileSync(path);
-  if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== MAGIC) throw new Error(`${path} is not a dpkd binary artifact (no "${MAGIC}" magic)`);
+  if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== MAGIC)
+    throw new Error(`${path} is not a dpkd binary artifact (no "${MAGIC}" magic)`);
   const length = bytes.readUInt32LE(4);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file header is JSON whose fields each reader checks
   const header = JSON.parse(bytes.toString('utf8', 8, 8 + length)) as Record<string, any>;

@@ -4,7 +4,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NodeInputError } from '@dpkd/graph';
 import type { NodeContext } from './define-node';
-import { chunk, initBackend, type LanguageModel, loadCheckpoint, type NamedArray, parameterCount, saveCheckpoint, tf, type ModelConfig } from '@dpkd/lm';
+import {
+  chunk,
+  initBackend,
+  type LanguageModel,
+  loadCheckpoint,
+  type NamedArray,
+  parameterCount,
+  saveCheckpoint,
+  tf,
+  type ModelConfig,
+} from '@dpkd/lm';
 import { createTokenizer, type Tokenizer } from '@dpkd/tokenizer';
 
 /** The one tokenizer of every node (GPT-2 BPE truncated to 4096 + EOS + PAD). */
@@ -64,13 +74,18 @@ export async function saveModelOutput(ctx: NodeContext, model: LanguageModel, pr
 
 export async function writeJsonOutput(ctx: NodeContext, name: string, value: unknown): Promise<string> {
   const file = join(ctx.scratchDir, name);
-  await writeFile(file, JSON.stringify(value, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2));
+  await writeFile(
+    file,
+    JSON.stringify(value, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2),
+  );
   return file;
 }
 
 export const requireSeqLen = (ctx: NodeContext, seqLen: number, model: LanguageModel, port: string): void => {
   if (seqLen > model.config.ctx) {
-    throw new NodeInputError(`${ctx.type} node ${ctx.id}: seqLen ${seqLen} exceeds the context (${model.config.ctx}) of the model on input \`${port}\`; set seqLen <= ${model.config.ctx}`);
+    throw new NodeInputError(
+      `${ctx.type} node ${ctx.id}: seqLen ${seqLen} exceeds the context (${model.config.ctx}) of the model on input \`${port}\`; set seqLen <= ${model.config.ctx}`,
+    );
   }
 };
 

@@ -20,9 +20,12 @@ export async function writeCorpusFile(path: string, records: CorpusRecord[]): Pr
 }
 
 export function readCorpusFile(path: string): CorpusRecord[] {
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0).map((line, i) => {
-    const r = JSON.parse(line) as CorpusRecord;
-    if (typeof r.text !== 'string') throw new Error(`${path}:${i + 1}: a corpus line needs a string "text"`);
-    return r;
-  });
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line, i) => {
+      const r = JSON.parse(line) as CorpusRecord;
+      if (typeof r.text !== 'string') throw new Error(`${path}:${i + 1}: a corpus line needs a string "text"`);
+      return r;
+    });
 }

@@ -3,8 +3,18 @@
 import { join } from 'node:path';
 import { type DatasetDescription, NodeInputError } from '@dpkd/graph';
 import {
-  CorpusContentMismatchError, corpusPins, CorpusUnavailableError, type CorpusName, type Dataset, DataError, describeCorpus, type Document,
-  loadPinnedCorpus, makeDataset, splitCorpus, writeDatasetFile,
+  CorpusContentMismatchError,
+  corpusPins,
+  CorpusUnavailableError,
+  type CorpusName,
+  type Dataset,
+  DataError,
+  describeCorpus,
+  type Document,
+  loadPinnedCorpus,
+  makeDataset,
+  splitCorpus,
+  writeDatasetFile,
 } from '@dpkd/data';
 import { defaultUnitDelta } from '@dpkd/privacy';
 import type { DatasetParams, DatasetPorts } from '@dpkd/schema';
@@ -33,7 +43,8 @@ export function buildDataset(params: DatasetParams): Promise<Dataset> {
     hit = (async () => {
       const documents = await loadCached(params.corpus).catch((error: unknown) => {
         // A missing or different corpus is the user's to fix (the message says how), at the `corpus` field.
-        if (error instanceof CorpusUnavailableError || error instanceof CorpusContentMismatchError) throw new NodeInputError(error.message, 'corpus');
+        if (error instanceof CorpusUnavailableError || error instanceof CorpusContentMismatchError)
+          throw new NodeInputError(error.message, 'corpus');
         throw error;
       });
       const sizes = { train: params.train, validation: params.validation ?? 1000, test: params.test ?? 1000 };
@@ -76,7 +87,10 @@ function unitDescription(params: DatasetParams, dataset: Dataset, corpusSize: nu
   // n counts the included canaries (known at plan time); N stays the corpus, so the unit's δ is the same for
   // every Dataset over it, canaries or not.
   return {
-    unit: params.corpus, private: dataset.private, n: dataset.splits.train.length + (canaries ? includedCount(canaries) : 0), corpusSize,
+    unit: params.corpus,
+    private: dataset.private,
+    n: dataset.splits.train.length + (canaries ? includedCount(canaries) : 0),
+    corpusSize,
     ...(dataset.private ? { delta: budgetDelta ?? defaultUnitDelta(corpusSize) } : {}),
     ...(canaries ? { canaries: canaries.count } : {}),
   };
@@ -115,19 +129,29 @@ export const DatasetNode = defineNode<DatasetParams, DatasetPorts>({
     const canaries = canaryParams(params);
     const drawn = canaries ? drawCanaries(canaries) : [];
     // Included canaries join the train split (order does not matter: training samples or shuffles).
-    const dataset: Dataset = canaries ? { ...split, splits: { ...split.splits, train: [...split.splits.train, ...canaryDocuments(drawn, canaries.code)] } } : split;
-    if (dataset.splits.train.length !== description.n) throw new Error(`Dataset: ${dataset.splits.train.length} train documents, but the plan was told ${description.n}`);
+    const dataset: Dataset = canaries
+      ? { ...split, splits: { ...split.splits, train: [...split.splits.train, ...canaryDocuments(drawn, canaries.code)] } }
+      : split;
+    if (dataset.splits.train.length !== description.n)
+      throw new Error(`Dataset: ${dataset.splits.train.length} train documents, but the plan was told ${description.n}`);
     const file = join(ctx.scratchDir, 'dataset.json');
     writeDatasetFile(file, dataset);
     const sizes = { train: dataset.splits.train.length, validation: dataset.splits.validation.length, test: dataset.splits.test.length };
     const meta: DatasetMeta = { ...description, labels: dataset.labels, corpus: params.corpus, sizes };
-    ctx.log(`${params.corpus}: train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test} (${dataset.private ? 'private' : 'public'})`);
+    ctx.log(
+      `${params.corpus}: train ${sizes.train}, validation ${sizes.validation}, test ${sizes.test} (${dataset.private ? 'private' : 'public'})`,
+    );
     // Every Dataset has the port; without canaries it holds none (and an Audit refuses it at plan time).
     const canaryFile = join(ctx.scratchDir, 'canaries.json');
     const code = canaries?.code ?? 'canary';
     const words = canaries?.words ?? 0;
     await writeCanariesFile(canaryFile, {
-      format: 'dpkd-canaries/1', unit: params.corpus, ...(description.delta !== undefined ? { delta: description.delta } : {}), code, words, canaries: drawn,
+      format: 'dpkd-canaries/1',
+      unit: params.corpus,
+      ...(description.delta !== undefined ? { delta: description.delta } : {}),
+      code,
+      words,
+      canaries: drawn,
     });
     const canaryMeta: CanariesMeta = { unit: params.corpus, count: drawn.length, code, words };
     if (canaries) ctx.log(`${canaries.count} audit canaries, ${description.n - split.splits.train.length} of them in the train split`);

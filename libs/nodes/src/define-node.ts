@@ -8,7 +8,9 @@ import type { DatasetDescription, InputInfo, NodeImplementation, NodeRunContext,
 export type InputArtifact = NodeRunContext['inputs'][string];
 
 /** What the helpers of this lib need from a run context: everything but the node's own params. */
-export type NodeContext = Omit<NodeRunContext, 'params' | 'inputs'> & { readonly inputs: { readonly [port: string]: InputArtifact | undefined } };
+export type NodeContext = Omit<NodeRunContext, 'params' | 'inputs'> & {
+  readonly inputs: { readonly [port: string]: InputArtifact | undefined };
+};
 
 /** The generated `<Type>Ports`: the artifact kind of each input and output port. */
 export interface NodePorts {

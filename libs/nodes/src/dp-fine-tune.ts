@@ -7,7 +7,18 @@ import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, distillLoss, dpDistillLm, dpTrainLmParallel } from '@dpkd/lm';
 import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
 import type { DPFineTuneParams, DpkdLoss, DPFineTunePorts } from '@dpkd/schema';
-import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, NodeInputError, requireSeqLen, saveModelOutput, tokenizer } from './common';
+import {
+  backend,
+  BestCheckpoint,
+  evaluationSteps,
+  inputOf,
+  loadModelInput,
+  meanLoss,
+  NodeInputError,
+  requireSeqLen,
+  saveModelOutput,
+  tokenizer,
+} from './common';
 import type { DatasetMeta } from './dataset';
 import { fineTuneExamples } from './fine-tune-data';
 import { defineNode } from './define-node';
@@ -31,8 +42,15 @@ const calibrations = new Map<string, { sigma: number; epsilon: number }>();
 export function dpPlan(p: Pick<Params, 'batchSize' | 'epochs' | 'accountant' | 'epsilon' | 'sigma'>, dataset: DatasetDescription): DpPlan {
   const { n, delta } = dataset;
   if (!(n > 0)) throw new NodeInputError('DPFineTune: the private train split is empty');
-  if (delta === undefined) throw new NodeInputError(`DPFineTune: the Dataset of ${dataset.unit} states no δ for its privacy unit (an artifact from an older dpkd: rerun its Dataset node)`);
-  if (p.batchSize > n) throw new NodeInputError(`DPFineTune: batchSize ${p.batchSize} exceeds the ${n} training examples (q = batchSize / n must be <= 1); lower batchSize`, 'batchSize');
+  if (delta === undefined)
+    throw new NodeInputError(
+      `DPFineTune: the Dataset of ${dataset.unit} states no δ for its privacy unit (an artifact from an older dpkd: rerun its Dataset node)`,
+    );
+  if (p.batchSize > n)
+    throw new NodeInputError(
+      `DPFineTune: batchSize ${p.batchSize} exceeds the ${n} training examples (q = batchSize / n must be <= 1); lower batchSize`,
+      'batchSize',
+    );
   const q = p.batchSize / n;
   const steps = Math.ceil((p.epochs * n) / p.batchSize);
   if (p.sigma !== undefined) return { q, steps, delta, sigma: p.sigma };
@@ -51,13 +69,15 @@ export function dpPlan(p: Pick<Params, 'batchSize' | 'epochs' | 'accountant' | '
 export function dpClaims(p: Params, dataset: DatasetDescription, steps?: number): PrivacyClaim[] {
   const plan = dpPlan(p, dataset);
   const gaps = [...(p.sampling === 'shuffle' ? [SHUFFLE_GAP] : []), ...(p.noise === 'seeded' ? [SEEDED_NOISE_GAP] : [])];
-  const claims: PrivacyClaim[] = [{
-    dataset,
-    split: 'train',
-    event: dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: steps ?? plan.steps }),
-    note: 'DP-SGD',
-    ...(gaps.length ? { gaps } : {}),
-  }];
+  const claims: PrivacyClaim[] = [
+    {
+      dataset,
+      split: 'train',
+      event: dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: steps ?? plan.steps }),
+      note: 'DP-SGD',
+      ...(gaps.length ? { gaps } : {}),
+    },
+  ];
   if (p.select === 'best-validation') claims.push({ dataset, split: 'validation', note: SELECTION_GAP });
   return claims;
 }
@@ -65,11 +85,24 @@ export function dpClaims(p: Params, dataset: DatasetDescription, steps?: number)
 /** The Dataset input as the engine described it at plan time (unit, n, N and the unit's δ). */
 const describedInput = (meta: unknown): DatasetDescription => {
   const m = meta as Partial<DatasetMeta> | undefined;
-  if (!m || typeof m.unit !== 'string' || typeof m.n !== 'number') throw new NodeInputError('DPFineTune: the data input has no Dataset meta (unit, n, δ)');
-  return { unit: m.unit, private: m.private === true, n: m.n, corpusSize: m.corpusSize ?? m.n, ...(m.delta !== undefined ? { delta: m.delta } : {}) };
+  if (!m || typeof m.unit !== 'string' || typeof m.n !== 'number')
+    throw new NodeInputError('DPFineTune: the data input has no Dataset meta (unit, n, δ)');
+  return {
+    unit: m.unit,
+    private: m.private === true,
+    n: m.n,
+    corpusSize: m.corpusSize ?? m.n,
+    ...(m.delta !== undefined ? { delta: m.delta } : {}),
+  };
 };
 
-const kdDefaults = (kd: DpkdLoss | undefined): Required<DpkdLoss> => ({ lambda: 0.4, temperature: 1, klReduction: 'paper', skipPositions: 0, ...kd });
+const kdDefaults = (kd: DpkdLoss | undefined): Required<DpkdLoss> => ({
+  lambda: 0.4,
+  temperature: 1,
+  klReduction: 'paper',
+  skipPositions: 0,
+  ...kd,
+});
 
 export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
   type: 'DPFineTune',
@@ -86,7 +119,9 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
     const dataset = readDatasetFile(dataInput.path);
     const description = describedInput(dataInput.meta);
     if (description.n !== dataset.splits.train.length || description.private !== dataset.private) {
-      throw new NodeInputError(`DPFineTune: the data input's meta (n ${description.n}) does not match its file (n ${dataset.splits.train.length})`);
+      throw new NodeInputError(
+        `DPFineTune: the data input's meta (n ${description.n}) does not match its file (n ${dataset.splits.train.length})`,
+      );
     }
     const plan = dpPlan(p, description);
     const { model, meta } = await loadModelInput(ctx, 'model');
@@ -103,36 +138,78 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
       const klReduction = kd.klReduction === 'paper' ? ('batch-sum' as const) : ('token-mean' as const);
       // Selection uses the training objective on the validation split: CE, or the KD loss for a DPKD student.
       const validationLoss = teacher
-        ? () => meanLoss(distillLoss(model, teacher, { pad, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions }), validation)
+        ? () =>
+            meanLoss(
+              distillLoss(model, teacher, {
+                pad,
+                lambda: kd.lambda,
+                temperature: kd.temperature,
+                klReduction,
+                skipPositions: kd.skipPositions,
+              }),
+              validation,
+            )
         : () => meanLoss(ceLoss(model, pad), validation);
       // ε so far: the accountant on the steps taken up to now (what an interrupted run has spent).
       const epsilonAt = (step: number) =>
-        epsilonOf(dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: step }), plan.delta, { accountant: p.accountant as AccountantName }).epsilon;
+        epsilonOf(dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: step }), plan.delta, { accountant: p.accountant as AccountantName })
+          .epsilon;
       // Progress: the step and the ε spent so far; never the loss of a private batch (an un-noised statistic).
       const interval = Math.max(2, Math.ceil(plan.steps / 50));
       const common = {
-        sequences: train, pad, q: plan.q, sigma: plan.sigma, clip: p.clip, steps: plan.steps, sampling: p.sampling,
-        lr: p.lr, optimizer: { weightDecay: p.weightDecay }, seed: ctx.seed, noise: p.noise, shouldStop: () => ctx.signal.aborted,
+        sequences: train,
+        pad,
+        q: plan.q,
+        sigma: plan.sigma,
+        clip: p.clip,
+        steps: plan.steps,
+        sampling: p.sampling,
+        lr: p.lr,
+        optimizer: { weightDecay: p.weightDecay },
+        seed: ctx.seed,
+        noise: p.noise,
+        shouldStop: () => ctx.signal.aborted,
         onStep: (r: { step: number; total: number; loss: number; batchSize: number }) => {
           // Only whether training diverged leaves the node (as a failure), never the loss itself. (An empty
           // Poisson batch has no loss: NaN by design.)
-          if (r.batchSize > 0 && !Number.isFinite(r.loss)) throw new Error(`DPFineTune node ${ctx.id}: training diverged (non-finite loss at step ${r.step}); lower the learning rate`);
-          if (r.step % interval === 0 || r.step === r.total) ctx.progress({ step: r.step, total: r.total, ...(description.private ? { epsilon: epsilonAt(r.step) } : {}) });
+          if (r.batchSize > 0 && !Number.isFinite(r.loss))
+            throw new Error(`DPFineTune node ${ctx.id}: training diverged (non-finite loss at step ${r.step}); lower the learning rate`);
+          if (r.step % interval === 0 || r.step === r.total)
+            ctx.progress({ step: r.step, total: r.total, ...(description.private ? { epsilon: epsilonAt(r.step) } : {}) });
           if (selectAt.has(r.step)) best.offer(r.step, validationLoss());
         },
       };
-      ctx.log(`DP-SGD: n ${description.n}, q ${plan.q.toFixed(5)}, ${plan.steps} steps, σ ${plan.sigma.toFixed(4)}, δ ${plan.delta.toExponential(3)} (the unit's), noise ${p.noise}${teacher ? `, KD λ ${kd.lambda} t ${kd.temperature}` : ''}`);
+      ctx.log(
+        `DP-SGD: n ${description.n}, q ${plan.q.toFixed(5)}, ${plan.steps} steps, σ ${plan.sigma.toFixed(4)}, δ ${plan.delta.toExponential(3)} (the unit's), noise ${p.noise}${teacher ? `, KD λ ${kd.lambda} t ${kd.temperature}` : ''}`,
+      );
       const result = teacher
-        ? dpDistillLm({ ...common, student: model, teacher, lambda: kd.lambda, temperature: kd.temperature, klReduction, skipPositions: kd.skipPositions })
+        ? dpDistillLm({
+            ...common,
+            student: model,
+            teacher,
+            lambda: kd.lambda,
+            temperature: kd.temperature,
+            klReduction,
+            skipPositions: kd.skipPositions,
+          })
         : await dpTrainLmParallel({ ...common, model, physicalBatch: p.microBatch, method: p.clipping, threads: ctx.threads ?? 1 });
       best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {
         outputs: { model: output },
         metrics: {
-          steps: result.steps, plannedSteps: plan.steps, q: plan.q, sigma: plan.sigma, delta: plan.delta, calibratedEpsilon: plan.calibratedEpsilon,
-          accountant: p.accountant, noise: p.noise, params: output.meta.params, teacher: teacher !== undefined,
-          selection: p.select === 'best-validation' ? { step: best.bestStep, validationLoss: best.bestLoss, history: best.history } : 'last',
+          steps: result.steps,
+          plannedSteps: plan.steps,
+          q: plan.q,
+          sigma: plan.sigma,
+          delta: plan.delta,
+          calibratedEpsilon: plan.calibratedEpsilon,
+          accountant: p.accountant,
+          noise: p.noise,
+          params: output.meta.params,
+          teacher: teacher !== undefined,
+          selection:
+            p.select === 'best-validation' ? { step: best.bestStep, validationLoss: best.bestLoss, history: best.history } : 'last',
         },
         // What was executed: the steps actually taken.
         privacy: description.private ? dpClaims(p, description, result.steps) : [],

@@ -40,15 +40,25 @@ export const EvaluateNode = defineNode<Params, EvaluatePorts>({
     const backendName = await backend();
     const dataset = readDatasetFile(inputOf(ctx, 'data').path);
     const docs = dataset.splits[p.split];
-    if (docs.length === 0) throw new NodeInputError(`Evaluate node ${ctx.id}: the ${p.split} split of ${dataset.corpus} is empty; give the Dataset node ${p.split} > 0`);
+    if (docs.length === 0)
+      throw new NodeInputError(
+        `Evaluate node ${ctx.id}: the ${p.split} split of ${dataset.corpus} is empty; give the Dataset node ${p.split} > 0`,
+      );
     const { model, meta } = await loadModelInput(ctx, 'model');
     // Window batches dealt across the cores the scheduler gave the run: the same sums, the same result.
-    const pool = (ctx.threads ?? 1) > 1 ? await ReplicaPool.start({ threads: ctx.threads!, model, loss: { kind: 'ce', pad: tokenizer().pad } }) : undefined;
-    const evaluate = (texts: string[], o: { window: number }) => (pool ? perplexityOnPool(pool, model, tokenizer(), texts, o) : Promise.resolve(perplexity(model, tokenizer(), texts, o)));
+    const pool =
+      (ctx.threads ?? 1) > 1
+        ? await ReplicaPool.start({ threads: ctx.threads!, model, loss: { kind: 'ce', pad: tokenizer().pad } })
+        : undefined;
+    const evaluate = (texts: string[], o: { window: number }) =>
+      pool ? perplexityOnPool(pool, model, tokenizer(), texts, o) : Promise.resolve(perplexity(model, tokenizer(), texts, o));
     try {
       const window = Math.min(p.window, model.config.ctx);
       const pick = (r: ReturnType<typeof perplexity>) => (p.procedure === 'paper' ? r.perplexity : r.tokenWeighted);
-      const overall = await evaluate(docs.map((d) => d.text), { window });
+      const overall = await evaluate(
+        docs.map((d) => d.text),
+        { window },
+      );
       ctx.progress({ step: 1, total: p.perCode ? 1 + dataset.labels.length : 1 });
       let perCode: Record<string, number> | undefined;
       if (p.perCode && dataset.labels.length > 0) {
@@ -60,9 +70,19 @@ export const EvaluateNode = defineNode<Params, EvaluatePorts>({
         }
       }
       const metrics: EvaluationMetrics = {
-        split: p.split, procedure: p.procedure, perplexity: pick(overall), paper: overall.perplexity, tokenWeighted: overall.tokenWeighted,
-        windows: overall.windows, tokens: overall.tokens, window, documents: docs.length, ...(perCode ? { perCode } : {}),
-        params: meta.params, ...(meta.preset ? { preset: meta.preset } : {}), config: meta.config,
+        split: p.split,
+        procedure: p.procedure,
+        perplexity: pick(overall),
+        paper: overall.perplexity,
+        tokenWeighted: overall.tokenWeighted,
+        windows: overall.windows,
+        tokens: overall.tokens,
+        window,
+        documents: docs.length,
+        ...(perCode ? { perCode } : {}),
+        params: meta.params,
+        ...(meta.preset ? { preset: meta.preset } : {}),
+        config: meta.config,
       };
       const file = await writeJsonOutput(ctx, 'metrics.json', metrics);
       return { outputs: { metrics: { file } }, metrics: { ...metrics }, provenance: { backend: backendName } };

@@ -7,4 +7,8 @@ export const fineTuneText = (doc: Document, controlCodes: boolean): string =>
   controlCodes && doc.label !== undefined ? formatWithControlCode([doc.label], doc.text) : doc.text;
 
 export const fineTuneExamples = (docs: readonly Document[], seqLen: number, controlCodes: boolean): number[][] =>
-  encodeFixed(docs.map((d) => fineTuneText(d, controlCodes)), seqLen, { eos: true });
+  encodeFixed(
+    docs.map((d) => fineTuneText(d, controlCodes)),
+    seqLen,
+    { eos: true },
+  );

@@ -3,7 +3,17 @@ import type { PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss } from '@dpkd/lm';
 import type { FineTuneParams, FineTunePorts } from '@dpkd/schema';
-import { backend, BestCheckpoint, evaluationSteps, inputOf, loadModelInput, meanLoss, requireSeqLen, saveModelOutput, tokenizer } from './common';
+import {
+  backend,
+  BestCheckpoint,
+  evaluationSteps,
+  inputOf,
+  loadModelInput,
+  meanLoss,
+  requireSeqLen,
+  saveModelOutput,
+  tokenizer,
+} from './common';
 import { trainWithSelection } from './resumable';
 import { fineTuneExamples } from './fine-tune-data';
 import { defineNode } from './define-node';
@@ -35,15 +45,24 @@ export const FineTuneNode = defineNode<Params, FineTunePorts>({
       const best = new BestCheckpoint(model.params);
       const validationLoss = () => meanLoss(ceLoss(model, pad), validation);
       const { steps, losses } = await trainWithSelection(ctx, {
-        node: 'FineTune', minutes: p.checkpointMinutes, best, selectAt, selectionLoss: validationLoss, tokensPerStep: p.batchSize * p.seqLen,
+        node: 'FineTune',
+        minutes: p.checkpointMinutes,
+        best,
+        selectAt,
+        selectionLoss: validationLoss,
+        tokensPerStep: p.batchSize * p.seqLen,
         train: { model, sequences: train, pad, steps: total, batchSize: p.batchSize, lr: p.lr, optimizer: { weightDecay: p.weightDecay } },
       });
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {
         outputs: { model: output },
         metrics: {
-          steps, finalLoss: losses.at(-1), params: output.meta.params, private: false,
-          selection: p.select === 'best-validation' ? { step: best.bestStep, validationLoss: best.bestLoss, history: best.history } : 'last',
+          steps,
+          finalLoss: losses.at(-1),
+          params: output.meta.params,
+          private: false,
+          selection:
+            p.select === 'best-validation' ? { step: best.bestStep, validationLoss: best.bestLoss, history: best.history } : 'last',
         },
         provenance: { backend: backendName },
       };

@@ -14,7 +14,8 @@ type Params = Required<Omit<HiddenAlignParams, 'seed'>>;
 /** -1 = the final hidden state (after ln_f) = index `layers` of forward()'s hidden list. */
 export const absoluteLayer = (layer: number, layers: number, what: string): number => {
   const index = layer === -1 ? layers : layer;
-  if (!(index >= 0 && index <= layers)) throw new NodeInputError(`${what} layer ${layer} is out of range: use -1 (final) or 0..${layers} (0 = embeddings)`);
+  if (!(index >= 0 && index <= layers))
+    throw new NodeInputError(`${what} layer ${layer} is out of range: use -1 (final) or 0..${layers} (0 = embeddings)`);
   return index;
 };
 
@@ -28,13 +29,26 @@ export const HiddenAlignNode = defineNode<Params, HiddenAlignPorts>({
       const { d } = model.config;
       const L = p.seqLen;
       const states = layers.map(() => new Float32Array(sequences.length * L * d));
-      await overTeacherBatches(ctx, model, chunk(sequences, 16), {
-        alone: (batch) => hiddenBatch(model, batch, layers),
-        onPool: (pool, round) => pool.hidden(round, layers),
-      }, (perLayer, index) => layers.forEach((_, i) => states[i]!.set(perLayer[i]!, index * 16 * L * d)));
+      await overTeacherBatches(
+        ctx,
+        model,
+        chunk(sequences, 16),
+        {
+          alone: (batch) => hiddenBatch(model, batch, layers),
+          onPool: (pool, round) => pool.hidden(round, layers),
+        },
+        (perLayer, index) => layers.forEach((_, i) => states[i]!.set(perLayer[i]!, index * 16 * L * d)),
+      );
       const file = join(ctx.scratchDir, 'hidden-states.bin');
       const meta = await writeHiddenStates(file, {
-        sequences: sequences.length, seqLen: L, d, layers, teacherLayers: model.config.layers, tokenizer: tokenizerInfo(), tokens: Uint16Array.from(sequences.flat()), states,
+        sequences: sequences.length,
+        seqLen: L,
+        d,
+        layers,
+        teacherLayers: model.config.layers,
+        tokenizer: tokenizerInfo(),
+        tokens: Uint16Array.from(sequences.flat()),
+        states,
       });
       return { outputs: { hidden: { file, meta } }, metrics: { ...meta } };
     });

@@ -32,13 +32,25 @@ export async function writeHiddenStates(path: string, h: HiddenStates): Promise<
     { name: 'tokens', data: tokens },
     ...states.map((data, i) => ({ name: `layer${h.layers[i]}`, data })),
   ]);
-  return { layers: h.layers, d: h.d, seqLen: h.seqLen, sequences: h.sequences, teacherLayers: h.teacherLayers, bytesPerToken: 2 + 4 * h.d * h.layers.length };
+  return {
+    layers: h.layers,
+    d: h.d,
+    seqLen: h.seqLen,
+    sequences: h.sequences,
+    teacherLayers: h.teacherLayers,
+    bytesPerToken: 2 + 4 * h.d * h.layers.length,
+  };
 }
 
 export function readHiddenStates(path: string): HiddenStates {
   const { header, sections } = readSections(path, HIDDEN_STATES_FORMAT);
   return {
-    sequences: header.sequences, seqLen: header.seqLen, d: header.d, layers: header.layers, teacherLayers: header.teacherLayers, tokenizer: header.tokenizer,
+    sequences: header.sequences,
+    seqLen: header.seqLen,
+    d: header.d,
+    layers: header.layers,
+    teacherLayers: header.teacherLayers,
+    tokenizer: header.tokenizer,
     tokens: sections.get('tokens') as Uint16Array,
     states: (header.layers as number[]).map((l) => sections.get(`layer${l}`) as Float32Array),
   };

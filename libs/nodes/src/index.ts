@@ -14,12 +14,42 @@ import { SoftLabelNode } from './soft-label';
 
 /** Every node type dpkd can run, one module each. */
 export const nodeImplementations: NodeImplementation[] = [
-  DatasetNode, PretrainNode, PublicModelNode, FineTuneNode, DPFineTuneNode, SampleNode, SoftLabelNode, HiddenAlignNode, DistillNode, EvaluateNode, ReportNode, AuditNode,
+  DatasetNode,
+  PretrainNode,
+  PublicModelNode,
+  FineTuneNode,
+  DPFineTuneNode,
+  SampleNode,
+  SoftLabelNode,
+  HiddenAlignNode,
+  DistillNode,
+  EvaluateNode,
+  ReportNode,
+  AuditNode,
 ];
 
-export { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, PretrainNode, PublicModelNode, ReportNode, SampleNode, SoftLabelNode };
 export {
-  CARD_FILE, DATA_METADATA, LINEAGE_METADATA, MODEL_FILE, modelsDir, publicLineageProblems, type ModelCard, type TrainingData,
+  DatasetNode,
+  DistillNode,
+  DPFineTuneNode,
+  EvaluateNode,
+  FineTuneNode,
+  HiddenAlignNode,
+  PretrainNode,
+  PublicModelNode,
+  ReportNode,
+  SampleNode,
+  SoftLabelNode,
+};
+export {
+  CARD_FILE,
+  DATA_METADATA,
+  LINEAGE_METADATA,
+  MODEL_FILE,
+  modelsDir,
+  publicLineageProblems,
+  type ModelCard,
+  type TrainingData,
 } from './public-model';
 export { resumableTraining, trainingProgress, TRAIN_STATE_FILE } from './resumable';
 export { buildDataset, type DatasetMeta } from './dataset';
@@ -28,8 +58,25 @@ export { apportion, histogramSource, noisyHistogram } from './sample';
 export { holdoutIndices } from './distill';
 export { REPORT_COLUMNS } from './report';
 export { AuditNode, CANARY_GAP, canaryLosses } from './audit';
-export { drawCanaries, includedCount, readCanariesFile, secretWords, CANARIES_FORMAT, type Canary, type CanariesFile, type CanariesMeta } from './canaries';
-export { bytesPerToken, readSoftLabels, writeSoftLabels, softTargetsOf, SOFT_LABELS_FORMAT, type SoftLabels, type SoftLabelsMeta } from './soft-labels-file';
+export {
+  drawCanaries,
+  includedCount,
+  readCanariesFile,
+  secretWords,
+  CANARIES_FORMAT,
+  type Canary,
+  type CanariesFile,
+  type CanariesMeta,
+} from './canaries';
+export {
+  bytesPerToken,
+  readSoftLabels,
+  writeSoftLabels,
+  softTargetsOf,
+  SOFT_LABELS_FORMAT,
+  type SoftLabels,
+  type SoftLabelsMeta,
+} from './soft-labels-file';
 export { readHiddenStates, writeHiddenStates, HIDDEN_STATES_FORMAT, type HiddenStates, type HiddenStatesMeta } from './hidden-states-file';
 export { readCorpusFile, writeCorpusFile, type CorpusRecord, type CorpusMeta } from './corpus-file';
 export { modelConfigOf } from './pretrain';

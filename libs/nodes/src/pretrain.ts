@@ -10,7 +10,8 @@ import { defineNode } from './define-node';
 export function modelConfigOf(model: PretrainParams['model']): { config: ModelConfig; preset?: string } {
   const vocab = tokenizer().vocabSize;
   if (typeof model === 'string') {
-    if (!(model in MODEL_PRESETS)) throw new NodeInputError(`unknown model preset '${model}': use one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
+    if (!(model in MODEL_PRESETS))
+      throw new NodeInputError(`unknown model preset '${model}': use one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
     return { config: presetConfig(model as PresetName, vocab), preset: model };
   }
   return { config: { ...model, vocab } };
@@ -38,11 +39,24 @@ export const PretrainNode = defineNode<Params, PretrainPorts>({
     const p = ctx.params;
     const backendName = await backend();
     const { config, preset } = modelConfigOf(p.model);
-    if (p.seqLen > config.ctx) throw new NodeInputError(`Pretrain node ${ctx.id}: seqLen ${p.seqLen} exceeds the model context ${config.ctx}; set seqLen <= ${config.ctx}`);
+    if (p.seqLen > config.ctx)
+      throw new NodeInputError(
+        `Pretrain node ${ctx.id}: seqLen ${p.seqLen} exceeds the model context ${config.ctx}; set seqLen <= ${config.ctx}`,
+      );
     const dataset = readDatasetFile(inputOf(ctx, 'data').path);
-    const sequences = encodeStream(dataset.splits.train.map((d) => d.text), p.seqLen);
-    if (sequences.length === 0) throw new NodeInputError(`Pretrain node ${ctx.id}: the train split has fewer than seqLen (${p.seqLen}) tokens`);
-    const validation = spreadWindows(encodeStream(dataset.splits.validation.map((d) => d.text), p.seqLen), p.evalWindows);
+    const sequences = encodeStream(
+      dataset.splits.train.map((d) => d.text),
+      p.seqLen,
+    );
+    if (sequences.length === 0)
+      throw new NodeInputError(`Pretrain node ${ctx.id}: the train split has fewer than seqLen (${p.seqLen}) tokens`);
+    const validation = spreadWindows(
+      encodeStream(
+        dataset.splits.validation.map((d) => d.text),
+        p.seqLen,
+      ),
+      p.evalWindows,
+    );
     const perEpoch = Math.max(1, Math.floor(sequences.length / p.batchSize));
     const total = p.steps ?? Math.max(1, Math.round(perEpoch * p.epochs));
     const tokensPerStep = p.batchSize * p.seqLen;
@@ -59,30 +73,51 @@ export const PretrainNode = defineNode<Params, PretrainPorts>({
         if (validation.length === 0 || history.at(-1)?.step === step) return;
         history.push({ step, tokens: step * tokensPerStep, perplexity: Math.exp(meanLoss(ceLoss(model, tokenizer().pad), validation)) });
       };
-      const progress = trainingProgress(ctx, { tokensPerStep, startStep: resumable.resumed?.step ?? 0, validation: () => history.at(-1)?.perplexity });
+      const progress = trainingProgress(ctx, {
+        tokensPerStep,
+        startStep: resumable.resumed?.step ?? 0,
+        validation: () => history.at(-1)?.perplexity,
+      });
       const threads = ctx.threads ?? 1;
-      ctx.log(`${preset ?? 'custom'} model, ${sequences.length} windows of ${p.seqLen} tokens, ${total} steps of ${p.batchSize}, ${validation.length} validation windows, ${threads} thread(s)`);
+      ctx.log(
+        `${preset ?? 'custom'} model, ${sequences.length} windows of ${p.seqLen} tokens, ${total} steps of ${p.batchSize}, ${validation.length} validation windows, ${threads} thread(s)`,
+      );
       const { steps, losses } = await trainLm({
-        model, sequences, pad: tokenizer().pad, steps: total, batchSize: p.batchSize, lr: p.lr, seed: ctx.seed,
+        model,
+        sequences,
+        pad: tokenizer().pad,
+        steps: total,
+        batchSize: p.batchSize,
+        lr: p.lr,
+        seed: ctx.seed,
         optimizer: { weightDecay: p.weightDecay },
         schedule: p.schedule === 'constant' ? { kind: 'constant' } : { kind: p.schedule, warmup: p.warmup, total },
-        checkpoint: resumable.checkpoint, threads,
+        checkpoint: resumable.checkpoint,
+        threads,
         shouldStop: progress.shouldStop,
         onStep: (r) => {
           if (p.evalEvery > 0 && r.step % p.evalEvery === 0) measure(r.step);
           progress.onStep(r);
         },
       });
-      if (ctx.signal.aborted) throw new Error(`Pretrain node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
+      if (ctx.signal.aborted)
+        throw new Error(`Pretrain node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
       measure(steps);
       const output = await saveModelOutput(ctx, model, preset);
       const tail = losses.slice(-Math.min(10, losses.length));
       return {
         outputs: { model: output },
         metrics: {
-          steps, windows: sequences.length, tokens: steps * tokensPerStep, finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length, params: output.meta.params,
-          ...(history.length > 0 ? { validationPerplexity: history.at(-1)!.perplexity, validationWindows: validation.length, validationHistory: history } : {}),
-          trainSeconds: resumable.trainSeconds(), resumedFrom: resumable.resumed?.step ?? 0,
+          steps,
+          windows: sequences.length,
+          tokens: steps * tokensPerStep,
+          finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+          params: output.meta.params,
+          ...(history.length > 0
+            ? { validationPerplexity: history.at(-1)!.perplexity, validationWindows: validation.length, validationHistory: history }
+            : {}),
+          trainSeconds: resumable.trainSeconds(),
+          resumedFrom: resumable.resumed?.step ?? 0,
         },
         provenance: { backend: backendName },
       };

@@ -44,7 +44,15 @@ export interface ModelCard {
   validationPerplexity?: number;
   validationWindows?: number;
   validationHistory?: Array<{ step: number; tokens: number; perplexity: number }>;
-  madeBy: { graph: string; graphName: string; node: string; actionKey: string; params: Record<string, unknown>; command: string; dpkdVersion?: string };
+  madeBy: {
+    graph: string;
+    graphName: string;
+    node: string;
+    actionKey: string;
+    params: Record<string, unknown>;
+    command: string;
+    dpkdVersion?: string;
+  };
   wallTime: { trainSeconds?: number; lastSessionSeconds?: number; startedAt?: string };
   machine: { host?: string; cpu?: string; cores?: number; backend?: string; node?: string };
   exportedAt: string;
@@ -62,7 +70,8 @@ export function publicLineageProblems(data: TrainingData[], lineage: Record<stri
   for (const d of data) {
     if (d.private) problems.push(`it was trained on the private dataset of '${d.corpus}'`);
     else if (!isCorpusName(d.corpus)) problems.push(`it was trained on '${d.corpus}', which is not a corpus dpkd knows to be public`);
-    else if (describeCorpus(d.corpus).privateByDefault) problems.push(`it was trained on '${d.corpus}', a corpus of private records (private by default)`);
+    else if (describeCorpus(d.corpus).privateByDefault)
+      problems.push(`it was trained on '${d.corpus}', a corpus of private records (private by default)`);
   }
   return problems;
 }
@@ -84,7 +93,9 @@ export const PublicModelNode = defineNode<PublicModelParams, PublicModelPorts>({
     const cardPath = join(dir, CARD_FILE);
     const modelPath = join(dir, MODEL_FILE);
     if (!existsSync(cardPath) || !existsSync(modelPath)) {
-      throw fail(`no ${CARD_FILE} and ${MODEL_FILE} in ${dir}: export one with \`dpkd zoo export <graph> <node> ${p.name}\` (or set DPKD_MODELS)`);
+      throw fail(
+        `no ${CARD_FILE} and ${MODEL_FILE} in ${dir}: export one with \`dpkd zoo export <graph> <node> ${p.name}\` (or set DPKD_MODELS)`,
+      );
     }
     let card: ModelCard;
     try {
@@ -95,10 +106,14 @@ export const PublicModelNode = defineNode<PublicModelParams, PublicModelPorts>({
     const bytes = new Uint8Array(readFileSync(modelPath));
     const actual = sha256Hex(bytes);
     if (card.sha256 !== p.sha256) {
-      throw fail(`the graph pins sha256 ${p.sha256} but ${cardPath} records ${card.sha256}: pin the card's digest (params.sha256) if this is the model you mean`);
+      throw fail(
+        `the graph pins sha256 ${p.sha256} but ${cardPath} records ${card.sha256}: pin the card's digest (params.sha256) if this is the model you mean`,
+      );
     }
     if (actual !== p.sha256) {
-      throw fail(`${modelPath} has sha256 ${actual}, but the pinned digest (graph and card) is ${p.sha256}: the file was changed or damaged; restore it (git checkout ${modelPath}) or export it again`);
+      throw fail(
+        `${modelPath} has sha256 ${actual}, but the pinned digest (graph and card) is ${p.sha256}: the file was changed or damaged; restore it (git checkout ${modelPath}) or export it again`,
+      );
     }
     const { tensors, metadata, dtypes } = decodeSafetensors(bytes);
     let lineage: Record<string, unknown>;
@@ -109,14 +124,19 @@ export const PublicModelNode = defineNode<PublicModelParams, PublicModelPorts>({
     } catch {
       throw fail(`${modelPath} has unreadable provenance metadata`);
     }
-    if (!lineage || !Array.isArray(data)) throw fail(`${modelPath} records no provenance (${LINEAGE_METADATA}, ${DATA_METADATA}): only \`dpkd zoo export\` checkpoints can be loaded`);
+    if (!lineage || !Array.isArray(data))
+      throw fail(
+        `${modelPath} records no provenance (${LINEAGE_METADATA}, ${DATA_METADATA}): only \`dpkd zoo export\` checkpoints can be loaded`,
+      );
     const problems = publicLineageProblems(data, lineage);
     if (problems.length > 0) throw fail(`not a public-only model: ${problems.join('; ')}`);
     const config = JSON.parse(metadata.config ?? 'null') as ModelConfig | null;
     if (!config) throw fail(`${modelPath} has no model config`);
     const expected = tokenizerInfo();
     if (metadata.tokenizerFingerprint !== expected.fingerprint || config.vocab !== tokenizer().vocabSize) {
-      throw fail(`it was trained with another tokenizer (${metadata.tokenizerName ?? 'unknown'}, ${String(metadata.tokenizerFingerprint).slice(0, 12)}); dpkd uses ${expected.name} (${expected.fingerprint.slice(0, 12)})`);
+      throw fail(
+        `it was trained with another tokenizer (${metadata.tokenizerName ?? 'unknown'}, ${String(metadata.tokenizerFingerprint).slice(0, 12)}); dpkd uses ${expected.name} (${expected.fingerprint.slice(0, 12)})`,
+      );
     }
     const params = parameterCount(config);
     if (card.parameters !== params) throw fail(`the card says ${card.parameters} parameters, the checkpoint has ${params}`);
@@ -125,12 +145,23 @@ export const PublicModelNode = defineNode<PublicModelParams, PublicModelPorts>({
     const file = join(ctx.scratchDir, MODEL_FILE);
     await writeFile(file, encodeSafetensors(tensors, { ...metadata, format: CHECKPOINT_FORMAT }, 'F32'));
     const meta: ModelMeta & { publicModel: { name: string; sha256: string } } = {
-      config, params, tokenizer: expected, publicModel: { name: p.name, sha256: actual },
+      config,
+      params,
+      tokenizer: expected,
+      publicModel: { name: p.name, sha256: actual },
     };
-    ctx.log(`loaded ${p.name}: ${params} parameters, stored as ${[...dtypes].join('+')}, trained on ${data.map((d) => d.corpus).join(', ')}`);
+    ctx.log(
+      `loaded ${p.name}: ${params} parameters, stored as ${[...dtypes].join('+')}, trained on ${data.map((d) => d.corpus).join(', ')}`,
+    );
     return {
       outputs: { model: { file, meta } },
-      metrics: { params, storedAs: [...dtypes], tokensSeen: card.tokensSeen, validationPerplexity: card.validationPerplexity, data: data.map((d) => d.corpus) },
+      metrics: {
+        params,
+        storedAs: [...dtypes],
+        tokensSeen: card.tokensSeen,
+        validationPerplexity: card.validationPerplexity,
+        data: data.map((d) => d.corpus),
+      },
       provenance: { publicModel: p.name, sha256: actual, card: card.madeBy },
     };
   },

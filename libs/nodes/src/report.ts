@@ -37,7 +37,10 @@ export const ReportNode = defineNode<Params, ReportPorts>({
     const ports = Object.keys(ctx.inputs).sort();
     const specs: RowSpec[] = p.rows ?? ports.map((port) => ({ label: port, metrics: port }));
     const unknown = specs.flatMap((r) => [r.metrics, ...(r.reference ? [r.reference] : [])]).filter((port) => !ctx.inputs[port]);
-    if (unknown.length > 0) throw new NodeInputError(`Report node ${ctx.id}: rows name input port(s) ${[...new Set(unknown)].join(', ')} that are not connected (inputs: ${ports.join(', ') || 'none'})`);
+    if (unknown.length > 0)
+      throw new NodeInputError(
+        `Report node ${ctx.id}: rows name input port(s) ${[...new Set(unknown)].join(', ')} that are not connected (inputs: ${ports.join(', ') || 'none'})`,
+      );
     const metricsOf = new Map(ports.map((port) => [port, readMetrics(ctx.inputs[port]!.path)]));
     const paramsOf = (port: string): number | null => {
       const v = metricsOf.get(port)?.params;
@@ -68,11 +71,17 @@ export const ReportNode = defineNode<Params, ReportPorts>({
     });
     const notes = [
       `ε from each row's lineage (the distinct DP events in its ancestry) with the ${accountant} accountant at the δ of its privacy unit (${[...units].join(', ') || 'none'}: the budget's, else 1/(10·N), N = documents of the corpus); never copied from params. ε = 0 (δ = 0): no DP event on private data; ∞: a non-private step. Accounting is add/remove-one (docs/privacy.md).`,
-      'Numbered notes: where a row\'s lineage departs from the proof (held-out uses of private splits, shuffled batches, seeded noise); `dpkd plan` lists them per node.',
-      'compression ratio = student parameters / reference (teacher) parameters. Perplexity: test texts joined by a blank line, non-overlapping windows, exp of the mean window NLL (the paper\'s procedure), on this tokenizer\'s 4,098 tokens.',
+      "Numbered notes: where a row's lineage departs from the proof (held-out uses of private splits, shuffled batches, seeded noise); `dpkd plan` lists them per node.",
+      "compression ratio = student parameters / reference (teacher) parameters. Perplexity: test texts joined by a blank line, non-overlapping windows, exp of the mean window NLL (the paper's procedure), on this tokenizer's 4,098 tokens.",
       ...[...warnings].map((w) => `accountant: ${w}`),
     ];
-    const table: Table = { ...(p.title ? { title: p.title } : {}), columns: REPORT_COLUMNS, rows, notes, ...(rowNotes.some((n) => n.length) ? { rowNotes } : {}) };
+    const table: Table = {
+      ...(p.title ? { title: p.title } : {}),
+      columns: REPORT_COLUMNS,
+      rows,
+      notes,
+      ...(rowNotes.some((n) => n.length) ? { rowNotes } : {}),
+    };
     const file = await writeJsonOutput(ctx, 'table.json', table);
     return { outputs: { table: { file } }, metrics: { rows: rows.length } };
   },

@@ -6,7 +6,14 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeContext } from './define-node';
 import {
-  decodeTrainState, encodeTrainState, type NamedArray, type StepReport, type TrainCheckpointing, type TrainOptions, type TrainState, trainLm,
+  decodeTrainState,
+  encodeTrainState,
+  type NamedArray,
+  type StepReport,
+  type TrainCheckpointing,
+  type TrainOptions,
+  type TrainState,
+  trainLm,
 } from '@dpkd/lm';
 import { writeFileAtomic } from '@dpkd/store';
 import type { BestCheckpoint } from './common';
@@ -135,13 +142,18 @@ export async function trainWithSelection(
   const progress = trainingProgress(ctx, { tokensPerStep: o.tokensPerStep, startStep: resumable.resumed?.step ?? 0 });
   // Data-parallel over the cores the scheduler gave the run; the saved state is the leader's (replicas are copies).
   const { steps, losses } = await trainLm({
-    ...o.train, seed: ctx.seed, checkpoint: resumable.checkpoint, shouldStop: progress.shouldStop, threads: ctx.threads ?? 1,
+    ...o.train,
+    seed: ctx.seed,
+    checkpoint: resumable.checkpoint,
+    shouldStop: progress.shouldStop,
+    threads: ctx.threads ?? 1,
     onStep: (r) => {
       if (o.selectAt.has(r.step)) o.best.offer(r.step, o.selectionLoss());
       progress.onStep(r);
     },
   });
-  if (ctx.signal.aborted) throw new Error(`${o.node} node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
+  if (ctx.signal.aborted)
+    throw new Error(`${o.node} node ${ctx.id} was interrupted at step ${steps} of ${total}; its state is saved, a rerun resumes it`);
   o.best.restore();
   return { steps, losses };
 }

@@ -5,7 +5,17 @@
 import { join } from 'node:path';
 import type { PrivacyClaim } from '@dpkd/graph';
 import { controlCodePrompt, readDatasetFile } from '@dpkd/data';
-import { createRng, cryptoSource, generateText, type NoiseSource, type RandomSource, type Rng, roundedGaussian, seededSource, shuffledIndices } from '@dpkd/lm';
+import {
+  createRng,
+  cryptoSource,
+  generateText,
+  type NoiseSource,
+  type RandomSource,
+  type Rng,
+  roundedGaussian,
+  seededSource,
+  shuffledIndices,
+} from '@dpkd/lm';
 import { SEEDED_NOISE_GAP } from '@dpkd/privacy';
 import type { SampleParams, SamplePorts } from '@dpkd/schema';
 import { abortIfStopped, backend, inputOf, loadModelInput, NodeInputError, tokenizer } from './common';
@@ -48,12 +58,24 @@ export const SampleNode = defineNode<Params, SamplePorts>({
     if (!dataset?.private) return [];
     switch (p.codes) {
       case 'noisy':
-        return [{
-          dataset, split: 'train', event: { type: 'Gaussian', sigma: p.histogramSigma }, note: 'noisy control-code histogram (rounded Gaussian)',
-          ...(p.noise === 'seeded' ? { gaps: [SEEDED_NOISE_GAP] } : {}),
-        }];
+        return [
+          {
+            dataset,
+            split: 'train',
+            event: { type: 'Gaussian', sigma: p.histogramSigma },
+            note: 'noisy control-code histogram (rounded Gaussian)',
+            ...(p.noise === 'seeded' ? { gaps: [SEEDED_NOISE_GAP] } : {}),
+          },
+        ];
       case 'exact':
-        return [{ dataset, split: 'train', event: { type: 'NonPrivate', reason: 'exact control-code histogram' }, note: 'exact control-code histogram (as the paper)' }];
+        return [
+          {
+            dataset,
+            split: 'train',
+            event: { type: 'NonPrivate', reason: 'exact control-code histogram' },
+            note: 'exact control-code histogram (as the paper)',
+          },
+        ];
       default:
         // Uniform codes read only the corpus's public label set: a claim without cost, so the engine does not charge NonPrivate.
         return [{ dataset, split: 'train', event: { type: 'NoOp' }, note: 'uniform control codes: only the public label set is read' }];
@@ -69,7 +91,10 @@ export const SampleNode = defineNode<Params, SamplePorts>({
     let histogram: Record<string, number> | undefined;
     if (p.codes === 'uniform') {
       labels = [...((codesInput.meta as DatasetMeta | undefined)?.labels ?? [])];
-      allocation = apportion(p.count, labels.map(() => 1));
+      allocation = apportion(
+        p.count,
+        labels.map(() => 1),
+      );
     } else {
       const dataset = readDatasetFile(codesInput.path);
       labels = dataset.labels;
@@ -101,7 +126,11 @@ export const SampleNode = defineNode<Params, SamplePorts>({
           abortIfStopped(ctx);
           const prompts = Math.min(p.batchSize, Math.ceil((want - pool.length) / p.returnsPerPrompt) + 1);
           const texts = generateText(model, tok, new Array<string>(prompts * p.returnsPerPrompt).fill(prompt), {
-            maxLength: p.maxLength, topK: p.topK, topP: p.topP, temperature: p.temperature, noRepeatNgram: p.noRepeatNgram,
+            maxLength: p.maxLength,
+            topK: p.topK,
+            topP: p.topP,
+            temperature: p.temperature,
+            noRepeatNgram: p.noRepeatNgram,
             seed: (ctx.seed * 1_000_003 + ++round) >>> 0,
           });
           generated += texts.length;
@@ -110,7 +139,9 @@ export const SampleNode = defineNode<Params, SamplePorts>({
             if (clean.length > 0) pool.push(clean);
           }
           if (round > 50 + (10 * total) / p.batchSize && pool.length === 0) {
-            throw new NodeInputError(`Sample node ${ctx.id}: the model generates only empty texts for code ${JSON.stringify(labels[c])}; is it trained?`);
+            throw new NodeInputError(
+              `Sample node ${ctx.id}: the model generates only empty texts for code ${JSON.stringify(labels[c])}; is it trained?`,
+            );
           }
           ctx.progress({ step: records.length + Math.min(pool.length, want), total, message: `code ${labels[c] || '(none)'}` });
         }

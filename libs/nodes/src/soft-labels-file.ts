@@ -33,18 +33,35 @@ export const bytesPerToken = (topK: number, vocab: number): number => 2 + (topK 
 
 export async function writeSoftLabels(path: string, s: SoftLabels): Promise<SoftLabelsMeta> {
   const { tokens, probs, ids, tail, ...header } = s;
-  const sections = [{ name: 'tokens', data: tokens }, { name: 'probs', data: probs }];
+  const sections = [
+    { name: 'tokens', data: tokens },
+    { name: 'probs', data: probs },
+  ];
   if (s.topK > 0) sections.push({ name: 'ids', data: ids! }, { name: 'tail', data: tail! });
   await writeSections(path, { format: SOFT_LABELS_FORMAT, ...header }, sections);
-  return { topK: s.topK, seqLen: s.seqLen, sequences: s.sequences, vocab: s.vocab, bytesPerToken: bytesPerToken(s.topK, s.vocab), tokenizer: s.tokenizer };
+  return {
+    topK: s.topK,
+    seqLen: s.seqLen,
+    sequences: s.sequences,
+    vocab: s.vocab,
+    bytesPerToken: bytesPerToken(s.topK, s.vocab),
+    tokenizer: s.tokenizer,
+  };
 }
 
 export function readSoftLabels(path: string): SoftLabels {
   const { header, sections } = readSections(path, SOFT_LABELS_FORMAT);
   const get = <T>(name: string) => sections.get(name) as T;
   return {
-    sequences: header.sequences, seqLen: header.seqLen, topK: header.topK, vocab: header.vocab, tokenizer: header.tokenizer,
-    tokens: get<Uint16Array>('tokens'), probs: get<Float32Array>('probs'), ids: get<Uint16Array | undefined>('ids'), tail: get<Float32Array | undefined>('tail'),
+    sequences: header.sequences,
+    seqLen: header.seqLen,
+    topK: header.topK,
+    vocab: header.vocab,
+    tokenizer: header.tokenizer,
+    tokens: get<Uint16Array>('tokens'),
+    probs: get<Float32Array>('probs'),
+    ids: get<Uint16Array | undefined>('ids'),
+    tail: get<Float32Array | undefined>('tail'),
   };
 }
 

@@ -6,7 +6,11 @@ import { backend, encodeFixed, inputOf, loadModelInput, requireSeqLen } from './
 import { readCorpusFile } from './corpus-file';
 
 /** What students, SoftLabel and HiddenAlign see: the raw synthetic text, no control code, no EOS, padded. */
-export const corpusSequences = (path: string, seqLen: number): number[][] => encodeFixed(readCorpusFile(path).map((r) => r.text), seqLen);
+export const corpusSequences = (path: string, seqLen: number): number[][] =>
+  encodeFixed(
+    readCorpusFile(path).map((r) => r.text),
+    seqLen,
+  );
 
 /**
  * Loads the `teacher` input and the `corpus` input's sequences, lets `use` compute the node's outputs,

@@ -7,9 +7,16 @@ import { describe, expect, expectTypeOf, test } from 'vitest';
 import { defineNode } from '../src/define-node';
 
 const context = (params: Record<string, unknown>): NodeRunContext => ({
-  id: 'n', key: 'k', type: 'SoftLabel', params, seed: 1, scratchDir: '/tmp/none',
+  id: 'n',
+  key: 'k',
+  type: 'SoftLabel',
+  params,
+  seed: 1,
+  scratchDir: '/tmp/none',
   inputs: { teacher: { kind: 'Model', path: '/t', meta: {}, lineage: {} }, corpus: { kind: 'Corpus', path: '/c', meta: {}, lineage: {} } },
-  signal: new AbortController().signal, progress: () => {}, log: () => {},
+  signal: new AbortController().signal,
+  progress: () => {},
+  log: () => {},
 });
 
 describe('defineNode', () => {

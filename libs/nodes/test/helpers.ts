@@ -6,8 +6,16 @@ import { validatorFor } from '@dpkd/schema';
 import { afterAll } from 'vitest';
 
 const files: Record<string, string> = {
-  Dataset: 'dataset', Pretrain: 'pretrain', FineTune: 'fine-tune', DPFineTune: 'dp-fine-tune', Sample: 'sample',
-  SoftLabel: 'soft-label', HiddenAlign: 'hidden-align', Distill: 'distill', Evaluate: 'evaluate', Report: 'report',
+  Dataset: 'dataset',
+  Pretrain: 'pretrain',
+  FineTune: 'fine-tune',
+  DPFineTune: 'dp-fine-tune',
+  Sample: 'sample',
+  SoftLabel: 'soft-label',
+  HiddenAlign: 'hidden-align',
+  Distill: 'distill',
+  Evaluate: 'evaluate',
+  Report: 'report',
   PublicModel: 'public-model',
 };
 
@@ -49,7 +57,12 @@ export async function runNode(
     type: impl.type,
     params: withDefaults(impl.type, params),
     seed,
-    inputs: Object.fromEntries(Object.entries(inputs).map(([port, o]) => [port, { kind: o.kind ?? 'Artifact', path: o.file, meta: o.meta, lineage: o.lineage ?? {} }])),
+    inputs: Object.fromEntries(
+      Object.entries(inputs).map(([port, o]) => [
+        port,
+        { kind: o.kind ?? 'Artifact', path: o.file, meta: o.meta, lineage: o.lineage ?? {} },
+      ]),
+    ),
     scratchDir: scratchDir(`dpkd-nodes-${impl.type}-`),
     signal: new AbortController().signal,
     progress: (p) => progress.push(p),

@@ -9,12 +9,24 @@ import { readDatasetFile } from '@dpkd/data';
 import type { NodeImplementation } from '@dpkd/graph';
 import { decodeSafetensors, initBackend } from '@dpkd/lm';
 import {
-  DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, HiddenAlignNode, PretrainNode, readHiddenStates, readSoftLabels, SoftLabelNode, writeCorpusFile,
+  DatasetNode,
+  DistillNode,
+  DPFineTuneNode,
+  EvaluateNode,
+  HiddenAlignNode,
+  PretrainNode,
+  readHiddenStates,
+  readSoftLabels,
+  SoftLabelNode,
+  writeCorpusFile,
 } from '../src';
 import { type Output, runNode } from './helpers';
 
 /** The node as the scheduler runs it when it gives it `threads` cores. */
-const onThreads = (impl: NodeImplementation, threads: number): NodeImplementation => ({ ...impl, run: (ctx) => impl.run({ ...ctx, threads }) });
+const onThreads = (impl: NodeImplementation, threads: number): NodeImplementation => ({
+  ...impl,
+  run: (ctx) => impl.run({ ...ctx, threads }),
+});
 
 const arraysOf = (o: Output) => decodeSafetensors(new Uint8Array(readFileSync(o.file))).tensors;
 
@@ -63,14 +75,26 @@ describe('nodes on 2 threads', () => {
     expectSameModel(dpOne.outputs.model!, dpTwo.outputs.model!);
     expect(dpTwo.privacy).toEqual(dpOne.privacy);
 
-    const evalOne = (await runNode(EvaluateNode, { window: 32 }, { model: dpOne.outputs.model!, data: imdb })).metrics as { perplexity: number; windows: number };
-    const evalTwo = (await runNode(onThreads(EvaluateNode, 2), { window: 32 }, { model: dpOne.outputs.model!, data: imdb })).metrics as { perplexity: number; windows: number };
+    const evalOne = (await runNode(EvaluateNode, { window: 32 }, { model: dpOne.outputs.model!, data: imdb })).metrics as {
+      perplexity: number;
+      windows: number;
+    };
+    const evalTwo = (await runNode(onThreads(EvaluateNode, 2), { window: 32 }, { model: dpOne.outputs.model!, data: imdb })).metrics as {
+      perplexity: number;
+      windows: number;
+    };
     expect(evalTwo.windows).toBe(evalOne.windows);
     expect(evalTwo.perplexity).toBeCloseTo(evalOne.perplexity, 6);
   }, 120_000);
 
   test('SoftLabel and HiddenAlign store the same bytes, and Distill trains the same student', async () => {
-    const teacher = (await runNode(PretrainNode, { model: { layers: 2, d: 48, heads: 2, mlp: 96, ctx: 64 }, steps: 1, batchSize: 4, seqLen: 32, evalEvery: 0 }, { data: pub })).outputs.model!;
+    const teacher = (
+      await runNode(
+        PretrainNode,
+        { model: { layers: 2, d: 48, heads: 2, mlp: 96, ctx: 64 }, steps: 1, batchSize: 4, seqLen: 32, evalEvery: 0 },
+        { data: pub },
+      )
+    ).outputs.model!;
     const dir = mkdtempSync(join(tmpdir(), 'dpkd-parallel-corpus-'));
     dirs.push(dir);
     const d = readDatasetFile(imdb.file);

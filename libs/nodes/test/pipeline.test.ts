@@ -8,8 +8,20 @@ import { decodeCheckpoint, encodeCheckpoint, initBackend, loadCheckpoint, parame
 import { dpSgdEvent, epsilonOf } from '@dpkd/privacy';
 import type { Table } from '@dpkd/report';
 import {
-  DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, PretrainNode, ReportNode, SampleNode, SoftLabelNode,
-  readCorpusFile, readHiddenStates, readSoftLabels, type DatasetMeta,
+  DatasetNode,
+  DistillNode,
+  DPFineTuneNode,
+  EvaluateNode,
+  FineTuneNode,
+  HiddenAlignNode,
+  PretrainNode,
+  ReportNode,
+  SampleNode,
+  SoftLabelNode,
+  readCorpusFile,
+  readHiddenStates,
+  readSoftLabels,
+  type DatasetMeta,
 } from '../src';
 import { type Output, runNode } from './helpers';
 
@@ -33,7 +45,7 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('Dataset and Pretrain', () => {
-  test('Dataset writes the data lib\'s file with meta {unit, private, n, labels, corpus}', () => {
+  test("Dataset writes the data lib's file with meta {unit, private, n, labels, corpus}", () => {
     const meta = imdb.meta as DatasetMeta;
     expect(meta).toMatchObject({ unit: 'imdb', private: true, n: 24, labels: ['negative', 'positive'], corpus: 'imdb' });
     const d = readDatasetFile(imdb.file);
@@ -53,13 +65,20 @@ describe('Dataset and Pretrain', () => {
   });
 
   test('Pretrain refuses seqLen beyond the model context', async () => {
-    await expect(runNode(PretrainNode, { model: 'tiny', steps: 1, seqLen: 128 }, { data: pub })).rejects.toThrow(/seqLen 128 exceeds the model context 64/);
+    await expect(runNode(PretrainNode, { model: 'tiny', steps: 1, seqLen: 128 }, { data: pub })).rejects.toThrow(
+      /seqLen 128 exceeds the model context 64/,
+    );
   });
 });
 
 describe('fine-tuning', () => {
   test("DPFineTune returns the claims with the steps actually taken at the unit's δ, selects on validation when asked, publishes no private loss", async () => {
-    const r = await runNode(DPFineTuneNode, { epsilon: 4, batchSize: 8, epochs: 1, seqLen: 32, microBatch: 4, select: 'best-validation' }, { model: teacher, data: imdb }, 3);
+    const r = await runNode(
+      DPFineTuneNode,
+      { epsilon: 4, batchSize: 8, epochs: 1, seqLen: 32, microBatch: 4, select: 'best-validation' },
+      { model: teacher, data: imdb },
+      3,
+    );
     const unitDelta = (imdb.meta as DatasetMeta).delta!;
     expect(unitDelta).toBeLessThan(1 / (imdb.meta as DatasetMeta).corpusSize);
     expect(r.metrics).not.toHaveProperty('finalLoss');
@@ -81,17 +100,33 @@ describe('fine-tuning', () => {
   });
 
   test('DPFineTune with a teacher (DPKD student) trains with the KD loss', async () => {
-    const r = await runNode(DPFineTuneNode, { sigma: 1, batchSize: 8, epochs: 0.5, seqLen: 32, controlCodes: false, select: 'last', kd: { lambda: 0.4 } }, { model: student, data: imdb, teacher: dpTeacher });
+    const r = await runNode(
+      DPFineTuneNode,
+      { sigma: 1, batchSize: 8, epochs: 0.5, seqLen: 32, controlCodes: false, select: 'last', kd: { lambda: 0.4 } },
+      { model: student, data: imdb, teacher: dpTeacher },
+    );
     expect((r.metrics as { teacher: boolean; steps: number }).teacher).toBe(true);
     const meta = imdb.meta as DatasetMeta;
-    expect(r.privacy).toEqual([{
-      dataset: { unit: 'imdb', private: true, n: 24, corpusSize: meta.corpusSize, delta: meta.delta }, split: 'train', event: dpSgdEvent({ q: 8 / 24, sigma: 1, steps: 2 }), note: 'DP-SGD',
-    }]);
+    expect(r.privacy).toEqual([
+      {
+        dataset: { unit: 'imdb', private: true, n: 24, corpusSize: meta.corpusSize, delta: meta.delta },
+        split: 'train',
+        event: dpSgdEvent({ q: 8 / 24, sigma: 1, steps: 2 }),
+        note: 'DP-SGD',
+      },
+    ]);
   });
 
   test('a diverged DPFineTune fails as a node failure naming the step and the fix, not as invalid input', async () => {
-    const run = runNode(DPFineTuneNode, { sigma: 1, batchSize: 8, epochs: 1, seqLen: 32, controlCodes: false, select: 'last', lr: 1e30 }, { model: student, data: imdb });
-    const error = await run.then(() => undefined, (e: unknown) => e as Error);
+    const run = runNode(
+      DPFineTuneNode,
+      { sigma: 1, batchSize: 8, epochs: 1, seqLen: 32, controlCodes: false, select: 'last', lr: 1e30 },
+      { model: student, data: imdb },
+    );
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error?.message).toMatch(/training diverged \(non-finite loss at step \d+\); lower the learning rate/);
     expect(error?.name).not.toBe('NodeInputError');
   });
@@ -106,13 +141,20 @@ describe('fine-tuning', () => {
     const foreign = join(dirname(student.file), 'foreign.safetensors');
     writeFileSync(foreign, encodeCheckpoint(model, { ...metadata, tokenizerName: 'byte-256', tokenizerFingerprint: 'f'.repeat(64) }));
     model.dispose();
-    await expect(runNode(EvaluateNode, {}, { model: { file: foreign }, data: imdb })).rejects.toThrow(/model for another tokenizer \(byte-256.*retrain it with a Pretrain node/);
+    await expect(runNode(EvaluateNode, {}, { model: { file: foreign }, data: imdb })).rejects.toThrow(
+      /model for another tokenizer \(byte-256.*retrain it with a Pretrain node/,
+    );
   });
 });
 
 describe('synthetic data and distillation', () => {
   test('Sample: prompts by control code, allocation by the noisy histogram, prompt stripped, whitespace collapsed', async () => {
-    const r = await runNode(SampleNode, { count: 10, histogramSigma: 1, maxLength: 20, batchSize: 8, returnsPerPrompt: 2 }, { model: dpTeacher, codes: imdb }, 5);
+    const r = await runNode(
+      SampleNode,
+      { count: 10, histogramSigma: 1, maxLength: 20, batchSize: 8, returnsPerPrompt: 2 },
+      { model: dpTeacher, codes: imdb },
+      5,
+    );
     corpus = r.outputs.corpus!;
     const records = readCorpusFile(corpus.file);
     expect(records).toHaveLength(10);
@@ -127,7 +169,11 @@ describe('synthetic data and distillation', () => {
   });
 
   test('Sample with uniform codes reads only the label names (a dataset file is not even needed)', async () => {
-    const r = await runNode(SampleNode, { count: 4, codes: 'uniform', maxLength: 12, batchSize: 4, returnsPerPrompt: 1 }, { model: dpTeacher, codes: { file: '/nonexistent', meta: imdb.meta } });
+    const r = await runNode(
+      SampleNode,
+      { count: 4, codes: 'uniform', maxLength: 12, batchSize: 4, returnsPerPrompt: 1 },
+      { model: dpTeacher, codes: { file: '/nonexistent', meta: imdb.meta } },
+    );
     expect(r.outputs.corpus!.meta).toEqual({ count: 4, perLabel: { negative: 2, positive: 2 } });
   });
 
@@ -153,7 +199,11 @@ describe('synthetic data and distillation', () => {
   });
 
   test('Distill with soft labels and hidden alignment (projection, widths 32 -> 48)', async () => {
-    const r = await runNode(DistillNode, { lambda: 0.4, alpha: 0.5, layerMap: [[-1, -1]], epochs: 1, batchSize: 3, seqLen: 32, holdout: 0.1 }, { init: student, corpus, soft, hidden });
+    const r = await runNode(
+      DistillNode,
+      { lambda: 0.4, alpha: 0.5, layerMap: [[-1, -1]], epochs: 1, batchSize: 3, seqLen: 32, holdout: 0.1 },
+      { init: student, corpus, soft, hidden },
+    );
     const m = r.metrics as { steps: number; holdout: number; trainSequences: number };
     expect(m.holdout).toBe(1);
     expect(m.trainSequences).toBe(9);
@@ -161,9 +211,15 @@ describe('synthetic data and distillation', () => {
   });
 
   test('Distill refuses mismatched seqLen, missing soft labels and an unkept teacher layer', async () => {
-    await expect(runNode(DistillNode, { seqLen: 16 }, { init: student, corpus, soft })).rejects.toThrow(/seqLen 16 differs from the soft labels' seqLen 32/);
-    await expect(runNode(DistillNode, { lambda: 0.4, seqLen: 32 }, { init: student, corpus })).rejects.toThrow(/lambda 0.4 needs the soft input/);
-    await expect(runNode(DistillNode, { lambda: 0, alpha: 1, layerMap: [[-1, 0]], seqLen: 32 }, { init: student, corpus, hidden })).rejects.toThrow(/teacher layer 0 was not kept/);
+    await expect(runNode(DistillNode, { seqLen: 16 }, { init: student, corpus, soft })).rejects.toThrow(
+      /seqLen 16 differs from the soft labels' seqLen 32/,
+    );
+    await expect(runNode(DistillNode, { lambda: 0.4, seqLen: 32 }, { init: student, corpus })).rejects.toThrow(
+      /lambda 0.4 needs the soft input/,
+    );
+    await expect(
+      runNode(DistillNode, { lambda: 0, alpha: 1, layerMap: [[-1, 0]], seqLen: 32 }, { init: student, corpus, hidden }),
+    ).rejects.toThrow(/teacher layer 0 was not kept/);
   });
 });
 
@@ -176,24 +232,43 @@ describe('Evaluate and Report', () => {
     expect(m.perplexity).toBeGreaterThan(1);
     expect(Object.keys(m.perCode).sort()).toEqual(['negative', 'positive']);
     const event = dpSgdEvent({ q: 1 / 3, sigma: 1.1, steps: 3 });
-    const lineage = { imdb: { k1: { key: 'k1', node: 'teacher', event, n: 24, delta: 1e-6 }, k3: { key: 'k3', node: 'eval', event: { type: 'NoOp' as const }, n: 24, delta: 1e-6, gaps: ['evaluation on the private test split (not noised)'] } } };
-    const r = await runNode(ReportNode, {
-      title: 't',
-      rows: [
-        { label: 'student', metrics: 's', reference: 't' },
-        { label: 'DP teacher', metrics: 't', reference: 't' },
-        { label: 'non-private', metrics: 'np' },
-      ],
-    }, {
-      s: { ...evalStudent, lineage: {} },
-      t: { ...evalTeacher, lineage },
-      np: { ...evalStudent, lineage: { imdb: { k2: { key: 'k2', node: 'ft', event: { type: 'NonPrivate' }, n: 24, delta: 1e-6 } } } },
-    });
+    const lineage = {
+      imdb: {
+        k1: { key: 'k1', node: 'teacher', event, n: 24, delta: 1e-6 },
+        k3: {
+          key: 'k3',
+          node: 'eval',
+          event: { type: 'NoOp' as const },
+          n: 24,
+          delta: 1e-6,
+          gaps: ['evaluation on the private test split (not noised)'],
+        },
+      },
+    };
+    const r = await runNode(
+      ReportNode,
+      {
+        title: 't',
+        rows: [
+          { label: 'student', metrics: 's', reference: 't' },
+          { label: 'DP teacher', metrics: 't', reference: 't' },
+          { label: 'non-private', metrics: 'np' },
+        ],
+      },
+      {
+        s: { ...evalStudent, lineage: {} },
+        t: { ...evalTeacher, lineage },
+        np: { ...evalStudent, lineage: { imdb: { k2: { key: 'k2', node: 'ft', event: { type: 'NonPrivate' }, n: 24, delta: 1e-6 } } } },
+      },
+    );
     const table = JSON.parse(readFileSync(r.outputs.table!.file, 'utf8')) as Table;
     expect(table.columns.map((c) => c.key)).toEqual(['method', 'params', 'compressionRatio', 'epsilon', 'delta', 'perplexity']);
     const [s, t, np] = table.rows;
     expect(s).toMatchObject({ method: 'student', epsilon: 0, delta: 0 });
-    expect(s!.compressionRatio).toBeCloseTo(parameterCount(presetConfig('tiny', 4098)) / parameterCount({ ...teacherModel, vocab: 4098 }), 12);
+    expect(s!.compressionRatio).toBeCloseTo(
+      parameterCount(presetConfig('tiny', 4098)) / parameterCount({ ...teacherModel, vocab: 4098 }),
+      12,
+    );
     expect(t!.epsilon).toBe(epsilonOf(event, 1e-6, { accountant: 'pld' }).epsilon);
     expect(t!.delta).toBe(1e-6);
     // The teacher's row carries its lineage's gap as a footnote; the others none.

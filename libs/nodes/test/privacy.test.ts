@@ -2,7 +2,20 @@
 import { describe, expect, test } from 'vitest';
 import type { DatasetDescription } from '@dpkd/graph';
 import { calibrateSigma, dpSgdEvent, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
-import { DatasetNode, DistillNode, DPFineTuneNode, EvaluateNode, FineTuneNode, HiddenAlignNode, nodeImplementations, PretrainNode, ReportNode, SampleNode, SELECTION_GAP, SoftLabelNode } from '../src';
+import {
+  DatasetNode,
+  DistillNode,
+  DPFineTuneNode,
+  EvaluateNode,
+  FineTuneNode,
+  HiddenAlignNode,
+  nodeImplementations,
+  PretrainNode,
+  ReportNode,
+  SampleNode,
+  SELECTION_GAP,
+  SoftLabelNode,
+} from '../src';
 import { withDefaults } from './helpers';
 
 const IMDB_DOCUMENTS = 49_580;
@@ -25,7 +38,10 @@ describe('Dataset.describeDataset', () => {
   });
 
   test("a budget's δ reaches the Dataset as params.unitDelta (the graph lib puts it there, so it is in the key)", async () => {
-    const d = await DatasetNode.describeDataset!({ ...withDefaults('Dataset', { corpus: 'imdb', train: 120, validation: 10, test: 10 }), unitDelta: 1e-7 });
+    const d = await DatasetNode.describeDataset!({
+      ...withDefaults('Dataset', { corpus: 'imdb', train: 120, validation: 10, test: 10 }),
+      unitDelta: 1e-7,
+    });
     expect(d.delta).toBe(1e-7);
   });
 });
@@ -55,12 +71,22 @@ describe('DPFineTune.privacy', () => {
   test('explicit σ is used as is; shuffle and seeded noise are recorded as gaps', () => {
     const p = withDefaults('DPFineTune', { sigma: 1.3, batchSize: 50, sampling: 'shuffle', noise: 'seeded' });
     const claims = DPFineTuneNode.privacy!(p, data(imdb));
-    expect(claims).toEqual([{ dataset: imdb, split: 'train', event: dpSgdEvent({ q: 0.025, sigma: 1.3, steps: 40 }), note: 'DP-SGD', gaps: [SHUFFLE_GAP, SEEDED_NOISE_GAP] }]);
+    expect(claims).toEqual([
+      {
+        dataset: imdb,
+        split: 'train',
+        event: dpSgdEvent({ q: 0.025, sigma: 1.3, steps: 40 }),
+        note: 'DP-SGD',
+        gaps: [SHUFFLE_GAP, SEEDED_NOISE_GAP],
+      },
+    ]);
   });
 
   test('no claim on public data; a batch larger than n is refused', () => {
     expect(DPFineTuneNode.privacy!(params({}), data(publicMix))).toEqual([]);
-    expect(() => DPFineTuneNode.privacy!(params({ batchSize: 5000 }), data(imdb))).toThrow(/batchSize 5000 exceeds the 2000 training examples/);
+    expect(() => DPFineTuneNode.privacy!(params({ batchSize: 5000 }), data(imdb))).toThrow(
+      /batchSize 5000 exceeds the 2000 training examples/,
+    );
   });
 });
 
@@ -76,7 +102,9 @@ describe('other signatures', () => {
   test('Sample: noisy = Gaussian(histogramSigma) on train; exact = NonPrivate; uniform = no cost', () => {
     const codes = { codes: { kind: 'Dataset', dataset: imdb }, model: { kind: 'Model' } };
     const noisy = SampleNode.privacy!(withDefaults('Sample', { count: 10, histogramSigma: 7 }), codes);
-    expect(noisy).toEqual([{ dataset: imdb, split: 'train', event: { type: 'Gaussian', sigma: 7 }, note: 'noisy control-code histogram (rounded Gaussian)' }]);
+    expect(noisy).toEqual([
+      { dataset: imdb, split: 'train', event: { type: 'Gaussian', sigma: 7 }, note: 'noisy control-code histogram (rounded Gaussian)' },
+    ]);
     const seeded = SampleNode.privacy!(withDefaults('Sample', { count: 10, histogramSigma: 7, noise: 'seeded' }), codes);
     expect(seeded[0]!.gaps).toEqual([SEEDED_NOISE_GAP]);
     const exact = SampleNode.privacy!(withDefaults('Sample', { count: 10, codes: 'exact' }), codes);
@@ -86,7 +114,9 @@ describe('other signatures', () => {
   });
 
   test('Evaluate: a held-out use of the evaluated split, nothing on public data', () => {
-    expect(EvaluateNode.privacy!(withDefaults('Evaluate', {}), data(imdb))).toEqual([{ dataset: imdb, split: 'test', note: 'evaluation on the private test split (not noised)' }]);
+    expect(EvaluateNode.privacy!(withDefaults('Evaluate', {}), data(imdb))).toEqual([
+      { dataset: imdb, split: 'test', note: 'evaluation on the private test split (not noised)' },
+    ]);
     expect(EvaluateNode.privacy!(withDefaults('Evaluate', { split: 'validation' }), data(imdb))[0]!.split).toBe('validation');
     expect(EvaluateNode.privacy!(withDefaults('Evaluate', {}), data(publicMix))).toEqual([]);
   });
@@ -96,7 +126,20 @@ describe('other signatures', () => {
   });
 
   test('every schema node type has exactly one implementation', () => {
-    expect(nodeImplementations.map((n) => n.type).sort()).toEqual(['Audit', 'DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel']);
+    expect(nodeImplementations.map((n) => n.type).sort()).toEqual([
+      'Audit',
+      'DPFineTune',
+      'Dataset',
+      'Distill',
+      'Evaluate',
+      'FineTune',
+      'HiddenAlign',
+      'Pretrain',
+      'PublicModel',
+      'Report',
+      'Sample',
+      'SoftLabel',
+    ]);
   });
 });
 

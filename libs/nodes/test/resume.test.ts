@@ -30,9 +30,17 @@ async function runWith(
   const controller = new AbortController();
   const logs: string[] = [];
   const ctx: NodeRunContext = {
-    id: `test-${impl.type}`, key: 'k'.repeat(64), type: impl.type, params: withDefaults(impl.type, params), seed: 0,
-    inputs: Object.fromEntries(Object.entries(inputs).map(([port, o]) => [port, { kind: 'Artifact', path: o.file, meta: o.meta, lineage: {} }])),
-    scratchDir: tempDir('dpkd-resume-scratch-'), checkpointDir, signal: controller.signal,
+    id: `test-${impl.type}`,
+    key: 'k'.repeat(64),
+    type: impl.type,
+    params: withDefaults(impl.type, params),
+    seed: 0,
+    inputs: Object.fromEntries(
+      Object.entries(inputs).map(([port, o]) => [port, { kind: 'Artifact', path: o.file, meta: o.meta, lineage: {} }]),
+    ),
+    scratchDir: tempDir('dpkd-resume-scratch-'),
+    checkpointDir,
+    signal: controller.signal,
     progress: (p) => hooks.onProgress?.(p, () => controller.abort()),
     log: (line) => void logs.push(line),
   };

@@ -132,11 +132,16 @@ function rdpReport(e: DpEvent, delta: number): EpsilonReport {
 function pldReport(e: DpEvent, delta: number, requested: number): EpsilonReport {
   const { remove, add, interval } = cachedPmfs(e, requested);
   const floor = Math.max(fftRoundoffFloor(remove), fftRoundoffFloor(add));
-  if (delta < floor) throw new Error(`delta ${delta} is below the FFT round-off floor ${floor.toExponential(2)} of a ${Math.max(remove.p.length, add.p.length)}-point PLD`);
+  if (delta < floor)
+    throw new Error(
+      `delta ${delta} is below the FFT round-off floor ${floor.toExponential(2)} of a ${Math.max(remove.p.length, add.p.length)}-point PLD`,
+    );
   const epsilon = worseDirection({ remove, add }, (pmf) => pmfEpsilon(pmf, delta));
-  if (!Number.isFinite(epsilon)) throw new Error(`the PLD's mass at infinity (${Math.max(remove.inf, add.inf).toExponential(2)}) exceeds delta`);
+  if (!Number.isFinite(epsilon))
+    throw new Error(`the PLD's mass at infinity (${Math.max(remove.inf, add.inf).toExponential(2)}) exceeds delta`);
   const warnings: string[] = [];
-  if (interval > requested) warnings.push(`PLD grid coarsened to Δ = ${interval.toPrecision(3)} to fit ${MAX_WINDOW} points (still an upper bound)`);
+  if (interval > requested)
+    warnings.push(`PLD grid coarsened to Δ = ${interval.toPrecision(3)} to fit ${MAX_WINDOW} points (still an upper bound)`);
   return { epsilon, delta, accountant: 'pld', warnings, interval };
 }
 
@@ -149,7 +154,8 @@ function pldOutOfRange(event: DpEvent, rdp: EpsilonReport, requested: number): s
   if (!Number.isFinite(rdp.epsilon)) return 'the RDP bound is infinite (σ too small for any finite ε)';
   if (rdp.epsilon <= requested) return `the RDP bound ${rdp.epsilon.toExponential(2)} is below the PLD grid spacing ${requested}`;
   const interval = chooseInterval(event, requested);
-  if (interval > MAX_VALID_INTERVAL) return `the composition needs a PLD grid of Δ = ${interval.toPrecision(3)} > ${MAX_VALID_INTERVAL}, outside the range where the discretisation is validated`;
+  if (interval > MAX_VALID_INTERVAL)
+    return `the composition needs a PLD grid of Δ = ${interval.toPrecision(3)} > ${MAX_VALID_INTERVAL}, outside the range where the discretisation is validated`;
   return undefined;
 }
 
@@ -161,8 +167,7 @@ function pldOutOfRange(event: DpEvent, rdp: EpsilonReport, requested: number): s
 export function epsilonOf(event: DpEvent, delta: number, options: AccountingOptions = {}): EpsilonReport {
   checkDelta(delta);
   const accountant = options.accountant ?? DEFAULT_ACCOUNTANT;
-  if (containsNonPrivate(event))
-    return { epsilon: Infinity, delta, accountant, warnings: [], nonPrivate: nonPrivateReason(event) };
+  if (containsNonPrivate(event)) return { epsilon: Infinity, delta, accountant, warnings: [], nonPrivate: nonPrivateReason(event) };
   const rdp = rdpReport(event, delta);
   if (accountant === 'rdp') return rdp;
   const requested = options.interval ?? DEFAULT_INTERVAL;
@@ -173,7 +178,14 @@ export function epsilonOf(event: DpEvent, delta: number, options: AccountingOpti
       if (Number.isFinite(report.epsilon) && report.epsilon >= 0) {
         if (report.epsilon <= rdp.epsilon) return report;
         // A PLD above the RDP bound comes from a coarse grid: both are upper bounds, report the smaller.
-        return { ...rdp, fellBackFrom: 'pld', warnings: [`PLD (${report.epsilon.toPrecision(6)}, Δ = ${report.interval}) is above the RDP bound; reporting the RDP bound`, ...rdp.warnings] };
+        return {
+          ...rdp,
+          fellBackFrom: 'pld',
+          warnings: [
+            `PLD (${report.epsilon.toPrecision(6)}, Δ = ${report.interval}) is above the RDP bound; reporting the RDP bound`,
+            ...rdp.warnings,
+          ],
+        };
       }
       failure = `PLD returned ${report.epsilon}`;
     } catch (error) {

@@ -40,8 +40,10 @@ function shrinkBracket(f: (x: number) => number, lo: Probe, hi: Probe, width: nu
       x = (lo.x + hi.x) / 2;
     } else {
       const r = hi.x - (wh * (hi.x - lo.x)) / (wh - wl);
-      if (r - lo.x < 0.5 * width) x = lo.x + 0.95 * width; // lo is already close: aim to set hi
-      else if (hi.x - r < 0.5 * width) x = hi.x - 0.95 * width; // hi is already close: aim to set lo
+      if (r - lo.x < 0.5 * width)
+        x = lo.x + 0.95 * width; // lo is already close: aim to set hi
+      else if (hi.x - r < 0.5 * width)
+        x = hi.x - 0.95 * width; // hi is already close: aim to set lo
       else x = hi.x - r > r - lo.x ? r + 0.45 * width : r - 0.45 * width;
     }
     x = Math.min(hi.x - margin, Math.max(lo.x + margin, x));
@@ -64,7 +66,13 @@ function shrinkBracket(f: (x: number) => number, lo: Probe, hi: Probe, width: nu
 
 /** From a point, walks by growing steps (first `step`, then doubling) in the given direction until f
  *  changes sign; returns the bracket. Throws outside [SIGMA_MIN, SIGMA_MAX] going up. */
-function bracketFrom(f: (x: number) => number, start: Probe, step: number, target: number, delta: number): { lo: Probe; hi: Probe } | { atMinimum: Probe } {
+function bracketFrom(
+  f: (x: number) => number,
+  start: Probe,
+  step: number,
+  target: number,
+  delta: number,
+): { lo: Probe; hi: Probe } | { atMinimum: Probe } {
   let p = start;
   if (p.f > 0) {
     for (;;) {

@@ -156,7 +156,9 @@ export function parseDpEvent(json: unknown, where = 'event'): DpEvent {
 // The event types and their fields, read from the schema (not restated here).
 const DEFS: Record<string, { properties?: object; oneOf?: unknown }> = schema.$defs;
 const TYPES = schema.$defs.event.oneOf.map((ref) => ref.$ref.replace('#/$defs/', ''));
-const FIELDS: Record<string, string[]> = Object.fromEntries(TYPES.map((type) => [type, Object.keys(DEFS[type]?.properties ?? {}).filter((k) => k !== 'type')]));
+const FIELDS: Record<string, string[]> = Object.fromEntries(
+  TYPES.map((type) => [type, Object.keys(DEFS[type]?.properties ?? {}).filter((k) => k !== 'type')]),
+);
 
 /** Readable first error (schema oneOf messages do not say which branch was meant). */
 function firstProblem(j: unknown, at: string): string | undefined {

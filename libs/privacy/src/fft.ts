@@ -72,7 +72,10 @@ export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   else fftThreeTimesPow2(re, im, sgn);
   if (inverse) {
     const s = 1 / n;
-    for (let i = 0; i < n; i++) { re[i] *= s; im[i] *= s; }
+    for (let i = 0; i < n; i++) {
+      re[i] *= s;
+      im[i] *= s;
+    }
   }
 }
 
@@ -84,8 +87,12 @@ function fftThreeTimesPow2(re: Float64Array, im: Float64Array, sgn: number): voi
   const yr = [new Float64Array(m), new Float64Array(m), new Float64Array(m)];
   const yi = [new Float64Array(m), new Float64Array(m), new Float64Array(m)];
   for (let r = 0; r < 3; r++) {
-    const ar = yr[r], ai = yi[r];
-    for (let j = 0; j < m; j++) { ar[j] = re[3 * j + r]; ai[j] = im[3 * j + r]; }
+    const ar = yr[r],
+      ai = yi[r];
+    for (let j = 0; j < m; j++) {
+      ar[j] = re[3 * j + r];
+      ai[j] = im[3 * j + r];
+    }
     fftPow2(ar, ai, sgn);
   }
   const [y0r, y1r, y2r] = yr;
@@ -94,19 +101,28 @@ function fftThreeTimesPow2(re: Float64Array, im: Float64Array, sgn: number): voi
   const { cos, sin } = twiddles(n); // e^{2πij/n} for j < n/2; beyond, e^{2πij/n} = −e^{2πi(j−n/2)/n}
   const halfN = n / 2;
   for (let k = 0; k < m; k++) {
-    const w1r = cos[k], w1i = sgn * sin[k];
+    const w1r = cos[k],
+      w1i = sgn * sin[k];
     const j = 2 * k;
     const w2r = j < halfN ? cos[j] : -cos[j - halfN];
     const w2i = sgn * (j < halfN ? sin[j] : -sin[j - halfN]);
-    const ar = y1r[k] * w1r - y1i[k] * w1i, ai = y1r[k] * w1i + y1i[k] * w1r;
-    const br = y2r[k] * w2r - y2i[k] * w2i, bi = y2r[k] * w2i + y2i[k] * w2r;
-    const sr = ar + br, si = ai + bi;
-    const dr = ar - br, di = ai - bi;
-    const cr = y0r[k] - sr / 2, ci = y0i[k] - si / 2;
-    re[k] = y0r[k] + sr; im[k] = y0i[k] + si;
+    const ar = y1r[k] * w1r - y1i[k] * w1i,
+      ai = y1r[k] * w1i + y1i[k] * w1r;
+    const br = y2r[k] * w2r - y2i[k] * w2i,
+      bi = y2r[k] * w2i + y2i[k] * w2r;
+    const sr = ar + br,
+      si = ai + bi;
+    const dr = ar - br,
+      di = ai - bi;
+    const cr = y0r[k] - sr / 2,
+      ci = y0i[k] - si / 2;
+    re[k] = y0r[k] + sr;
+    im[k] = y0i[k] + si;
     // ω = −1/2 + i·sgn·√3/2: the D terms get ±i·sgn·(√3/2).
-    re[k + m] = cr - s3 * di; im[k + m] = ci + s3 * dr;
-    re[k + 2 * m] = cr + s3 * di; im[k + 2 * m] = ci - s3 * dr;
+    re[k + m] = cr - s3 * di;
+    im[k + m] = ci + s3 * dr;
+    re[k + 2 * m] = cr + s3 * di;
+    im[k + 2 * m] = ci - s3 * dr;
   }
 }
 
@@ -119,28 +135,44 @@ function fftPow2(re: Float64Array, im: Float64Array, sgn: number): void {
   for (let s = 0; s < pairs.length; s += 2) {
     const i = pairs[s];
     const j = pairs[s + 1];
-    let t = re[i]; re[i] = re[j]; re[j] = t;
-    t = im[i]; im[i] = im[j]; im[j] = t;
+    let t = re[i];
+    re[i] = re[j];
+    re[j] = t;
+    t = im[i];
+    im[i] = im[j];
+    im[j] = t;
   }
   let size: number;
   if (n === 2) {
-    const r0 = re[0], i0 = im[0];
-    re[0] = r0 + re[1]; im[0] = i0 + im[1];
-    re[1] = r0 - re[1]; im[1] = i0 - im[1];
+    const r0 = re[0],
+      i0 = im[0];
+    re[0] = r0 + re[1];
+    im[0] = i0 + im[1];
+    re[1] = r0 - re[1];
+    im[1] = i0 - im[1];
     size = 4;
   } else {
     // Stages of size 2 and 4 together: for bit-reversed input x0..x3, X = DFT4.
     for (let a = 0; a < n; a += 4) {
-      const ar = re[a] + re[a + 1], ai = im[a] + im[a + 1];
-      const br = re[a] - re[a + 1], bi = im[a] - im[a + 1];
-      const cr = re[a + 2] + re[a + 3], ci = im[a + 2] + im[a + 3];
-      const dr = re[a + 2] - re[a + 3], di = im[a + 2] - im[a + 3];
+      const ar = re[a] + re[a + 1],
+        ai = im[a] + im[a + 1];
+      const br = re[a] - re[a + 1],
+        bi = im[a] - im[a + 1];
+      const cr = re[a + 2] + re[a + 3],
+        ci = im[a + 2] + im[a + 3];
+      const dr = re[a + 2] - re[a + 3],
+        di = im[a + 2] - im[a + 3];
       // d times the twiddle sgn·i: (dr + i·di)·(sgn·i) = −sgn·di + i·sgn·dr
-      const er = -sgn * di, ei = sgn * dr;
-      re[a] = ar + cr; im[a] = ai + ci;
-      re[a + 2] = ar - cr; im[a + 2] = ai - ci;
-      re[a + 1] = br + er; im[a + 1] = bi + ei;
-      re[a + 3] = br - er; im[a + 3] = bi - ei;
+      const er = -sgn * di,
+        ei = sgn * dr;
+      re[a] = ar + cr;
+      im[a] = ai + ci;
+      re[a + 2] = ar - cr;
+      im[a + 2] = ai - ci;
+      re[a + 1] = br + er;
+      im[a + 1] = bi + ei;
+      re[a + 3] = br - er;
+      im[a + 3] = bi - ei;
     }
     size = 8;
   }
@@ -152,19 +184,41 @@ function fftPow2(re: Float64Array, im: Float64Array, sgn: number): void {
     const s2 = s1 / 2; // ... and of the stage of size 4·half
     for (let start = 0; start < n; start += 4 * half) {
       for (let k = 0; k < half; k++) {
-        const w1r = cos[k * s1], w1i = sgn * sin[k * s1];
-        const w2r = cos[k * s2], w2i = sgn * sin[k * s2];
-        const a0 = start + k, a1 = a0 + half, a2 = a1 + half, a3 = a2 + half;
-        let xr = re[a1] * w1r - im[a1] * w1i, xi = re[a1] * w1i + im[a1] * w1r;
-        const b0r = re[a0] + xr, b0i = im[a0] + xi, b1r = re[a0] - xr, b1i = im[a0] - xi;
-        xr = re[a3] * w1r - im[a3] * w1i; xi = re[a3] * w1i + im[a3] * w1r;
-        const b2r = re[a2] + xr, b2i = im[a2] + xi, b3r = re[a2] - xr, b3i = im[a2] - xi;
-        xr = b2r * w2r - b2i * w2i; xi = b2r * w2i + b2i * w2r;
-        re[a0] = b0r + xr; im[a0] = b0i + xi; re[a2] = b0r - xr; im[a2] = b0i - xi;
+        const w1r = cos[k * s1],
+          w1i = sgn * sin[k * s1];
+        const w2r = cos[k * s2],
+          w2i = sgn * sin[k * s2];
+        const a0 = start + k,
+          a1 = a0 + half,
+          a2 = a1 + half,
+          a3 = a2 + half;
+        let xr = re[a1] * w1r - im[a1] * w1i,
+          xi = re[a1] * w1i + im[a1] * w1r;
+        const b0r = re[a0] + xr,
+          b0i = im[a0] + xi,
+          b1r = re[a0] - xr,
+          b1i = im[a0] - xi;
+        xr = re[a3] * w1r - im[a3] * w1i;
+        xi = re[a3] * w1i + im[a3] * w1r;
+        const b2r = re[a2] + xr,
+          b2i = im[a2] + xi,
+          b3r = re[a2] - xr,
+          b3i = im[a2] - xi;
+        xr = b2r * w2r - b2i * w2i;
+        xi = b2r * w2i + b2i * w2r;
+        re[a0] = b0r + xr;
+        im[a0] = b0i + xi;
+        re[a2] = b0r - xr;
+        im[a2] = b0i - xi;
         // The partner of a1 has twiddle w2·(sgn·i).
-        const w3r = -sgn * w2i, w3i = sgn * w2r;
-        xr = b3r * w3r - b3i * w3i; xi = b3r * w3i + b3i * w3r;
-        re[a1] = b1r + xr; im[a1] = b1i + xi; re[a3] = b1r - xr; im[a3] = b1i - xi;
+        const w3r = -sgn * w2i,
+          w3i = sgn * w2r;
+        xr = b3r * w3r - b3i * w3i;
+        xi = b3r * w3i + b3i * w3r;
+        re[a1] = b1r + xr;
+        im[a1] = b1i + xi;
+        re[a3] = b1r - xr;
+        im[a3] = b1i - xi;
       }
     }
   }
@@ -179,8 +233,10 @@ function fftPow2(re: Float64Array, im: Float64Array, sgn: number): void {
         const b = a + half;
         const xr = re[b] * wr - im[b] * wi;
         const xi = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - xr; im[b] = im[a] - xi;
-        re[a] += xr; im[a] += xi;
+        re[b] = re[a] - xr;
+        im[b] = im[a] - xi;
+        re[a] += xr;
+        im[a] += xi;
       }
     }
   }
@@ -227,9 +283,12 @@ export function rfft(x: ArrayLike<number>, n: number): { re: Float64Array; im: F
   re[m] = zr[0] - zi[0];
   for (let k = 1; k < m; k++) {
     const j = m - k;
-    const er = (zr[k] + zr[j]) / 2, ei = (zi[k] - zi[j]) / 2;
-    const or = (zi[k] + zi[j]) / 2, oi = -(zr[k] - zr[j]) / 2;
-    const wr = cos[k], wi = -sin[k];
+    const er = (zr[k] + zr[j]) / 2,
+      ei = (zi[k] - zi[j]) / 2;
+    const or = (zi[k] + zi[j]) / 2,
+      oi = -(zr[k] - zr[j]) / 2;
+    const wr = cos[k],
+      wi = -sin[k];
     re[k] = er + or * wr - oi * wi;
     im[k] = ei + or * wi + oi * wr;
   }
@@ -239,17 +298,22 @@ export function rfft(x: ArrayLike<number>, n: number): { re: Float64Array; im: F
 /** Inverse of `rfft`: the real sequence of length n whose bins 0..n/2 are (re, im) (scaled by 1/n). */
 export function irfft(re: Float64Array, im: Float64Array, n: number): Float64Array {
   const m = n / 2;
-  if (n % 2 !== 0 || !isFftSize(m) || re.length !== m + 1 || im.length !== m + 1) throw new Error(`irfft: need ${m + 1} bins for an even FFT length, got length ${n}`);
+  if (n % 2 !== 0 || !isFftSize(m) || re.length !== m + 1 || im.length !== m + 1)
+    throw new Error(`irfft: need ${m + 1} bins for an even FFT length, got length ${n}`);
   const zr = new Float64Array(m);
   const zi = new Float64Array(m);
   const { cos, sin } = twiddles(n);
   // E_k = (X_k + conj X_{m−k})/2, O_k = (X_k − conj X_{m−k})·W^{−k}/2, Z_k = E_k + i·O_k.
   for (let k = 0; k < m; k++) {
     const j = m - k;
-    const er = (re[k] + re[j]) / 2, ei = (im[k] - im[j]) / 2;
-    const dr = (re[k] - re[j]) / 2, di = (im[k] + im[j]) / 2;
-    const wr = cos[k], wi = sin[k];
-    const or = dr * wr - di * wi, oi = dr * wi + di * wr;
+    const er = (re[k] + re[j]) / 2,
+      ei = (im[k] - im[j]) / 2;
+    const dr = (re[k] - re[j]) / 2,
+      di = (im[k] + im[j]) / 2;
+    const wr = cos[k],
+      wi = sin[k];
+    const or = dr * wr - di * wi,
+      oi = dr * wi + di * wr;
     zr[k] = er - oi;
     zi[k] = ei + or;
   }

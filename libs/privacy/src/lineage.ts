@@ -70,7 +70,10 @@ export function composeUnit(events: UnitEvent[], accountant: AccountantName, mem
   const mechanisms = all.filter(isMechanism);
   if (mechanisms.length === 0) return { epsilon: 0, delta: 0, mechanisms: 0, nonPrivate: false, warnings: [], gaps };
   const delta = Math.min(...mechanisms.map((e) => e.delta));
-  const id = `${accountant}|${delta}|${mechanisms.map((e) => e.key).sort().join(',')}`;
+  const id = `${accountant}|${delta}|${mechanisms
+    .map((e) => e.key)
+    .sort()
+    .join(',')}`;
   const hit = memo?.get(id);
   if (hit) return { ...hit, gaps };
   let result: UnitPrivacy;
@@ -79,7 +82,14 @@ export function composeUnit(events: UnitEvent[], accountant: AccountantName, mem
   } else {
     const event: DpEvent = mechanisms.length === 1 ? mechanisms[0]!.event : { type: 'Composed', events: mechanisms.map((e) => e.event) };
     const report = epsilonOf(event, delta, { accountant });
-    result = { epsilon: report.epsilon, delta, mechanisms: mechanisms.length, nonPrivate: report.nonPrivate !== undefined, warnings: report.warnings ?? [], gaps };
+    result = {
+      epsilon: report.epsilon,
+      delta,
+      mechanisms: mechanisms.length,
+      nonPrivate: report.nonPrivate !== undefined,
+      warnings: report.warnings ?? [],
+      gaps,
+    };
   }
   memo?.set(id, result);
   return result;

@@ -114,9 +114,7 @@ export function amplifyPureDp(eps: number, q: number): number {
 }
 
 /** An event reduced to the base mechanisms the analyses know. */
-export type Leaf =
-  | { kind: 'gaussian'; q: number; sigma: number }
-  | { kind: 'laplace'; q: number; b: number };
+export type Leaf = { kind: 'gaussian'; q: number; sigma: number } | { kind: 'laplace'; q: number; b: number };
 
 /** Flattens an event into (leaf, count) pairs; NoOp and count 0 disappear. Throws on NonPrivate (the
  *  caller handles it first) and on sampled compositions, which no accountant here analyses. */
@@ -261,7 +259,9 @@ export function epsilonFromRdp(curve: RdpCurve, delta: number): RdpEpsilon {
   if (excluded > 0) warnings.push(`${excluded} RDP order(s) did not converge and were excluded`);
   const usable = orders.filter((a) => a >= MIN_CONVERSION_ORDER);
   if (best > 0 && Number.isFinite(best) && (bestOrder === usable[0] || bestOrder === usable[usable.length - 1]))
-    warnings.push(`the optimal RDP order ${bestOrder} is at the edge of the order set [${usable[0]}, ${usable[usable.length - 1]}]; ε may be overestimated`);
+    warnings.push(
+      `the optimal RDP order ${bestOrder} is at the edge of the order set [${usable[0]}, ${usable[usable.length - 1]}]; ε may be overestimated`,
+    );
   let epsilon = Math.max(0, best);
   if (curve.pureEpsilon < epsilon) epsilon = curve.pureEpsilon;
   return { epsilon, optimalOrder: bestOrder, warnings };

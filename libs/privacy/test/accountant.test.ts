@@ -62,7 +62,10 @@ describe('PLD accountant: reference values', () => {
   });
 
   test('NonPrivate anywhere gives Infinity by declaration, without a fallback', () => {
-    const r = epsilonOf({ type: 'Composed', events: [dpSgdEvent({ q: 0.01, sigma: 1, steps: 10 }), { type: 'NonPrivate', reason: 'raw counts' }] }, 1e-5);
+    const r = epsilonOf(
+      { type: 'Composed', events: [dpSgdEvent({ q: 0.01, sigma: 1, steps: 10 }), { type: 'NonPrivate', reason: 'raw counts' }] },
+      1e-5,
+    );
     expect(r.epsilon).toBe(Infinity);
     expect(r.nonPrivate).toBe('raw counts');
     expect(r.fellBackFrom).toBeUndefined();
@@ -81,7 +84,9 @@ describe('PLD accountant: reference values', () => {
   test('Laplace: one Laplace(b) at q = 1 has ε ≤ 1/b, and PLD matches basic composition bounds', () => {
     const r = epsilonOf({ type: 'Laplace', b: 2 }, 1e-6);
     expect(r.epsilon).toBeLessThanOrEqual(0.5 + 1e-3);
-    expect(epsilonOf({ type: 'PoissonSampled', q: 0.1, event: { type: 'Laplace', b: 1 } }, 1e-6).epsilon).toBeLessThanOrEqual(Math.log1p(0.1 * Math.expm1(1)) + 1e-3);
+    expect(epsilonOf({ type: 'PoissonSampled', q: 0.1, event: { type: 'Laplace', b: 1 } }, 1e-6).epsilon).toBeLessThanOrEqual(
+      Math.log1p(0.1 * Math.expm1(1)) + 1e-3,
+    );
   });
 });
 
@@ -129,7 +134,10 @@ describe('properties (fast-check)', () => {
           const ab = epsilonOf({ type: 'Composed', events: [a1, b1] }, 1e-5, o).epsilon;
           expect(epsilonOf({ type: 'Composed', events: [b1, a1] }, 1e-5, o).epsilon).toBeCloseTo(ab, 9);
           expect(epsilonOf({ type: 'Composed', events: [a1, { type: 'NoOp' }, b1] }, 1e-5, o).epsilon).toBeCloseTo(ab, 9);
-          const split: DpEvent = { type: 'Composed', events: [dpSgdEvent({ q, sigma, steps: 1 }), dpSgdEvent({ q, sigma, steps: steps - 1 }), b1] };
+          const split: DpEvent = {
+            type: 'Composed',
+            events: [dpSgdEvent({ q, sigma, steps: 1 }), dpSgdEvent({ q, sigma, steps: steps - 1 }), b1],
+          };
           expect(epsilonOf(simplifyEvent(split), 1e-5, o).epsilon).toBeCloseTo(epsilonOf(split, 1e-5, o).epsilon, 9);
         }
       }),

@@ -19,10 +19,24 @@ describe('DP events as data', () => {
   });
   test('simplifyEvent merges equal consecutive events and drops NoOp', () => {
     const g = { type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } } as const;
-    expect(simplifyEvent({ type: 'Composed', events: [g, { type: 'NoOp' }, { type: 'SelfComposed', event: g, count: 2 }] })).toEqual({ type: 'SelfComposed', event: g, count: 3 });
+    expect(simplifyEvent({ type: 'Composed', events: [g, { type: 'NoOp' }, { type: 'SelfComposed', event: g, count: 2 }] })).toEqual({
+      type: 'SelfComposed',
+      event: g,
+      count: 3,
+    });
   });
   test('a sampled composition is refused with a clear message', () => {
-    const e: DpEvent = { type: 'PoissonSampled', q: 0.1, event: { type: 'Composed', events: [{ type: 'Gaussian', sigma: 1 }, { type: 'Laplace', b: 1 }] } };
+    const e: DpEvent = {
+      type: 'PoissonSampled',
+      q: 0.1,
+      event: {
+        type: 'Composed',
+        events: [
+          { type: 'Gaussian', sigma: 1 },
+          { type: 'Laplace', b: 1 },
+        ],
+      },
+    };
     expect(() => epsilonOf(e, 1e-5)).toThrow(/not supported/);
   });
 });

@@ -20,28 +20,39 @@ describe('FFT lengths 3·2^k', () => {
 describe('real-input FFT', () => {
   test('rfft equals the naive DFT on bins 0..n/2 (with zero padding), and irfft inverts it', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 7 }), fc.boolean(), fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 128 }), (logN, three, values) => {
-        const n = three ? 3 * 2 ** logN : 2 ** logN;
-        const x = Float64Array.from(values.slice(0, n));
-        const padded = new Float64Array(n);
-        padded.set(x);
-        const expected = naiveDft(padded, new Float64Array(n));
-        const got = rfft(x, n);
-        expect(got.re.length).toBe(n / 2 + 1);
-        for (let k = 0; k <= n / 2; k++) {
-          expect(Math.abs(got.re[k] - expected.re[k])).toBeLessThan(1e-12);
-          expect(Math.abs(got.im[k] - expected.im[k])).toBeLessThan(1e-12);
-        }
-        const back = irfft(got.re, got.im, n);
-        for (let t = 0; t < n; t++) expect(Math.abs(back[t] - padded[t])).toBeLessThan(1e-13);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 7 }),
+        fc.boolean(),
+        fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 128 }),
+        (logN, three, values) => {
+          const n = three ? 3 * 2 ** logN : 2 ** logN;
+          const x = Float64Array.from(values.slice(0, n));
+          const padded = new Float64Array(n);
+          padded.set(x);
+          const expected = naiveDft(padded, new Float64Array(n));
+          const got = rfft(x, n);
+          expect(got.re.length).toBe(n / 2 + 1);
+          for (let k = 0; k <= n / 2; k++) {
+            expect(Math.abs(got.re[k] - expected.re[k])).toBeLessThan(1e-12);
+            expect(Math.abs(got.im[k] - expected.im[k])).toBeLessThan(1e-12);
+          }
+          const back = irfft(got.re, got.im, n);
+          for (let t = 0; t < n; t++) expect(Math.abs(back[t] - padded[t])).toBeLessThan(1e-13);
+        },
+      ),
       { numRuns: 40 },
     );
   });
 
   test('the circular n-fold self-convolution equals the complex-FFT reference (incl. underflowed bins, 3·2^k)', () => {
     const pmf = leafPmfs({ kind: 'gaussian', q: 0.05, sigma: 1.3 }, 1e-3).remove;
-    for (const [size, n] of [[2 ** 12, 2], [3 * 2 ** 12, 7], [2 ** 14, 50], [2 ** 16, 3000], [3 * 2 ** 15, 3000]] as const) {
+    for (const [size, n] of [
+      [2 ** 12, 2],
+      [3 * 2 ** 12, 7],
+      [2 ** 14, 50],
+      [2 ** 16, 3000],
+      [3 * 2 ** 15, 3000],
+    ] as const) {
       const fast = circularSelfConvolve(pmf.p, size, n);
       const slow = circularSelfConvolveComplex(pmf.p, size, n);
       let max = 0;
@@ -160,7 +171,14 @@ describe('symmetric mechanisms: one PLD for both directions', () => {
   };
 
   test('unsampled Gaussian and Laplace: computed once (add === remove), equal to both directions computed apart', () => {
-    const e: DpEvent = { type: 'Composed', events: [{ type: 'Gaussian', sigma: 2 }, { type: 'Laplace', b: 3 }, { type: 'SelfComposed', event: { type: 'Laplace', b: 5 }, count: 3 }] };
+    const e: DpEvent = {
+      type: 'Composed',
+      events: [
+        { type: 'Gaussian', sigma: 2 },
+        { type: 'Laplace', b: 3 },
+        { type: 'SelfComposed', event: { type: 'Laplace', b: 5 }, count: 3 },
+      ],
+    };
     const got = composedPmfs(e, interval);
     expect(got.add).toBe(got.remove);
     const want = twoDirections(e);
@@ -170,8 +188,14 @@ describe('symmetric mechanisms: one PLD for both directions', () => {
 
   test('a sampled leaf makes the directions differ from then on, and each still equals its separate composition', () => {
     for (const events of [
-      [{ type: 'Gaussian', sigma: 2 }, { type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } }],
-      [{ type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } }, { type: 'Laplace', b: 3 }],
+      [
+        { type: 'Gaussian', sigma: 2 },
+        { type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } },
+      ],
+      [
+        { type: 'PoissonSampled', q: 0.1, event: { type: 'Gaussian', sigma: 1 } },
+        { type: 'Laplace', b: 3 },
+      ],
     ] as DpEvent[][]) {
       const e: DpEvent = { type: 'Composed', events };
       const got = composedPmfs(e, interval);

@@ -18,7 +18,13 @@ describe('logErfc', () => {
   });
   test('logNdtr(0) = log(1/2), and is increasing', () => {
     expect(logNdtr(0)).toBeCloseTo(Math.log(0.5), 15);
-    fc.assert(fc.property(fc.double({ min: -60, max: 10, noNaN: true }), fc.double({ min: 1e-3, max: 5, noNaN: true }), (x, d) => logNdtr(x) <= logNdtr(x + d)));
+    fc.assert(
+      fc.property(
+        fc.double({ min: -60, max: 10, noNaN: true }),
+        fc.double({ min: 1e-3, max: 5, noNaN: true }),
+        (x, d) => logNdtr(x) <= logNdtr(x + d),
+      ),
+    );
   });
 });
 
@@ -26,20 +32,24 @@ describe('fft', () => {
   test('matches a naive DFT on random inputs, lengths 2^k and 3·2^k (forward and inverse)', () => {
     const lengths = [1, 2, 4, 8, 16, 32, 64, 3, 6, 12, 24, 48, 96];
     fc.assert(
-      fc.property(fc.constantFrom(...lengths), fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 192, maxLength: 192 }), (n, values) => {
-        const re = Float64Array.from(values.slice(0, n));
-        const im = Float64Array.from(values.slice(96, 96 + n));
-        for (const inverse of [false, true]) {
-          const expected = naiveDft(re, im, inverse);
-          const r = re.slice();
-          const i = im.slice();
-          fft(r, i, inverse);
-          for (let k = 0; k < n; k++) {
-            expect(Math.abs(r[k] - expected.re[k])).toBeLessThan(1e-12);
-            expect(Math.abs(i[k] - expected.im[k])).toBeLessThan(1e-12);
+      fc.property(
+        fc.constantFrom(...lengths),
+        fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 192, maxLength: 192 }),
+        (n, values) => {
+          const re = Float64Array.from(values.slice(0, n));
+          const im = Float64Array.from(values.slice(96, 96 + n));
+          for (const inverse of [false, true]) {
+            const expected = naiveDft(re, im, inverse);
+            const r = re.slice();
+            const i = im.slice();
+            fft(r, i, inverse);
+            for (let k = 0; k < n; k++) {
+              expect(Math.abs(r[k] - expected.re[k])).toBeLessThan(1e-12);
+              expect(Math.abs(i[k] - expected.im[k])).toBeLessThan(1e-12);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 30 },
     );
   });

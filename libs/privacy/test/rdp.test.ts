@@ -6,11 +6,14 @@ import oracle from './reference-oracle.json';
 
 describe('RDP of the Poisson-subsampled Gaussian', () => {
   // High-precision quadrature (tools/reference/privacy/oracle.py, mpmath 50 digits).
-  test.each(oracle.rdp.map((r) => [r.q, r.sigma, r.alpha, Number(r.rdp)]))('q=%f σ=%f α=%f matches mpmath to 1e-9 relative', (q, sigma, alpha, expected) => {
-    const got = rdpSubsampledGaussian(q, sigma, alpha);
-    // Fractional orders lose relative precision when RDP is tiny (A ≈ 1 cancels): 1e-7 below 1e-5.
-    expect(Math.abs(got - expected) / expected).toBeLessThan(expected < 1e-5 && !Number.isInteger(alpha) ? 1e-7 : 1e-9);
-  });
+  test.each(oracle.rdp.map((r) => [r.q, r.sigma, r.alpha, Number(r.rdp)]))(
+    'q=%f σ=%f α=%f matches mpmath to 1e-9 relative',
+    (q, sigma, alpha, expected) => {
+      const got = rdpSubsampledGaussian(q, sigma, alpha);
+      // Fractional orders lose relative precision when RDP is tiny (A ≈ 1 cancels): 1e-7 below 1e-5.
+      expect(Math.abs(got - expected) / expected).toBeLessThan(expected < 1e-5 && !Number.isInteger(alpha) ? 1e-7 : 1e-9);
+    },
+  );
 
   test('dp_accounting rdp_privacy_accountant_test: q=0.01, σ=2.5, 50 steps (rtol 1e-4)', () => {
     const orders = [1.5, 2.5, 5, 50, 100];
@@ -28,7 +31,10 @@ describe('RDP of the Poisson-subsampled Gaussian', () => {
   });
 
   test('orders are a superset of Opacus and dp_accounting defaults, from 1.01 to 1024', () => {
-    const opacus = [...Array.from({ length: 99 }, (_, i) => Math.round((1.1 + i * 0.1) * 10) / 10), ...Array.from({ length: 52 }, (_, i) => 12 + i)];
+    const opacus = [
+      ...Array.from({ length: 99 }, (_, i) => Math.round((1.1 + i * 0.1) * 10) / 10),
+      ...Array.from({ length: 52 }, (_, i) => 12 + i),
+    ];
     const dpAccounting = [...opacus, 11, 128, 256, 512, 1024];
     for (const a of dpAccounting) expect(DEFAULT_ORDERS).toContain(a);
     expect(DEFAULT_ORDERS[0]).toBe(1.01);

@@ -45,9 +45,11 @@ export function parseQueueUrl(raw: string, env: NodeJS.ProcessEnv = process.env)
   const port = url.port ? Number(url.port) : 6379;
   const dbText = url.pathname.replace(/^\//, '');
   const db = dbText === '' ? undefined : Number(dbText);
-  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new InvalidQueueUrl(`--queue: the database "/${dbText}" must be a number (redis://host:port/0)`);
+  if (db !== undefined && !(Number.isInteger(db) && db >= 0))
+    throw new InvalidQueueUrl(`--queue: the database "/${dbText}" must be a number (redis://host:port/0)`);
   const prefix = url.searchParams.get('prefix') ?? 'dpkd';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new InvalidQueueUrl(`--queue: prefix "${prefix}" must be 1-64 letters, digits, '_' or '-'`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
+    throw new InvalidQueueUrl(`--queue: prefix "${prefix}" must be 1-64 letters, digits, '_' or '-'`);
   const password = url.password ? decodeURIComponent(url.password) : env.DPKD_REDIS_PASSWORD || undefined;
   let tls: QueueConnection['connection']['tls'];
   if (url.protocol === 'rediss:') {

@@ -7,7 +7,16 @@ import { Queue, QueueEvents } from 'bullmq';
 import { NodeFailed, failureInfo, writeSpec, type ActionManifest, type ActionSpec, type ExecutorApi, type FailureInfo } from '@dpkd/engine';
 import type { Store } from '@dpkd/store';
 import { parseQueueUrl, type QueueConnection } from './connection';
-import { KEEP_COMPLETED, KEEP_FAILED, cancelKeyFor, jobIdFor, queueNameFor, type ActionJobData, type ActionJobProgress, type ActionJobResult } from './jobs';
+import {
+  KEEP_COMPLETED,
+  KEEP_FAILED,
+  cancelKeyFor,
+  jobIdFor,
+  queueNameFor,
+  type ActionJobData,
+  type ActionJobProgress,
+  type ActionJobResult,
+} from './jobs';
 
 export interface QueueExecutorOptions {
   /** The --queue URL (or its parsed form). */
@@ -103,7 +112,9 @@ export async function openQueueExecutor(options: QueueExecutorOptions): Promise<
     await withTimeout(Promise.all(all.map((c) => c.waitUntilReady())), options.connectTimeoutMs ?? 10_000, 'connect');
   } catch (error) {
     await close();
-    throw new QueueUnavailable(`cannot reach Redis at ${target.describe} (--queue): ${lastError || (error as Error).message}. Is redis-server running there, and the password (DPKD_REDIS_PASSWORD) right?`);
+    throw new QueueUnavailable(
+      `cannot reach Redis at ${target.describe} (--queue): ${lastError || (error as Error).message}. Is redis-server running there, and the password (DPKD_REDIS_PASSWORD) right?`,
+    );
   }
 
   // Jobs in flight are checked against Redis now and then: an event missed during a reconnect is read from the
@@ -138,7 +149,10 @@ export async function openQueueExecutor(options: QueueExecutorOptions): Promise<
       warned = false;
     } catch (error) {
       const down = Date.now() - lastContact;
-      if (!warned) options.notice?.(`Redis at ${target.describe} does not answer (${lastError || (error as Error).message}); waiting up to ${Math.round(lostAfterMs / 1000)} s`);
+      if (!warned)
+        options.notice?.(
+          `Redis at ${target.describe} does not answer (${lastError || (error as Error).message}); waiting up to ${Math.round(lostAfterMs / 1000)} s`,
+        );
       warned = true;
       if (down > lostAfterMs) {
         const message = `lost the queue: Redis at ${target.describe} did not answer for ${Math.round(down / 1000)} s (${lastError || (error as Error).message}); actions that finished are in the store, rerun to continue from them`;
@@ -155,17 +169,26 @@ export async function openQueueExecutor(options: QueueExecutorOptions): Promise<
 
   const execute: ExecutorApi['execute'] = (spec, execOptions) =>
     Effect.async<{ manifest: ActionManifest; cached: boolean }, NodeFailed>((resume) => {
-      const failed = (failure: FailureInfo) => new NodeFailed({ nodeId: spec.nodeId, key: spec.key, logPath: execOptions.logPath, attempt: spec.attempt, ...failure });
+      const failed = (failure: FailureInfo) =>
+        new NodeFailed({ nodeId: spec.nodeId, key: spec.key, logPath: execOptions.logPath, attempt: spec.attempt, ...failure });
       const node = byKey.get(spec.key);
       const data: ActionJobData = {
-        key: spec.key, run: spec.run, attempt: spec.attempt, node: spec.nodeId, cpus: cpusOf(spec.key),
+        key: spec.key,
+        run: spec.run,
+        attempt: spec.attempt,
+        node: spec.nodeId,
+        cpus: cpusOf(spec.key),
         ...(node?.timeoutSeconds !== undefined ? { timeoutSeconds: node.timeoutSeconds } : {}),
       };
       const jobId = jobIdFor(data);
       const queue = queues.get(data.cpus)!;
       let done = false;
       const job: InFlight = {
-        spec, data, queue, logPath: execOptions.logPath, addedAt: Date.now(),
+        spec,
+        data,
+        queue,
+        logPath: execOptions.logPath,
+        addedAt: Date.now(),
         progress: ({ type: _type, ...p }) => execOptions.progress(p),
         ...(execOptions.notice ? { notice: execOptions.notice } : {}),
         settle: (outcome) => {
@@ -178,7 +201,11 @@ export async function openQueueExecutor(options: QueueExecutorOptions): Promise<
               resume(
                 manifest
                   ? Effect.succeed({ manifest, cached: outcome.cached })
-                  : Effect.fail(failed({ message: `the worker reported success but ${store.root} has no manifest for ${spec.key.slice(0, 12)}: does the worker's --store name this same shared directory?` })),
+                  : Effect.fail(
+                      failed({
+                        message: `the worker reported success but ${store.root} has no manifest for ${spec.key.slice(0, 12)}: does the worker's --store name this same shared directory?`,
+                      }),
+                    ),
               ),
             (error) => resume(Effect.fail(failed(failureInfo(error)))),
           );

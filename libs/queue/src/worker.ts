@@ -140,7 +140,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Run
     const label = `${job.data.node ?? '?'} (${String(key).slice(0, 12)}, job ${job.id})`;
     // Only an action key of the store: the job cannot name a file, a command or a node type.
     if (typeof key !== 'string' || !ACTION_KEY.test(key)) {
-      await job.moveToFailed(new Error(`not an action key: ${JSON.stringify(key)}; a dpkd worker runs only actions planned into its store`), token, false).catch(onError);
+      await job
+        .moveToFailed(
+          new Error(`not an action key: ${JSON.stringify(key)}; a dpkd worker runs only actions planned into its store`),
+          token,
+          false,
+        )
+        .catch(onError);
       return;
     }
     log(`worker ${workerName}: ${label} started${job.stalledCounter > 0 ? ` (taken over: stalled ${job.stalledCounter} time(s))` : ''}`);
@@ -190,15 +196,23 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Run
     // was interrupted) and the graph's timeout stop the child. A lost lock means the job was handed to another
     // worker: this attempt goes on (the action lock keeps the two from both committing) but reports nothing.
     const client = await worker.getBackend().client;
-    const tick = setInterval(() => {
-      job.extendLock(token, lockMs).catch((error: Error) => log(`worker ${workerName}: ${label}: lock renewal failed (${error.message})`));
-      client
-        .get(cancelKeyFor(target.prefix, String(job.id)))
-        .then((v) => v && stopChild('stopped by the coordinator (timeout or interrupt)'))
-        .catch(() => undefined);
-    }, Math.max(200, Math.floor(lockMs / 3)));
+    const tick = setInterval(
+      () => {
+        job
+          .extendLock(token, lockMs)
+          .catch((error: Error) => log(`worker ${workerName}: ${label}: lock renewal failed (${error.message})`));
+        client
+          .get(cancelKeyFor(target.prefix, String(job.id)))
+          .then((v) => v && stopChild('stopped by the coordinator (timeout or interrupt)'))
+          .catch(() => undefined);
+      },
+      Math.max(200, Math.floor(lockMs / 3)),
+    );
     const timeout = job.data.timeoutSeconds
-      ? setTimeout(() => stopChild(`timed out after ${job.data.timeoutSeconds} s (the node's timeout in the graph)`), job.data.timeoutSeconds * 1000)
+      ? setTimeout(
+          () => stopChild(`timed out after ${job.data.timeoutSeconds} s (the node's timeout in the graph)`),
+          job.data.timeoutSeconds * 1000,
+        )
       : undefined;
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.on('error', (error) => resolve({ code: null, signal: null, error }));
@@ -213,16 +227,27 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Run
         log(`worker ${workerName}: ${label} ${cached ? 'found committed by another process' : 'done'} in ${seconds} s`);
         return;
       }
-      const tail = stderr.trim().split('\n').slice(-1)[0]?.replace(/^dpkd: /, '');
-      const why: FailureInfo =
-        stopReason ? { message: stopReason } :
-        failure && !exit.signal ? failure :
-        { message: exit.error ? `worker could not start dpkd exec: ${exit.error.message}` : `dpkd exec ${exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`}${tail ? `: ${tail}` : ''}` };
+      const tail = stderr
+        .trim()
+        .split('\n')
+        .slice(-1)[0]
+        ?.replace(/^dpkd: /, '');
+      const why: FailureInfo = stopReason
+        ? { message: stopReason }
+        : failure && !exit.signal
+          ? failure
+          : {
+              message: exit.error
+                ? `worker could not start dpkd exec: ${exit.error.message}`
+                : `dpkd exec ${exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`}${tail ? `: ${tail}` : ''}`,
+            };
       await job.updateProgress({ type: 'failed', failure: why }).catch(() => undefined);
       await job.moveToFailed(new Error(why.message), token, false);
       log(`worker ${workerName}: ${label} failed in ${seconds} s: ${why.message}`);
     } catch (error) {
-      log(`worker ${workerName}: ${label}: could not report the outcome (${(error as Error).message}); the job was taken over or Redis lost it`);
+      log(
+        `worker ${workerName}: ${label}: could not report the outcome (${(error as Error).message}); the job was taken over or Redis lost it`,
+      );
     }
   };
 
@@ -240,6 +265,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Run
     await Promise.allSettled([...fetchers.map((f) => f.worker.close(true)), ...wakers.map((e) => e.close())]);
     resolveStopped();
   };
-  log(`worker ${workerName}: taking actions from ${target.describe} (prefix ${target.prefix}) into ${options.store.root} with ${options.cores} core(s)`);
+  log(
+    `worker ${workerName}: taking actions from ${target.describe} (prefix ${target.prefix}) into ${options.store.root} with ${options.cores} core(s)`,
+  );
   return { stop, stopped };
 }

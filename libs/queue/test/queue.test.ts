@@ -77,7 +77,12 @@ describe('dpkd run --queue with dpkd worker processes', () => {
   test('two workers run a DP sweep on one store: each action once, every DP action charged, the chain intact', async () => {
     const ctx = setup('many-writers', (counter) => ({
       data: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
-      ...Object.fromEntries([1, 2, 3, 4].map((i) => [`dp${i}`, { type: 'EmitDpEvent', inputs: { data: 'data' }, params: { sigma: 1, q: 0.1, steps: 10 + i, seconds: 0.3, count: counter } }])),
+      ...Object.fromEntries(
+        [1, 2, 3, 4].map((i) => [
+          `dp${i}`,
+          { type: 'EmitDpEvent', inputs: { data: 'data' }, params: { sigma: 1, q: 0.1, steps: 10 + i, seconds: 0.3, count: counter } },
+        ]),
+      ),
       post: { type: 'Post', inputs: { a: 'dp1', b: 'dp2', c: 'dp3', d: 'dp4' } },
     }));
     const workers = [await worker(ctx, 'w1'), await worker(ctx, 'w2')];
@@ -89,7 +94,12 @@ describe('dpkd run --queue with dpkd worker processes', () => {
     // Both workers took actions (their `dpkd exec` children wrote the lines): the store had several writers.
     expect(workers.map((w) => (w.log().match(/ started/g) ?? []).length).every((count) => count >= 1)).toBe(true);
     const records = await ledgerRecords(ctx);
-    expect(records.filter((r) => r.outcome === 'started').map((r) => r.node).sort()).toEqual(['dp1', 'dp2', 'dp3', 'dp4']);
+    expect(
+      records
+        .filter((r) => r.outcome === 'started')
+        .map((r) => r.node)
+        .sort(),
+    ).toEqual(['dp1', 'dp2', 'dp3', 'dp4']);
     expect((await storeChecks(ctx)).entries).toBe(4);
 
     // A rerun is all cache hits: nothing is enqueued, nothing runs, nothing is charged.
@@ -140,7 +150,11 @@ describe('dpkd run --queue with dpkd worker processes', () => {
     await redis.start();
     const result = await coordinator.exited;
     expect(result.code, coordinator.log()).toBe(0);
-    expect(countLines(ctx.counter).map((l) => l.node).sort()).toEqual(['a', 'b']); // nothing ran twice
+    expect(
+      countLines(ctx.counter)
+        .map((l) => l.node)
+        .sort(),
+    ).toEqual(['a', 'b']); // nothing ran twice
     await storeChecks(ctx);
   });
 
@@ -160,9 +174,15 @@ describe('dpkd run --queue with dpkd worker processes', () => {
     await waitFor('p1..p3 to commit', () => countLines(ctx.counter).length >= 3 && readdirSync(join(ctx.store, 'actions')).length >= 3);
     const rerun = await dpkd(ctx, 'rerun', ['run', ctx.graph, '--queue', ctx.queue, '--store', ctx.store, '--json']);
     expect(rerun.code, rerun.log).toBe(0);
-    const summary = JSON.parse(rerun.log.split('\n').find((l) => l.startsWith('{"run"'))!) as { nodes: Array<{ id: string; status: string }> };
+    const summary = JSON.parse(rerun.log.split('\n').find((l) => l.startsWith('{"run"'))!) as {
+      nodes: Array<{ id: string; status: string }>;
+    };
     expect(summary.nodes.filter((x) => x.id.startsWith('p')).every((x) => x.status === 'cached')).toBe(true);
-    expect(countLines(ctx.counter).map((l) => l.node).sort()).toEqual(['last', 'p1', 'p2', 'p3']);
+    expect(
+      countLines(ctx.counter)
+        .map((l) => l.node)
+        .sort(),
+    ).toEqual(['last', 'p1', 'p2', 'p3']);
     await storeChecks(ctx);
   });
 

@@ -34,7 +34,7 @@ export function buildBundle(): void {
 export function redisServerBinary(): string {
   for (const candidate of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (existsSync(candidate)) return candidate;
   throw new Error(
-    'redis-server is not installed: the queue tests need a real Redis. Install Debian\'s package (`apt-get install redis-server`; .ci/run does this in CI).',
+    "redis-server is not installed: the queue tests need a real Redis. Install Debian's package (`apt-get install redis-server`; .ci/run does this in CI).",
   );
 }
 
@@ -80,7 +80,9 @@ export async function startRedis(dir: string): Promise<Redis> {
   const port = await freePort();
   let server: ChildProcess | undefined;
   const start = async () => {
-    server = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    server = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      stdio: 'ignore',
+    });
     await waitFor(`redis-server on port ${port}`, () => answersPing(port), 10_000);
   };
   const stop = async () => {
@@ -113,7 +115,9 @@ export function startDpkd(args: string[], logFile: string, env: NodeJS.ProcessEn
     stdio: ['ignore', fd, fd],
     detached: true,
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     logFile,

@@ -65,7 +65,9 @@ function markdown(t: Table): string {
   const rule = `|${t.columns.map((c) => (isNumeric(c) ? '---:' : ':---')).join('|')}|`;
   const { texts, marks } = numberedRowNotes(t);
   const mark = (i: number, c: number) => (c === 0 && marks[i]!.length ? ` [${marks[i]!.join(',')}]` : '');
-  const body = t.rows.map((r, i) => `| ${t.columns.map((c, k) => (formatCell(r[c.key], c, '∞') + mark(i, k)).replace(/\|/g, '\\|')).join(' | ')} |`);
+  const body = t.rows.map(
+    (r, i) => `| ${t.columns.map((c, k) => (formatCell(r[c.key], c, '∞') + mark(i, k)).replace(/\|/g, '\\|')).join(' | ')} |`,
+  );
   const lines = [...(t.title ? [`**${t.title}**`, ''] : []), header, rule, ...body];
   if (texts.length) lines.push('', ...texts.map((n, i) => `[${i + 1}] ${n}`));
   if (t.notes?.length) lines.push('', ...t.notes.map((n) => `- ${n}`));
@@ -98,11 +100,13 @@ function latex(t: Table): string {
     row(t.columns.map((c) => texEscape(c.label))),
     '\\midrule',
     ...t.rows.map((r, i) =>
-      row(t.columns.map((c, k) => {
-        const text = formatCell(r[c.key], c, '\\infty');
-        const mark = k === 0 && marks[i]!.length ? `\\textsuperscript{${marks[i]!.join(',')}}` : '';
-        return (text.includes('\\infty') ? `$${text}$` : texEscape(text)) + mark;
-      })),
+      row(
+        t.columns.map((c, k) => {
+          const text = formatCell(r[c.key], c, '\\infty');
+          const mark = k === 0 && marks[i]!.length ? `\\textsuperscript{${marks[i]!.join(',')}}` : '';
+          return (text.includes('\\infty') ? `$${text}$` : texEscape(text)) + mark;
+        }),
+      ),
     ),
     '\\bottomrule',
     '\\end{tabular}',
@@ -116,10 +120,12 @@ function latex(t: Table): string {
 /** JSON keeps raw numbers; JSON has no ∞, so a non-finite number is written as the string "Infinity". */
 function json(t: Table): string {
   const rows = t.rows.map((r) =>
-    Object.fromEntries(t.columns.map((c) => {
-      const v = r[c.key] ?? null;
-      return [c.key, typeof v === 'number' && !Number.isFinite(v) ? (v > 0 ? 'Infinity' : '-Infinity') : v];
-    })),
+    Object.fromEntries(
+      t.columns.map((c) => {
+        const v = r[c.key] ?? null;
+        return [c.key, typeof v === 'number' && !Number.isFinite(v) ? (v > 0 ? 'Infinity' : '-Infinity') : v];
+      }),
+    ),
   );
   const rowNotes = t.rowNotes?.some((n) => n.length) ? { rowNotes: t.rows.map((_, i) => t.rowNotes?.[i] ?? []) } : {};
   return `${JSON.stringify({ ...(t.title ? { title: t.title } : {}), rows, ...rowNotes, ...(t.notes?.length ? { notes: t.notes } : {}) }, null, 2)}\n`;
@@ -136,9 +142,7 @@ export const BAR_COLOR = '#4878a8';
  */
 function headlineColumn(t: Table, valueKey?: string): Column | undefined {
   return (
-    t.columns.find((c) => c.key === valueKey) ??
-    t.columns.find((c) => c.better !== undefined) ??
-    t.columns.find((c) => c.kind === 'number')
+    t.columns.find((c) => c.key === valueKey) ?? t.columns.find((c) => c.better !== undefined) ?? t.columns.find((c) => c.kind === 'number')
   );
 }
 

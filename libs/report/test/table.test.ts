@@ -60,8 +60,15 @@ describe('renderTable', () => {
 describe('row notes', () => {
   test('numbered per distinct text, marked on the row label (md, tex) and kept per row (json)', () => {
     const t: Table = {
-      columns: [{ key: 'method', label: 'method', kind: 'text' }, { key: 'epsilon', label: 'ε', kind: 'epsilon' }],
-      rows: [{ method: 'a', epsilon: 1 }, { method: 'b', epsilon: 2 }, { method: 'c', epsilon: 0 }],
+      columns: [
+        { key: 'method', label: 'method', kind: 'text' },
+        { key: 'epsilon', label: 'ε', kind: 'epsilon' },
+      ],
+      rows: [
+        { method: 'a', epsilon: 1 },
+        { method: 'b', epsilon: 2 },
+        { method: 'c', epsilon: 0 },
+      ],
       rowNotes: [['shuffled batches'], ['shuffled batches', 'evaluation on test'], []],
     };
     const md = renderTable(t, 'md');

@@ -19,9 +19,24 @@ describe('validators', () => {
   });
 
   test('there is one node schema per node type, each with a signature', () => {
-    expect(nodeSchemas().map((s) => s.signature.type).sort()).toEqual(
-      ['Audit', 'DPFineTune', 'Dataset', 'Distill', 'Evaluate', 'FineTune', 'HiddenAlign', 'Pretrain', 'PublicModel', 'Report', 'Sample', 'SoftLabel'],
-    );
+    expect(
+      nodeSchemas()
+        .map((s) => s.signature.type)
+        .sort(),
+    ).toEqual([
+      'Audit',
+      'DPFineTune',
+      'Dataset',
+      'Distill',
+      'Evaluate',
+      'FineTune',
+      'HiddenAlign',
+      'Pretrain',
+      'PublicModel',
+      'Report',
+      'Sample',
+      'SoftLabel',
+    ]);
   });
 
   test('the graph validator reports all errors, not just the first', () => {

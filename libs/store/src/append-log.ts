@@ -111,7 +111,14 @@ export class AppendLog<T extends object = Record<string, unknown>> {
   async verify(): Promise<LogVerifyResult> {
     const { lines, torn } = await this.readLines();
     let prev = GENESIS_HASH;
-    const bad = (index: number, reason: string): LogVerifyResult => ({ ok: false, intact: false, entries: index, firstBadSeq: index + 1, reason, ...(torn ? { torn } : {}) });
+    const bad = (index: number, reason: string): LogVerifyResult => ({
+      ok: false,
+      intact: false,
+      entries: index,
+      firstBadSeq: index + 1,
+      reason,
+      ...(torn ? { torn } : {}),
+    });
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       let record: Record<string, unknown>;
@@ -125,7 +132,11 @@ export class AppendLog<T extends object = Record<string, unknown>> {
       const { hash, ...unhashed } = record;
       if (hash !== sha256Hex(canonicalJson(unhashed))) return bad(i, `line ${i + 1} does not match its hash: it was edited`);
       if (record.seq !== i + 1) return bad(i, `line ${i + 1} has seq ${String(record.seq)}: lines were removed, inserted or reordered`);
-      if (record.prev !== prev) return bad(i, `line ${i + 1} does not link to the line before it (prev ≠ previous hash): lines were removed, inserted or reordered`);
+      if (record.prev !== prev)
+        return bad(
+          i,
+          `line ${i + 1} does not link to the line before it (prev ≠ previous hash): lines were removed, inserted or reordered`,
+        );
       prev = hash as string;
     }
     const count = lines.length;
@@ -135,17 +146,28 @@ export class AppendLog<T extends object = Record<string, unknown>> {
     } catch (error) {
       return bad(count, (error as Error).message);
     }
-    if (head !== undefined && (typeof head.seq !== 'number' || typeof head.hash !== 'string')) return bad(count, `${this.headPath} has no seq and hash`);
+    if (head !== undefined && (typeof head.seq !== 'number' || typeof head.hash !== 'string'))
+      return bad(count, `${this.headPath} has no seq and hash`);
     // The head is written just after the line, so a crash between the two leaves it one behind.
     const headSeq = head?.seq ?? 0;
-    if (headSeq > count) return bad(count, `the log ends at seq ${count} but its head records seq ${headSeq}: lines were removed from the end`);
+    if (headSeq > count)
+      return bad(count, `the log ends at seq ${count} but its head records seq ${headSeq}: lines were removed from the end`);
     if (head && head.seq > 0) {
       const atHead = JSON.parse(lines[head.seq - 1]!) as { hash: string };
-      if (atHead.hash !== head.hash) return bad(head.seq - 1, `line ${head.seq} does not match the hash recorded in ${this.headPath}: the log was rewritten`);
+      if (atHead.hash !== head.hash)
+        return bad(head.seq - 1, `line ${head.seq} does not match the hash recorded in ${this.headPath}: the log was rewritten`);
     }
-    if (count - headSeq > 1) return bad(headSeq + 1, `lines after seq ${headSeq + 1} were appended without updating ${this.headPath} (not by AppendLog)`);
+    if (count - headSeq > 1)
+      return bad(headSeq + 1, `lines after seq ${headSeq + 1} were appended without updating ${this.headPath} (not by AppendLog)`);
     if (torn) {
-      return { ok: false, intact: true, entries: count, firstBadSeq: count + 1, reason: `the last line is torn (an append was interrupted, ${torn.bytes} bytes); the next append moves it to ${this.tornPath}`, torn };
+      return {
+        ok: false,
+        intact: true,
+        entries: count,
+        firstBadSeq: count + 1,
+        reason: `the last line is torn (an append was interrupted, ${torn.bytes} bytes); the next append moves it to ${this.tornPath}`,
+        torn,
+      };
     }
     return { ok: true, intact: true, entries: count };
   }
@@ -181,7 +203,8 @@ export class AppendLog<T extends object = Record<string, unknown>> {
         const lastNewline = buffer.lastIndexOf(0x0a);
         const prevNewline = lastNewline > 0 ? buffer.lastIndexOf(0x0a, lastNewline - 1) : -1;
         if (prevNewline === -1 && start > 0) continue; // the last complete line starts before this window
-        const torn = lastNewline + 1 < buffer.length ? { offset: start + lastNewline + 1, bytes: buffer.length - lastNewline - 1 } : undefined;
+        const torn =
+          lastNewline + 1 < buffer.length ? { offset: start + lastNewline + 1, bytes: buffer.length - lastNewline - 1 } : undefined;
         if (lastNewline === -1) return { lastSeq: 0, lastHash: GENESIS_HASH, ...(torn ? { torn } : {}) };
         const line = buffer.subarray(prevNewline + 1, lastNewline).toString('utf8');
         let last: { seq?: unknown; hash?: unknown };
@@ -191,7 +214,9 @@ export class AppendLog<T extends object = Record<string, unknown>> {
           throw new Error(`The last line of ${this.path} is not JSON, so nothing can be chained to it. Run verify and restore the log.`);
         }
         if (typeof last.seq !== 'number' || typeof last.hash !== 'string') {
-          throw new Error(`The last line of ${this.path} has no seq/hash, so nothing can be chained to it. Run verify and restore the log.`);
+          throw new Error(
+            `The last line of ${this.path} has no seq/hash, so nothing can be chained to it. Run verify and restore the log.`,
+          );
         }
         return { lastSeq: last.seq, lastHash: last.hash, ...(torn ? { torn } : {}) };
       }
@@ -218,7 +243,9 @@ export class AppendLog<T extends object = Record<string, unknown>> {
       return JSON.parse(await readFile(this.headPath, 'utf8')) as { seq: number; hash: string };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`${this.headPath} is unreadable (${(error as Error).message}); it records the log's last seq and hash.`, { cause: error });
+      throw new Error(`${this.headPath} is unreadable (${(error as Error).message}); it records the log's last seq and hash.`, {
+        cause: error,
+      });
     }
   }
 }

@@ -27,7 +27,9 @@ function encode(value: unknown, path: string[], open: Set<object>): string {
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) {
       const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-      throw new TypeError(`canonicalJson: a ${kind} at ${where(path)} is not plain JSON data; convert it first (e.g. a Date to an ISO string)`);
+      throw new TypeError(
+        `canonicalJson: a ${kind} at ${where(path)} is not plain JSON data; convert it first (e.g. a Date to an ISO string)`,
+      );
     }
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record)

@@ -64,7 +64,9 @@ function describeHolder(lockPath: string, holder: LockHolder | undefined, heartb
   const beat = heartbeatMs === undefined ? '' : `, last heartbeat ${Math.max(0, Math.round((Date.now() - heartbeatMs) / 1000))} s ago`;
   return (
     `Lock ${lockPath} is held by pid ${holder.pid} on ${where} since ${holder.startedAt}${beat} (${holder.command}).` +
-    (holder.hostTag === hostTag ? '' : ` A lock from another machine is never broken automatically: if that process is gone, delete ${lockPath}.`)
+    (holder.hostTag === hostTag
+      ? ''
+      : ` A lock from another machine is never broken automatically: if that process is gone, delete ${lockPath}.`)
   );
 }
 
@@ -157,10 +159,16 @@ async function enterQueue(path: string, wait: boolean, deadline: number, options
   };
   let timer: NodeJS.Timeout | undefined;
   const timedOut =
-    deadline === Infinity ? new Promise<'timeout'>(() => undefined) : new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, deadline - Date.now()))));
+    deadline === Infinity
+      ? new Promise<'timeout'>(() => undefined)
+      : new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, deadline - Date.now()))));
   let outcome: 'ready' | 'timeout';
   try {
-    outcome = await abortable(Promise.race([before.then(() => 'ready' as const), timedOut]), options.signal, () => new LockWaitAborted(path, undefined));
+    outcome = await abortable(
+      Promise.race([before.then(() => 'ready' as const), timedOut]),
+      options.signal,
+      () => new LockWaitAborted(path, undefined),
+    );
   } catch (error) {
     release(); // as for a timeout: our slot opens when the one before it does
     throw error;
@@ -196,7 +204,12 @@ async function acquireFile(path: string, wait: boolean, deadline: number, option
     if (observed === 'gone') continue;
     const verdict = breakIfStale(path, observed);
     if (verdict === 'broken') continue;
-    if (verdict === 'live' && !wait) throw new LockBusyError(path, observed.holder, `${describeHolder(path, observed.holder, observed.mtimeMs)} Try again when it has finished.`);
+    if (verdict === 'live' && !wait)
+      throw new LockBusyError(
+        path,
+        observed.holder,
+        `${describeHolder(path, observed.holder, observed.mtimeMs)} Try again when it has finished.`,
+      );
     if (Date.now() + delayMs > deadline) throw new LockTimeoutError(path, observed.holder, timeoutMs ?? 0);
     if (verdict === 'live' && observed.holder && announced !== observed.holder.token) {
       announced = observed.holder.token;
@@ -275,7 +288,8 @@ function breakIfStale(path: string, observed: Observed): 'broken' | 'live' | 'co
   }
   try {
     const now = observe(path);
-    const same = now !== 'gone' && now.ino === observed.ino && now.mtimeMs === observed.mtimeMs && now.holder?.token === observed.holder?.token;
+    const same =
+      now !== 'gone' && now.ino === observed.ino && now.mtimeMs === observed.mtimeMs && now.holder?.token === observed.holder?.token;
     if (same) unlinkQuietly(path);
   } finally {
     unlinkQuietly(breakerPath);
@@ -287,7 +301,10 @@ function releaseFile(path: string, me: LockHolder): void {
   heldTokens.delete(me.token);
   const now = observe(path);
   if (now !== 'gone' && now.holder?.token === me.token) unlinkQuietly(path);
-  else process.emitWarning(`Lock ${path} was taken from pid ${process.pid} while held (judged stale by another process); not removing the new holder's lock.`);
+  else
+    process.emitWarning(
+      `Lock ${path} was taken from pid ${process.pid} while held (judged stale by another process); not removing the new holder's lock.`,
+    );
 }
 
 function unlinkQuietly(path: string): void {

@@ -65,7 +65,10 @@ export interface GcResult {
 }
 
 export class MissingObjectError extends Error {
-  constructor(readonly digest: string, readonly path: string) {
+  constructor(
+    readonly digest: string,
+    readonly path: string,
+  ) {
     super(`Object ${digest} is not in the store (${path}); re-run the node that produced it, or restore the store.`);
     this.name = 'MissingObjectError';
   }
@@ -78,7 +81,11 @@ export interface VerifiedObject extends ObjectInfo {
 
 /** The store directory cannot be opened: it is a file, or it cannot be created or written. */
 export class StoreOpenError extends Error {
-  constructor(readonly root: string, readonly code: string | undefined, reason: string) {
+  constructor(
+    readonly root: string,
+    readonly code: string | undefined,
+    reason: string,
+  ) {
     super(`Cannot open the store ${root}: ${reason}`);
     this.name = 'StoreOpenError';
   }
@@ -94,8 +101,14 @@ const fingerprintOf = (info: { dev: number; ino: number; size: number; mtimeMs: 
   `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
 
 export class CorruptObjectError extends Error {
-  constructor(readonly digest: string, readonly path: string, readonly actualDigest: string) {
-    super(`Object ${path} is corrupt: its content hashes to ${actualDigest}, not ${digest}. Run \`dpkd cache verify\`, delete it, and re-run the node that produced it.`);
+  constructor(
+    readonly digest: string,
+    readonly path: string,
+    readonly actualDigest: string,
+  ) {
+    super(
+      `Object ${path} is corrupt: its content hashes to ${actualDigest}, not ${digest}. Run \`dpkd cache verify\`, delete it, and re-run the node that produced it.`,
+    );
     this.name = 'CorruptObjectError';
   }
 }
@@ -128,7 +141,11 @@ export class Store {
     const store = new Store(resolve(root));
     const rootInfo = await statOrUndefined(store.root).catch(() => undefined);
     if (rootInfo && !rootInfo.isDirectory()) {
-      throw new StoreOpenError(store.root, 'ENOTDIR', 'it is a file, not a directory. Pass --store a directory (or set DPKD_STORE to one).');
+      throw new StoreOpenError(
+        store.root,
+        'ENOTDIR',
+        'it is a file, not a directory. Pass --store a directory (or set DPKD_STORE to one).',
+      );
     }
     for (const dir of [store.objectsDir, store.actionsDir, store.tmpDir, store.locksDir, store.logsDir]) {
       try {
@@ -136,9 +153,11 @@ export class Store {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const why =
-          code === 'ENOTDIR' || code === 'EEXIST' ? `${dir} is a file where the store keeps a directory (not a dpkd store?)` :
-          code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot create ${dir} (${code}: no write permission, or a read-only filesystem)` :
-          `cannot create ${dir} (${(error as Error).message})`;
+          code === 'ENOTDIR' || code === 'EEXIST'
+            ? `${dir} is a file where the store keeps a directory (not a dpkd store?)`
+            : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+              ? `cannot create ${dir} (${code}: no write permission, or a read-only filesystem)`
+              : `cannot create ${dir} (${(error as Error).message})`;
         throw new StoreOpenError(store.root, code, why);
       }
     }
@@ -317,7 +336,13 @@ export class Store {
       }
       result.checked++;
       result.bytes += size;
-      if (actual !== name) result.corrupt.push({ digest: name, path, reason: 'content does not match its digest (truncated or modified)', actualDigest: actual });
+      if (actual !== name)
+        result.corrupt.push({
+          digest: name,
+          path,
+          reason: 'content does not match its digest (truncated or modified)',
+          actualDigest: actual,
+        });
     }
     return result;
   }
@@ -326,7 +351,9 @@ export class Store {
 
   manifestPath(key: string): string {
     if (!MANIFEST_KEY.test(key)) {
-      throw new TypeError(`Manifest key "${key}" is not valid: use 1-200 letters, digits, '.', '_' or '-' (an action key is a sha256 hex digest).`);
+      throw new TypeError(
+        `Manifest key "${key}" is not valid: use 1-200 letters, digits, '.', '_' or '-' (an action key is a sha256 hex digest).`,
+      );
     }
     return join(this.actionsDir, `${key}.json`);
   }
@@ -364,7 +391,11 @@ export class Store {
   /** Action keys of all manifests, sorted. */
   async listManifests(): Promise<string[]> {
     const names = await readdir(this.actionsDir);
-    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)).filter((k) => MANIFEST_KEY.test(k)).sort();
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -'.json'.length))
+      .filter((k) => MANIFEST_KEY.test(k))
+      .sort();
   }
 
   /** Removes a manifest; false if there was none. */
@@ -393,7 +424,15 @@ export class Store {
     const minAgeMs = options.minAgeMs ?? 60_000;
     return this.withLock(STORE_LOCK, async () => {
       const youngAfter = Date.now() - minAgeMs;
-      const result: GcResult = { dryRun, removedObjects: [], removedManifests: [], removedBytes: 0, keptObjects: 0, keptManifests: 0, keptYoung: 0 };
+      const result: GcResult = {
+        dryRun,
+        removedObjects: [],
+        removedManifests: [],
+        removedBytes: 0,
+        keptObjects: 0,
+        keptManifests: 0,
+        keptYoung: 0,
+      };
       for (const object of await this.listObjects()) {
         if (options.keep.has(object.digest)) {
           result.keptObjects++;

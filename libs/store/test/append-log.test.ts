@@ -72,7 +72,11 @@ describe('AppendLog', () => {
   test('detects a removed line in the middle', async () => {
     const { log, lines, write } = await ledgerWith(4);
     write(lines().filter((_, i) => i !== 1));
-    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 2, reason: expect.stringMatching(/removed, inserted or reordered/) });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      firstBadSeq: 2,
+      reason: expect.stringMatching(/removed, inserted or reordered/),
+    });
   });
 
   test('detects removed lines at the end (through the head file)', async () => {
@@ -114,7 +118,13 @@ describe('AppendLog', () => {
     const read = await log.readAll();
     expect(read.entries.map((e) => e.seq)).toEqual([1, 2]);
     expect(read.torn).toEqual({ offset: expect.any(Number), bytes: 22 });
-    expect(await log.verify()).toMatchObject({ ok: false, intact: true, entries: 2, firstBadSeq: 3, reason: expect.stringMatching(/torn/) });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      intact: true,
+      entries: 2,
+      firstBadSeq: 3,
+      reason: expect.stringMatching(/torn/),
+    });
     const third = await log.append({ dataset: 'imdb', epsilon: 3 });
     expect(third.seq).toBe(3);
     expect(await log.verify()).toEqual({ ok: true, intact: true, entries: 3 });

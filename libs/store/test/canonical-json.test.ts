@@ -17,7 +17,9 @@ describe('canonicalJson (RFC 8785)', () => {
       '\u0080': 'Control',
       '\u00f6': 'Latin Small Letter O With Diaeresis',
     };
-    const order = canonicalJson(value).match(/"(?:[^"\\]|\\.)*":/g)!.map((k) => JSON.parse(k.slice(0, -1)) as string);
+    const order = canonicalJson(value)
+      .match(/"(?:[^"\\]|\\.)*":/g)!
+      .map((k) => JSON.parse(k.slice(0, -1)) as string);
     expect(order).toEqual(['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33']);
   });
 
@@ -48,7 +50,7 @@ describe('canonicalJson (RFC 8785)', () => {
   });
 
   test('keeps unicode in strings literally and escapes only what JSON requires', () => {
-    expect(canonicalJson({ 'ключ': 'héllo 😀', tab: '\t', nul: '\u0000' })).toBe('{"nul":"\\u0000","tab":"\\t","ключ":"héllo 😀"}');
+    expect(canonicalJson({ ключ: 'héllo 😀', tab: '\t', nul: '\u0000' })).toBe('{"nul":"\\u0000","tab":"\\t","ключ":"héllo 😀"}');
   });
 
   test('rejects values with no JSON form, naming where they are', () => {
@@ -82,7 +84,10 @@ describe('canonicalJson (RFC 8785)', () => {
         fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary' }), fc.jsonValue()), { selector: ([k]) => k, maxLength: 8 }),
         fc.infiniteStream(fc.nat()),
         (entries, randoms) => {
-          const shuffled = entries.map((e) => [randoms.next().value as number, e] as const).sort((x, y) => x[0] - y[0]).map(([, e]) => e);
+          const shuffled = entries
+            .map((e) => [randoms.next().value as number, e] as const)
+            .sort((x, y) => x[0] - y[0])
+            .map(([, e]) => e);
           const build = (list: (readonly [string, unknown])[]) => {
             const o: Record<string, unknown> = {};
             for (const [k, v] of list) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });

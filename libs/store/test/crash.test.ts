@@ -19,7 +19,13 @@ describe('writeFileAtomic', () => {
     const target = join(dir, 'record.json');
     await writeFileAtomic(target, '{"v":1}');
     expect(readFileSync(target, 'utf8')).toBe('{"v":1}');
-    await writeFileAtomic(target, (async function* () { yield 'ab'; yield new Uint8Array([99]); })());
+    await writeFileAtomic(
+      target,
+      (async function* () {
+        yield 'ab';
+        yield new Uint8Array([99]);
+      })(),
+    );
     expect(readFileSync(target, 'utf8')).toBe('abc');
     expect(readdirSync(dir)).toEqual(['record.json']);
   });

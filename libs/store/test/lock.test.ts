@@ -115,7 +115,15 @@ describe('withLock across processes', () => {
 
 describe('locks know their holder: pid, host, process identity, heartbeat', () => {
   const lockFor = (pid: number, identity?: string) =>
-    JSON.stringify({ pid, hostname: hostname(), hostTag, startedAt: '2026-01-01T00:00:00.000Z', token: 'feedfacefeedface', command: 'dpkd run old.json', ...(identity ? { identity } : {}) });
+    JSON.stringify({
+      pid,
+      hostname: hostname(),
+      hostTag,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      token: 'feedfacefeedface',
+      command: 'dpkd run old.json',
+      ...(identity ? { identity } : {}),
+    });
 
   test('a lock whose pid now belongs to an unrelated live process (pid reuse after a restart) is broken', async () => {
     const unrelated = spawn('sleep', ['30'], { stdio: 'ignore' });
@@ -128,7 +136,9 @@ describe('locks know their holder: pid, host, process identity, heartbeat', () =
       writeFileSync(lockPath, lockFor(unrelated.pid!, `another-boot/${identity!.split('/')[1]}`)); // a pid of an earlier boot
       expect(await withFileLock(lockPath, () => 'broken again', { wait: false })).toBe('broken again');
       writeFileSync(lockPath, lockFor(unrelated.pid!, identity)); // really that process: live
-      await expect(withFileLock(lockPath, () => 'never', { wait: false })).rejects.toThrow(new RegExp(`held by pid ${unrelated.pid} on this machine since 2026-01-01T00:00:00.000Z, last heartbeat \\d+ s ago`));
+      await expect(withFileLock(lockPath, () => 'never', { wait: false })).rejects.toThrow(
+        new RegExp(`held by pid ${unrelated.pid} on this machine since 2026-01-01T00:00:00.000Z, last heartbeat \\d+ s ago`),
+      );
     } finally {
       unrelated.kill('SIGKILL');
     }
@@ -194,7 +204,11 @@ describe('withLock within one process', () => {
     release();
     await held;
     expect(await later).toBe('later');
-    await expect(store.withLock('q', () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      store.withLock('q', () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await store.withLock('q', () => 'free again', { wait: false })).toBe('free again');
   });
 });

@@ -37,7 +37,12 @@ describe('objects', () => {
     const first = await store.putBytes(new Uint8Array([1, 2, 3]));
     const inode = statSync(first.path).ino;
     const again = await store.putBytes(new Uint8Array([1, 2, 3]));
-    const viaStream = await store.putStream((async function* () { yield new Uint8Array([1, 2]); yield new Uint8Array([3]); })());
+    const viaStream = await store.putStream(
+      (async function* () {
+        yield new Uint8Array([1, 2]);
+        yield new Uint8Array([3]);
+      })(),
+    );
     expect(again).toMatchObject({ digest: first.digest, existed: true });
     expect(viaStream).toMatchObject({ digest: first.digest, existed: true, size: 3 });
     expect(statSync(first.path).ino).toBe(inode);
@@ -139,7 +144,9 @@ describe('verified reads', () => {
   });
 
   test('a store where no directory can be made (/proc) fails with a StoreOpenError instead of hanging in mkdir -p', async () => {
-    await expect(Store.open('/proc/dpkd-store-test/store')).rejects.toThrow(/Cannot open the store.*cannot create \/proc\/dpkd-store-test/s);
+    await expect(Store.open('/proc/dpkd-store-test/store')).rejects.toThrow(
+      /Cannot open the store.*cannot create \/proc\/dpkd-store-test/s,
+    );
   });
 });
 
@@ -207,7 +214,10 @@ describe('gc', () => {
     const { store, a, b, c } = await populated();
     const result = await store.gc({ keep: new Set([a.digest]), keepManifests: new Set(['keep-me']), dryRun: true });
     expect(result.dryRun).toBe(true);
-    expect(result.removedObjects.sort((x, y) => x.size - y.size)).toEqual([{ digest: b.digest, size: 11 }, { digest: c.digest, size: 12 }]);
+    expect(result.removedObjects.sort((x, y) => x.size - y.size)).toEqual([
+      { digest: b.digest, size: 11 },
+      { digest: c.digest, size: 12 },
+    ]);
     expect(result.removedManifests.map((m) => m.key)).toEqual(['drop-me']);
     expect(result.removedBytes).toBe(11 + 12 + statSync(store.manifestPath('drop-me')).size);
     expect((await store.listObjects()).length).toBe(3);

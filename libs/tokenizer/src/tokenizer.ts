@@ -56,7 +56,8 @@ const decodeWith = (bytesOf: () => Uint8Array[], vocabSize: number, eos: number,
     const table = bytesOf();
     let length = 0;
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`token id ${id} is outside the vocabulary 0..${vocabSize - 1}`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+        throw new Error(`token id ${id} is outside the vocabulary 0..${vocabSize - 1}`);
       if (id !== eos && id !== pad) length += table[id]!.length;
     }
     const out = new Uint8Array(length);
@@ -141,7 +142,7 @@ const applyMerges = (start: number[], t: BpeTables): number[] => {
     const a = t.firstOf[best]!;
     const b = t.secondOf[best]!;
     const merged: number[] = [];
-    for (let i = 0; i < ids.length; ) {
+    for (let i = 0; i < ids.length;) {
       if (ids[i] === a && ids[i + 1] === b) {
         merged.push(256 + best);
         i += 2;

@@ -1,7 +1,14 @@
 // `dpkd data list|info`: the corpora of @dpkd/data, their availability, sizes and split digests.
 // Output holds counts and hashes only, never document text (the corpora are private).
 import {
-  corpusNames, CorpusUnavailableError, CorpusUnknownError, DataError, datasetInfo, describeCorpus, type DatasetInfo, type SplitSizes,
+  corpusNames,
+  CorpusUnavailableError,
+  CorpusUnknownError,
+  DataError,
+  datasetInfo,
+  describeCorpus,
+  type DatasetInfo,
+  type SplitSizes,
 } from '@dpkd/data';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../cli-error';
@@ -54,7 +61,8 @@ function printInfo(info: DatasetInfo, labelName: string): void {
 
 async function showInfo(name: string, options: { json?: boolean; train?: string; validation?: string; test?: string }): Promise<void> {
   const description = describeOrFail(name);
-  if (!description.available) throw new CliError(`corpus '${name}' is not available on this machine; to get it: ${description.howToGet}`, ExitCode.invalidInput);
+  if (!description.available)
+    throw new CliError(`corpus '${name}' is not available on this machine; to get it: ${description.howToGet}`, ExitCode.invalidInput);
   const sizes: Partial<SplitSizes> = {};
   const train = count('--train', options.train);
   const validation = count('--validation', options.validation);
@@ -84,7 +92,9 @@ export function register(program: Command): void {
     .action((options: { json?: boolean }) => listCorpora(options.json === true));
   data
     .command('info')
-    .description('documents, characters, tokens, classes, the content sha256 (and whether it is the pinned one) and the size and sha256 of each split')
+    .description(
+      'documents, characters, tokens, classes, the content sha256 (and whether it is the pinned one) and the size and sha256 of each split',
+    )
     .argument('<name>', `corpus: ${corpusNames.join(', ')}`)
     .option('--json', 'print one JSON object')
     .option('--train <n>', 'cap the train split (default: every document not held out)')

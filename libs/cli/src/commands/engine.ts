@@ -65,9 +65,13 @@ async function changingStore<T>(what: string, fn: () => Promise<T>): Promise<T> 
   } catch (error) {
     const { code, path } = error as NodeJS.ErrnoException;
     const why: Record<string, string> = {
-      EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'the store is on a read-only filesystem', ENOSPC: 'the disk is full',
+      EACCES: 'permission denied',
+      EPERM: 'operation not permitted',
+      EROFS: 'the store is on a read-only filesystem',
+      ENOSPC: 'the disk is full',
     };
-    if (code && why[code]) throw new CliError(`${what}: ${why[code]} (${code}${path ? ` on ${path}` : ''}); nothing more was changed`, ExitCode.failed);
+    if (code && why[code])
+      throw new CliError(`${what}: ${why[code]} (${code}${path ? ` on ${path}` : ''}); nothing more was changed`, ExitCode.failed);
     throw error;
   }
 }
@@ -84,71 +88,87 @@ export function register(program: Command): void {
     .option('--events <file>', 'append JSONL progress events to this file')
     .option('--executor <kind>', 'auto (heavy nodes in worker processes) | in-process | worker', 'auto')
     .option('--accountant <name>', "override the graph's accountant: rdp | pld")
-    .option('--queue <url>', 'run the actions on `dpkd worker`s through Redis: redis://host:port (default: $DPKD_QUEUE; docs/operations.md)')
-    .action(async (file: string, opts: { jobs?: string; store?: string; json?: boolean; events?: string; executor: string; accountant?: string; queue?: string }) => {
-      const queueUrl = queueUrlOf(opts.queue); // with a queue, --jobs bounds the actions enqueued at once; the workers' cores bound what runs
-      const jobs = opts.jobs ? parseJobs(opts.jobs) : queueUrl ? 256 : (await import('node:os')).availableParallelism();
-      if (!['auto', 'in-process', 'worker'].includes(opts.executor)) throw new CliError(`--executor must be auto, in-process or worker, got "${opts.executor}"`);
-      const accountant = parseAccountant(opts.accountant);
-      const loaded = await loadGraph(file);
-      if (!loaded.graph) throw new CliError(loaded.diagnostics.map(formatDiagnostic).join('\n'), ExitCode.invalidInput);
-      const store = await openStoreOrFail(opts.store);
-      const layer = engineLayer({
-        store,
-        registry: registry(),
-        executor: opts.executor as ExecutorChoice,
-        worker: { script: resolve(process.argv[1]!) },
-        progress: { ...(opts.events ? { eventsFile: resolve(opts.events) } : {}) },
-      });
-      const queue = queueUrl ? await queueExecutorFor(queueUrl, store, loaded.graph) : undefined;
-      const fiber = Effect.runFork(
-        runGraph(loaded.graph, {
-          jobs, graphFile: resolve(file), ...(accountant ? { accountant } : {}),
-          // With a queue the workers' cores bound what runs (each takes what fits), not this machine's.
-          ...(queue ? { cores: Infinity } : {}),
-        }).pipe(withQueueExecutor(queue), Effect.provide(layer)),
-      );
-      let interrupted = false;
-      const onSignal = () => {
-        // A second Ctrl-C does not wait for the abort grace: exit now. Nothing is half-committed (artifacts are
-        // written by rename, ledger entries before training), and a worker still saving its checkpoint finishes on its
-        // own; the run record stays "running" until `dpkd status` finds its process gone.
-        if (interrupted) {
-          process.stderr.write('second interrupt: exiting now; rerun to resume from the cache and the last checkpoints\n');
-          process.exit(ExitCode.interrupted);
+    .option(
+      '--queue <url>',
+      'run the actions on `dpkd worker`s through Redis: redis://host:port (default: $DPKD_QUEUE; docs/operations.md)',
+    )
+    .action(
+      async (
+        file: string,
+        opts: { jobs?: string; store?: string; json?: boolean; events?: string; executor: string; accountant?: string; queue?: string },
+      ) => {
+        const queueUrl = queueUrlOf(opts.queue); // with a queue, --jobs bounds the actions enqueued at once; the workers' cores bound what runs
+        const jobs = opts.jobs ? parseJobs(opts.jobs) : queueUrl ? 256 : (await import('node:os')).availableParallelism();
+        if (!['auto', 'in-process', 'worker'].includes(opts.executor))
+          throw new CliError(`--executor must be auto, in-process or worker, got "${opts.executor}"`);
+        const accountant = parseAccountant(opts.accountant);
+        const loaded = await loadGraph(file);
+        if (!loaded.graph) throw new CliError(loaded.diagnostics.map(formatDiagnostic).join('\n'), ExitCode.invalidInput);
+        const store = await openStoreOrFail(opts.store);
+        const layer = engineLayer({
+          store,
+          registry: registry(),
+          executor: opts.executor as ExecutorChoice,
+          worker: { script: resolve(process.argv[1]!) },
+          progress: { ...(opts.events ? { eventsFile: resolve(opts.events) } : {}) },
+        });
+        const queue = queueUrl ? await queueExecutorFor(queueUrl, store, loaded.graph) : undefined;
+        const fiber = Effect.runFork(
+          runGraph(loaded.graph, {
+            jobs,
+            graphFile: resolve(file),
+            ...(accountant ? { accountant } : {}),
+            // With a queue the workers' cores bound what runs (each takes what fits), not this machine's.
+            ...(queue ? { cores: Infinity } : {}),
+          }).pipe(withQueueExecutor(queue), Effect.provide(layer)),
+        );
+        let interrupted = false;
+        const onSignal = () => {
+          // A second Ctrl-C does not wait for the abort grace: exit now. Nothing is half-committed (artifacts are
+          // written by rename, ledger entries before training), and a worker still saving its checkpoint finishes on its
+          // own; the run record stays "running" until `dpkd status` finds its process gone.
+          if (interrupted) {
+            process.stderr.write('second interrupt: exiting now; rerun to resume from the cache and the last checkpoints\n');
+            process.exit(ExitCode.interrupted);
+          }
+          interrupted = true;
+          process.stderr.write('\ninterrupting: stopping workers and removing temp files (Ctrl-C again to exit at once)...\n');
+          Effect.runFork(Fiber.interrupt(fiber));
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        const exit = await Effect.runPromise(Fiber.await(fiber));
+        await queue?.close();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        if (Exit.isSuccess(exit)) {
+          finishRun(exit.value, Boolean(opts.json));
+          if (!opts.json) {
+            // The graph's results: each leaf's headline metric and (ε, δ), then the result tables, all from the store
+            // (verified on read; a Report that did not run is simply absent).
+            const results = await leafResults(store, loaded.graph, exit.value);
+            if (results.length)
+              print(
+                `results (leaf nodes; \`dpkd show NODE\` for params, metrics, privacy gaps and the log):\n${results.map((l) => `  ${l}`).join('\n')}`,
+              );
+            for (const t of (await graphTables(store, loaded.graph)).tables) print(`\n${renderTable(t.table, 'md')}`);
+          }
+          return;
         }
-        interrupted = true;
-        process.stderr.write('\ninterrupting: stopping workers and removing temp files (Ctrl-C again to exit at once)...\n');
-        Effect.runFork(Fiber.interrupt(fiber));
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const exit = await Effect.runPromise(Fiber.await(fiber));
-      await queue?.close();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      if (Exit.isSuccess(exit)) {
-        finishRun(exit.value, Boolean(opts.json));
-        if (!opts.json) {
-          // The graph's results: each leaf's headline metric and (ε, δ), then the result tables, all from the store
-          // (verified on read; a Report that did not run is simply absent).
-          const results = await leafResults(store, loaded.graph, exit.value);
-          if (results.length) print(`results (leaf nodes; \`dpkd show NODE\` for params, metrics, privacy gaps and the log):\n${results.map((l) => `  ${l}`).join('\n')}`);
-          for (const t of (await graphTables(store, loaded.graph)).tables) print(`\n${renderTable(t.table, 'md')}`);
+        if (Cause.isInterruptedOnly(exit.cause))
+          throw new CliError('interrupted; finished nodes are cached, rerun to continue', ExitCode.interrupted);
+        const error = Cause.squash(exit.cause);
+        if (error instanceof BudgetExceeded) {
+          throw new CliError(`privacy budget exceeded, nothing ran: ${error.message}`, ExitCode.budgetExceeded);
         }
-        return;
-      }
-      if (Cause.isInterruptedOnly(exit.cause)) throw new CliError('interrupted; finished nodes are cached, rerun to continue', ExitCode.interrupted);
-      const error = Cause.squash(exit.cause);
-      if (error instanceof BudgetExceeded) {
-        throw new CliError(`privacy budget exceeded, nothing ran: ${error.message}`, ExitCode.budgetExceeded);
-      }
-      if (error instanceof UnknownNodeType) throw new CliError(error.message, ExitCode.invalidInput);
-      if (error instanceof PrivacyDeclarationInvalid) throw new CliError(`invalid privacy declaration, nothing ran:\n${error.message}`, ExitCode.invalidInput);
-      const user = userError(error, file); // a node's own input check failed at plan time: exit 2 with its pointer
-      if (user) throw user;
-      throw new CliError(error instanceof Error ? error.message : String(error), ExitCode.failed);
-    });
+        if (error instanceof UnknownNodeType) throw new CliError(error.message, ExitCode.invalidInput);
+        if (error instanceof PrivacyDeclarationInvalid)
+          throw new CliError(`invalid privacy declaration, nothing ran:\n${error.message}`, ExitCode.invalidInput);
+        const user = userError(error, file); // a node's own input check failed at plan time: exit 2 with its pointer
+        if (user) throw user;
+        throw new CliError(error instanceof Error ? error.message : String(error), ExitCode.failed);
+      },
+    );
 
   program
     .command('status')
@@ -159,15 +179,21 @@ export function register(program: Command): void {
       const record = await latestRunRecord(await openStoreOrFail(opts.store));
       if (!record) throw new CliError('no run yet in this store (run `dpkd run GRAPH` first)', ExitCode.failed);
       if (opts.json) return json(record);
-      print(`run ${record.id}: ${record.graph.name} ${record.status} (${record.seconds?.toFixed(2) ?? '?'} s, started ${record.startedAt})`);
+      print(
+        `run ${record.id}: ${record.graph.name} ${record.status} (${record.seconds?.toFixed(2) ?? '?'} s, started ${record.startedAt})`,
+      );
       for (const n of record.nodes) {
         const deltaOf = (u: string) => (record.privacy.datasets as Record<string, { delta?: number } | undefined>)[u]?.delta;
-        const eps = Object.entries(n.epsilon ?? {}).map(([u, e]) => `ε(${u})=${formatEps(e ?? Infinity)}${deltaOf(u) ? ` at δ=${deltaOf(u)!.toExponential(2)}` : ''}`).join(' ');
+        const eps = Object.entries(n.epsilon ?? {})
+          .map(([u, e]) => `ε(${u})=${formatEps(e ?? Infinity)}${deltaOf(u) ? ` at δ=${deltaOf(u)!.toExponential(2)}` : ''}`)
+          .join(' ');
         const metric = headlineMetric(n.metrics);
-        print(`  ${n.status.padEnd(11)} ${n.id} (${n.type}) ${n.seconds.toFixed(2)} s ${eps}${metric ? ` ${metric}` : ''}${n.error ? `: ${n.error}` : ''}`);
+        print(
+          `  ${n.status.padEnd(11)} ${n.id} (${n.type}) ${n.seconds.toFixed(2)} s ${eps}${metric ? ` ${metric}` : ''}${n.error ? `: ${n.error}` : ''}`,
+        );
         if (n.log) print(`              log: ${n.log}`);
       }
-      print('`dpkd show NODE` prints a node\'s params, all its metrics, the ε of its lineage and its privacy gaps');
+      print("`dpkd show NODE` prints a node's params, all its metrics, the ε of its lineage and its privacy gaps");
     });
 
   const cache = program.command('cache').description('Inspect, check and clean the content-addressed store');
@@ -179,12 +205,15 @@ export function register(program: Command): void {
     .action(async (opts: { store?: string; json?: boolean }) => {
       const entries = await listCache(await openStoreOrFail(opts.store));
       if (opts.json) return json({ actions: entries });
-      for (const e of entries) print(`${e.key.slice(0, 12)}  ${e.type.padEnd(12)} ${e.node.padEnd(24)} ${String(e.bytes).padStart(10)} B  ${e.at}  (${e.graph})`);
+      for (const e of entries)
+        print(`${e.key.slice(0, 12)}  ${e.type.padEnd(12)} ${e.node.padEnd(24)} ${String(e.bytes).padStart(10)} B  ${e.at}  (${e.graph})`);
       print(`${entries.length} action(s)`);
     });
   cache
     .command('verify')
-    .description('Re-hash every object, find objects manifests name but the store lacks, and every result downstream of either; exit 1 if any')
+    .description(
+      'Re-hash every object, find objects manifests name but the store lacks, and every result downstream of either; exit 1 if any',
+    )
     .option('--store <dir>', 'store directory')
     .option('--repair', 'remove the affected manifests and the corrupt objects (the next run recomputes them)')
     .option('--json', 'print JSON')
@@ -193,11 +222,17 @@ export function register(program: Command): void {
       const report = await changingStore('cache verify --repair', () => verifyCache(store, { repair: Boolean(opts.repair) }));
       if (opts.json) json(report);
       else {
-        for (const c of report.corrupt) print(`corrupt ${c.digest} ${c.path}: ${c.reason}${c.usedBy.length ? ` (${c.usedBy.join(', ')})` : ''}`);
+        for (const c of report.corrupt)
+          print(`corrupt ${c.digest} ${c.path}: ${c.reason}${c.usedBy.length ? ` (${c.usedBy.join(', ')})` : ''}`);
         for (const m of report.missing) print(`missing ${m.digest} ${m.path} (${m.usedBy.join(', ')})`);
         for (const a of report.affected) print(`affected ${a.key.slice(0, 12)} ${a.node} (${a.graph}): ${a.why}`);
-        print(`${report.checked} object(s), ${report.bytes} bytes checked: ${report.corrupt.length} corrupt, ${report.missing.length} missing, ${report.affected.length} result(s) affected`);
-        if (report.repaired) print(`repaired: removed ${report.repaired.manifests.length} manifest(s) and ${report.repaired.objects.length} corrupt object(s); the next run recomputes them`);
+        print(
+          `${report.checked} object(s), ${report.bytes} bytes checked: ${report.corrupt.length} corrupt, ${report.missing.length} missing, ${report.affected.length} result(s) affected`,
+        );
+        if (report.repaired)
+          print(
+            `repaired: removed ${report.repaired.manifests.length} manifest(s) and ${report.repaired.objects.length} corrupt object(s); the next run recomputes them`,
+          );
         else if (report.affected.length > 0) print('run `dpkd cache verify --repair` to remove them (the next run recomputes them)');
       }
       const damaged = report.corrupt.length + report.missing.length + report.affected.length > 0;
@@ -217,8 +252,11 @@ export function register(program: Command): void {
       for (const o of result.removedObjects) print(`${verb} object ${o.digest} (${o.size} B)`);
       for (const m of result.removedManifests) print(`${verb} action ${m.key}`);
       for (const c of result.removedCheckpoints) print(`${verb} checkpoint ${c} (its action has committed)`);
-      if (result.keptCheckpoints.length) print(`kept ${result.keptCheckpoints.length} checkpoint(s) of unfinished actions (a rerun resumes from them)`);
-      print(`${verb} ${result.removedObjects.length} object(s), ${result.removedManifests.length} action(s), ${result.removedBytes} bytes; kept runs ${result.keptRuns.join(', ') || '(none)'}`);
+      if (result.keptCheckpoints.length)
+        print(`kept ${result.keptCheckpoints.length} checkpoint(s) of unfinished actions (a rerun resumes from them)`);
+      print(
+        `${verb} ${result.removedObjects.length} object(s), ${result.removedManifests.length} action(s), ${result.removedBytes} bytes; kept runs ${result.keptRuns.join(', ') || '(none)'}`,
+      );
     });
 
   const ledger = program
@@ -232,19 +270,32 @@ export function register(program: Command): void {
       // Never an ε from a ledger that does not check out: the damage, and how to see and fix it, instead.
       const check = await checkLedger(store);
       if (!check.ok) {
-        throw new CliError(`the privacy ledger ${check.path} is damaged (${check.reason}); no ε is shown. \`dpkd ledger verify\` shows the damage, \`dpkd ledger rebuild\` rebuilds it from the DP manifests.`, ExitCode.failed);
+        throw new CliError(
+          `the privacy ledger ${check.path} is damaged (${check.reason}); no ε is shown. \`dpkd ledger verify\` shows the damage, \`dpkd ledger rebuild\` rebuilds it from the DP manifests.`,
+          ExitCode.failed,
+        );
       }
       const report = await readLedger(store, parseAccountant(opts.accountant) ?? 'pld');
       const uncommitted = await uncommittedAttempts(store, report.records);
-      if (opts.json) return json({ entries: report.entries, units: report.units.map((u) => ({ ...u, uncommittedAttempts: uncommitted.get(u.unit) ?? 0 })), records: report.records });
+      if (opts.json)
+        return json({
+          entries: report.entries,
+          units: report.units.map((u) => ({ ...u, uncommittedAttempts: uncommitted.get(u.unit) ?? 0 })),
+          records: report.records,
+        });
       if (report.entries === 0) return print('ledger is empty: no DP mechanism has run in this store');
       for (const u of report.units) {
         const open = uncommitted.get(u.unit) ?? 0;
-        print(`${u.unit}: ε=${formatEps(u.epsilon)} at δ=${u.delta.toExponential(2)} (${u.accountant}), ${u.mechanisms} mechanism(s)${open ? `, of which ${open} charged attempt(s) have no result in the store (failed, interrupted, or removed since)` : ''}; nodes ${u.nodes.join(', ')}`);
+        print(
+          `${u.unit}: ε=${formatEps(u.epsilon)} at δ=${u.delta.toExponential(2)} (${u.accountant}), ${u.mechanisms} mechanism(s)${open ? `, of which ${open} charged attempt(s) have no result in the store (failed, interrupted, or removed since)` : ''}; nodes ${u.nodes.join(', ')}`,
+        );
         for (const gap of u.gaps) print(`  gap (not covered by ε): ${gap}`);
       }
       const rebuilt = report.records.find((r) => r.rebuild);
-      if (rebuilt?.rebuild) print(`(rebuilt by \`dpkd ledger rebuild\` at ${rebuilt.rebuild.at}${rebuilt.rebuild.damagedLedger ? `; the damaged ledger is kept at ${rebuilt.rebuild.damagedLedger}` : ''})`);
+      if (rebuilt?.rebuild)
+        print(
+          `(rebuilt by \`dpkd ledger rebuild\` at ${rebuilt.rebuild.at}${rebuilt.rebuild.damagedLedger ? `; the damaged ledger is kept at ${rebuilt.rebuild.damagedLedger}` : ''})`,
+        );
     });
   ledger
     .command('verify')
@@ -256,13 +307,26 @@ export function register(program: Command): void {
       const store = await openStoreOrFail(storeDir);
       const check = await checkLedger(store);
       const report = await verifyLedger(store);
-      if (opts.json) json({ ...report, ok: report.ok && check.ok, intact: check.chain.intact, dpManifests: check.dpManifests, uncharged: check.uncharged });
+      if (opts.json)
+        json({
+          ...report,
+          ok: report.ok && check.ok,
+          intact: check.chain.intact,
+          dpManifests: check.dpManifests,
+          uncharged: check.uncharged,
+        });
       else {
-        print(report.chain.ok ? `chain ok: ${report.chain.entries} entries` : `chain BROKEN at entry ${report.chain.firstBadSeq}: ${report.chain.reason}`);
+        print(
+          report.chain.ok
+            ? `chain ok: ${report.chain.entries} entries`
+            : `chain BROKEN at entry ${report.chain.firstBadSeq}: ${report.chain.reason}`,
+        );
         if (check.chain.intact) {
-          for (const u of report.units) print(`${u.unit}: recorded ε=${formatEps(u.recorded)}, recomputed ε=${formatEps(u.recomputed)} ${u.ok ? 'ok' : 'MISMATCH'}`);
+          for (const u of report.units)
+            print(`${u.unit}: recorded ε=${formatEps(u.recorded)}, recomputed ε=${formatEps(u.recomputed)} ${u.ok ? 'ok' : 'MISMATCH'}`);
         }
-        for (const u of check.uncharged) print(`UNCHARGED: the DP action ${u.key.slice(0, 12)} (${u.node}, graph ${u.graph}) has a manifest but no ledger entry`);
+        for (const u of check.uncharged)
+          print(`UNCHARGED: the DP action ${u.key.slice(0, 12)} (${u.node}, graph ${u.graph}) has a manifest but no ledger entry`);
         print(`${check.dpManifests} DP manifest(s) in the store, ${check.uncharged.length} uncharged`);
         if (!check.ok || !report.ok) print('`dpkd ledger rebuild` rebuilds the ledger from the DP manifests (the damaged file is kept)');
       }
@@ -281,7 +345,9 @@ export function register(program: Command): void {
       const result = await changingStore('ledger rebuild', () => rebuildLedger(store, { accountant }));
       if (opts.json) return json(result);
       if (result.keptAt) print(`the damaged ledger is kept at ${result.keptAt}`);
-      print(`charged ${result.rebuilt} DP manifest(s) and ${result.salvaged} uncommitted attempt(s) read from the damaged ledger; ${result.alreadyCharged} were already charged`);
+      print(
+        `charged ${result.rebuilt} DP manifest(s) and ${result.salvaged} uncommitted attempt(s) read from the damaged ledger; ${result.alreadyCharged} were already charged`,
+      );
       const check = await checkLedger(store);
       print(check.ok ? 'the ledger checks out' : `the ledger still does not check out: ${check.reason}`);
       if (!check.ok) process.exitCode = ExitCode.failed;
@@ -310,7 +376,8 @@ export function register(program: Command): void {
         });
         process.stdout.write(`${JSON.stringify({ type: 'done', cached: result.cached })}\n`);
       } catch (error) {
-        if (controller.signal.aborted) throw new CliError(`action ${key.slice(0, 12)} interrupted; nothing committed`, ExitCode.interrupted);
+        if (controller.signal.aborted)
+          throw new CliError(`action ${key.slice(0, 12)} interrupted; nothing committed`, ExitCode.interrupted);
         // The failure by its fields, for the run that spawned this worker (a node's own input check keeps its pointer).
         const failure = failureInfo(error);
         process.stdout.write(`${JSON.stringify({ type: 'failed', failure })}\n`);
@@ -331,7 +398,12 @@ async function leafResults(store: Store, graph: ExpandedGraph, summary: RunSumma
 }
 
 function finishRun(summary: RunSummary, asJson: boolean): void {
-  if (asJson) json({ run: summary.run, nodes: summary.nodes.map((n) => ({ id: n.id, status: n.status, seconds: n.seconds })), privacy: summary.privacy });
+  if (asJson)
+    json({
+      run: summary.run,
+      nodes: summary.nodes.map((n) => ({ id: n.id, status: n.status, seconds: n.seconds })),
+      privacy: summary.privacy,
+    });
   const failed = summary.nodes.filter((n) => n.status === 'failed');
   const skipped = summary.nodes.filter((n) => n.status === 'skipped');
   const counts = ['ran', 'cached', 'failed', 'skipped'].map((s) => `${summary.nodes.filter((n) => n.status === s).length} ${s}`).join(', ');
@@ -341,5 +413,6 @@ function finishRun(summary: RunSummary, asJson: boolean): void {
   for (const n of failed) process.stderr.write(`  failed ${n.id}: ${where(n)}${n.error ?? ''}${n.log ? ` (log: ${n.log})` : ''}\n`);
   if (skipped.length) process.stderr.write(`  skipped (upstream failed): ${skipped.map((n) => n.id).join(', ')}\n`);
   // Exit 2 when only invalid input failed (fix the graph at the pointers); any other failure wins: exit 1.
-  if (failed.length || skipped.length) process.exitCode = failed.length > 0 && failed.every((n) => n.invalidInput) ? ExitCode.invalidInput : ExitCode.failed;
+  if (failed.length || skipped.length)
+    process.exitCode = failed.length > 0 && failed.every((n) => n.invalidInput) ? ExitCode.invalidInput : ExitCode.failed;
 }

@@ -39,13 +39,19 @@ export function register(program: Command): void {
         const result = await loadGraph(file);
         if (result.graph) {
           const g = result.graph;
-          process.stdout.write(`${file}: valid (${g.nodes.length} nodes, ${g.sweepPoints.length} sweep point${g.sweepPoints.length === 1 ? '' : 's'})\n`);
+          process.stdout.write(
+            `${file}: valid (${g.nodes.length} nodes, ${g.sweepPoints.length} sweep point${g.sweepPoints.length === 1 ? '' : 's'})\n`,
+          );
         } else {
           invalid++;
           for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
         }
       }
-      if (invalid) throw new CliError(`${invalid} of ${files.length} graph file${files.length === 1 ? ' is' : 's are'} invalid`, ExitCode.invalidInput);
+      if (invalid)
+        throw new CliError(
+          `${invalid} of ${files.length} graph file${files.length === 1 ? ' is' : 's are'} invalid`,
+          ExitCode.invalidInput,
+        );
     });
 
   program
@@ -54,7 +60,10 @@ export function register(program: Command): void {
       "Print the expanded DAG in topological order: each node's type, dependencies, action key, cache status (and why it misses), and the privacy cost per dataset; exit 3 if a budget would be exceeded",
     )
     .argument('<file>', 'graph JSON file')
-    .option('--json', 'print one JSON object: {"graph", "sweepPoints", "nodes": [{"id", "type", "deps", "key", "status", "why"}], "privacy"}')
+    .option(
+      '--json',
+      'print one JSON object: {"graph", "sweepPoints", "nodes": [{"id", "type", "deps", "key", "status", "why"}], "privacy"}',
+    )
     .option('--store <dir>', 'store directory (default: $DPKD_STORE or .dpkd/)')
     .action(async (file: string, options: { json?: boolean; store?: string }) => {
       const graph = await loadOrFail(file);
@@ -72,11 +81,19 @@ export function register(program: Command): void {
       if (plan.violations.length > 0) {
         for (const v of plan.violations) {
           if (v.refusals?.length && v.nonPrivateNodes.length === 0 && v.epsilon <= v.budget) {
-            for (const r of v.refusals) process.stderr.write(`${file}: ${budgetPointer(graph, v.unit)}: ${v.unit}: refused: ${r.reason} (nodes: ${r.nodes.join(', ')})\n`);
+            for (const r of v.refusals)
+              process.stderr.write(
+                `${file}: ${budgetPointer(graph, v.unit)}: ${v.unit}: refused: ${r.reason} (nodes: ${r.nodes.join(', ')})\n`,
+              );
             continue;
           }
-          const what = v.nonPrivateNodes.length > 0 ? `non-private use by ${v.nonPrivateNodes.join(', ')}` : `ε=${formatEps(v.epsilon)} at δ=${v.delta.toExponential(2)}`;
-          process.stderr.write(`${file}: ${budgetPointer(graph, v.unit)}: ${v.unit}: ${what} exceeds the budget ε=${v.budget}; spend less (smaller ε, fewer DP nodes) or raise the budget\n`);
+          const what =
+            v.nonPrivateNodes.length > 0
+              ? `non-private use by ${v.nonPrivateNodes.join(', ')}`
+              : `ε=${formatEps(v.epsilon)} at δ=${v.delta.toExponential(2)}`;
+          process.stderr.write(
+            `${file}: ${budgetPointer(graph, v.unit)}: ${v.unit}: ${what} exceeds the budget ε=${v.budget}; spend less (smaller ε, fewer DP nodes) or raise the budget\n`,
+          );
         }
         process.exitCode = ExitCode.budgetExceeded;
       }

@@ -13,7 +13,8 @@ interface NumberRule {
 function number(value: string | undefined, rule: NumberRule): number {
   if (value === undefined) throw new CliError(`${rule.flag} is required (${rule.expect})`);
   const x = Number(value);
-  if (value.trim() === '' || !Number.isFinite(x) || !rule.test(x)) throw new CliError(`${rule.flag} must be ${rule.expect}, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(x) || !rule.test(x))
+    throw new CliError(`${rule.flag} must be ${rule.expect}, got "${value}"`);
   return x;
 }
 
@@ -97,10 +98,17 @@ export function register(program: Command): void {
       }
       const r = guard(() => epsilonOf(event, delta, { accountant }));
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...r, epsilon: Number.isFinite(r.epsilon) ? r.epsilon : null, infinite: !Number.isFinite(r.epsilon), ...setting })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ ...r, epsilon: Number.isFinite(r.epsilon) ? r.epsilon : null, infinite: !Number.isFinite(r.epsilon), ...setting })}\n`,
+        );
         return;
       }
-      const detail = r.optimalOrder !== undefined ? `optimal order ${r.optimalOrder}` : r.interval !== undefined ? `grid Δ = ${fmt(r.interval)}, upper bound` : '';
+      const detail =
+        r.optimalOrder !== undefined
+          ? `optimal order ${r.optimalOrder}`
+          : r.interval !== undefined
+            ? `grid Δ = ${fmt(r.interval)}, upper bound`
+            : '';
       const why = r.nonPrivate ? ` (non-private: ${r.nonPrivate})` : '';
       process.stdout.write(`ε = ${fmt(r.epsilon)} at δ = ${delta} (${r.accountant}${detail ? `, ${detail}` : ''})${why}\n`);
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -123,7 +131,9 @@ export function register(program: Command): void {
       const epsilon = number(o.epsilon, rules.epsilon);
       const r = guard(() => calibrateSigma({ q, steps, delta, epsilon, accountant }));
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ sigma: r.sigma, epsilon: r.epsilon, accountant: r.accountant, targetEpsilon: epsilon, delta, q, steps })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ sigma: r.sigma, epsilon: r.epsilon, accountant: r.accountant, targetEpsilon: epsilon, delta, q, steps })}\n`,
+        );
         return;
       }
       process.stdout.write(`σ = ${fmt(r.sigma)} gives ε = ${fmt(r.epsilon)} ≤ ${epsilon} at δ = ${delta} (${r.accountant})\n`);

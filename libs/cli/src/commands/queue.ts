@@ -10,7 +10,8 @@ import { CliError, ExitCode } from '../cli-error';
 
 const positiveNumber = (flag: string, v: string, integer: boolean) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new CliError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${v}"`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new CliError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${v}"`);
   return n;
 };
 
@@ -32,7 +33,11 @@ const parsed = (url: string) => {
  * The queue executor for `dpkd run --queue`: actions go to Redis by key, workers run them against this store.
  * Progress notices (a job re-enqueued, Redis unreachable) go to stderr.
  */
-export async function queueExecutorFor(url: string, store: Store, graph: EngineGraph): Promise<{ executor: ExecutorApi; close(): Promise<void> }> {
+export async function queueExecutorFor(
+  url: string,
+  store: Store,
+  graph: EngineGraph,
+): Promise<{ executor: ExecutorApi; close(): Promise<void> }> {
   try {
     return await openQueueExecutor({
       queue: parsed(url),
@@ -49,7 +54,9 @@ export async function queueExecutorFor(url: string, store: Store, graph: EngineG
 export function register(program: Command): void {
   program
     .command('worker')
-    .description('Take actions from a `dpkd run --queue` and run them against the shared store, until stopped (SIGTERM: finish running actions; twice: abandon them to other workers)')
+    .description(
+      'Take actions from a `dpkd run --queue` and run them against the shared store, until stopped (SIGTERM: finish running actions; twice: abandon them to other workers)',
+    )
     .option('--queue <url>', 'Redis URL: redis://[user:password@]host:port[/db][?prefix=name], rediss:// for TLS (default: $DPKD_QUEUE)')
     .option('--store <dir>', 'the shared store directory, the one the coordinator uses (default: $DPKD_STORE or .dpkd/)')
     .option('--cores <n>', 'cores this worker offers; it takes only actions whose resources.cpus fit the free ones (default: all)')
@@ -78,7 +85,11 @@ export function register(program: Command): void {
       let signals = 0;
       const onSignal = () => {
         signals++;
-        process.stderr.write(signals === 1 ? 'worker: stopping after the running actions (signal again to abandon them to other workers)\n' : 'worker: abandoning the running actions\n');
+        process.stderr.write(
+          signals === 1
+            ? 'worker: stopping after the running actions (signal again to abandon them to other workers)\n'
+            : 'worker: abandoning the running actions\n',
+        );
         void worker.stop({ abandon: signals > 1 });
       };
       process.on('SIGINT', onSignal);

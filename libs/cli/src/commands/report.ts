@@ -31,7 +31,11 @@ export function register(program: Command): void {
         tables = found.tables;
       } else {
         const found = await runTables(store, target);
-        if (!found) throw new CliError(`${target} is neither a graph file nor a run id in ${store.root} (see \`dpkd status\`)`, ExitCode.invalidInput);
+        if (!found)
+          throw new CliError(
+            `${target} is neither a graph file nor a run id in ${store.root} (see \`dpkd status\`)`,
+            ExitCode.invalidInput,
+          );
         tables = found;
       }
       if (opts.node) {

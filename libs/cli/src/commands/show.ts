@@ -5,7 +5,17 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatDiagnostic } from '@dpkd/graph';
-import { formatEps, latestRunRecord, listRunRecords, nodeLogPath, openStore, privacySettingsOf, resolveStoreDir, type AccountantName, type ActionManifest } from '@dpkd/engine';
+import {
+  formatEps,
+  latestRunRecord,
+  listRunRecords,
+  nodeLogPath,
+  openStore,
+  privacySettingsOf,
+  resolveStoreDir,
+  type AccountantName,
+  type ActionManifest,
+} from '@dpkd/engine';
 import { lineagePrivacy, type LineagePrivacy } from '@dpkd/privacy';
 import type { Store } from '@dpkd/store';
 import { CliError, ExitCode } from '../cli-error';
@@ -52,7 +62,8 @@ export function formatPrivacy(p: LineagePrivacy): string {
 /** The metrics a person looks for first, in this order (Evaluate's perplexity, a model's validation perplexity, ...). */
 const HEADLINE = ['perplexity', 'validationPerplexity', 'finalLoss', 'generated', 'rows'];
 
-const formatValue = (v: unknown): string => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(Math.abs(v) >= 100 ? 2 : 4) : String(v));
+const formatValue = (v: unknown): string =>
+  typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(Math.abs(v) >= 100 ? 2 : 4) : String(v);
 
 /** The headline metric of a result, e.g. "perplexity 412.31", or '' when it has none. */
 export function headlineMetric(metrics: Record<string, unknown> | undefined): string {
@@ -71,7 +82,11 @@ export function scalarMetrics(metrics: Record<string, unknown> | undefined): str
 /** One line per result: "ppl (Evaluate): perplexity 412.31 · ε 2.000 at δ 2.0e-6 (imdb) · 2 gap(s)". */
 export function resultLine(r: NodeResult): string {
   if (!r.metrics || !r.privacy) return `${r.id} (${r.type}): no result in the store`;
-  const parts = [headlineMetric(r.metrics), formatPrivacy(r.privacy), ...(r.privacy.gaps.length ? [`${r.privacy.gaps.length} privacy gap(s)`] : [])];
+  const parts = [
+    headlineMetric(r.metrics),
+    formatPrivacy(r.privacy),
+    ...(r.privacy.gaps.length ? [`${r.privacy.gaps.length} privacy gap(s)`] : []),
+  ];
   return `${r.id} (${r.type}): ${parts.filter(Boolean).join(' · ')}`;
 }
 
@@ -84,7 +99,11 @@ async function findNode(store: Store, id: string, opts: { graph?: string; run?: 
     if (exact) return exact;
     const byBase = nodes.filter((n) => baseOf(n) === id);
     if (byBase.length === 1) return byBase[0]!;
-    if (byBase.length > 1) throw new CliError(`node \`${id}\` has ${byBase.length} sweep instances in ${where}; name one: ${byBase.map((n) => n.id).join(', ')}`, ExitCode.invalidInput);
+    if (byBase.length > 1)
+      throw new CliError(
+        `node \`${id}\` has ${byBase.length} sweep instances in ${where}; name one: ${byBase.map((n) => n.id).join(', ')}`,
+        ExitCode.invalidInput,
+      );
     throw new CliError(`no node \`${id}\` in ${where}; its nodes: ${nodes.map((n) => n.id).join(', ')}`, ExitCode.invalidInput);
   };
   if (opts.graph) {
@@ -95,7 +114,12 @@ async function findNode(store: Store, id: string, opts: { graph?: string; run?: 
   }
   const record = opts.run ? (await listRunRecords(store)).find((r) => r.id === opts.run) : await latestRunRecord(store);
   if (!record) {
-    throw new CliError(opts.run ? `no run ${opts.run} in ${store.root} (see \`dpkd status\`)` : `no run yet in ${store.root}: run a graph first, or name one with --graph FILE`, ExitCode.invalidInput);
+    throw new CliError(
+      opts.run
+        ? `no run ${opts.run} in ${store.root} (see \`dpkd status\`)`
+        : `no run yet in ${store.root}: run a graph first, or name one with --graph FILE`,
+      ExitCode.invalidInput,
+    );
   }
   const node = pick(record.nodes, (n) => n.id.replace(/\[.*$/, ''), `run ${record.id} (${record.graph.name})`);
   return { node, accountant: record.privacy.accountant };

@@ -19,8 +19,19 @@ const groups: Record<string, string[]> = {
   organisation: ['company', 'person', 'body', 'job', 'business', 'education', 'project', 'publication', 'legal'],
   mathematics: ['mathematics', 'theory', 'logic', 'artificial intelligence', 'complexity', 'statistics', 'probability'],
   data: [
-    'database', 'standard', 'file format', 'character', 'data', 'text', 'graphics', 'filename extension', 'unit',
-    'compression', 'audio', 'video', 'multimedia',
+    'database',
+    'standard',
+    'file format',
+    'character',
+    'data',
+    'text',
+    'graphics',
+    'filename extension',
+    'unit',
+    'compression',
+    'audio',
+    'video',
+    'multimedia',
   ],
 };
 for (const [group, tags] of Object.entries(groups)) for (const tag of tags) groupOfTag[tag] = group;
@@ -56,19 +67,23 @@ export function loadFoldoc(debianRoot: string): RawDocument[] {
   try {
     dict = gunzipSync(readFileSync(files.dict));
   } catch (error) {
-    throw new DataError(`${files.dict} could not be decompressed (${(error as { code?: string }).code ?? 'corrupt'}); run 'npm run data:debian' again`);
+    throw new DataError(
+      `${files.dict} could not be decompressed (${(error as { code?: string }).code ?? 'corrupt'}); run 'npm run data:debian' again`,
+    );
   }
   const entries = new Map<string, [number, number]>();
-  readFileSync(files.index, 'utf8').split('\n').forEach((line, index) => {
-    if (line === '') return;
-    const [, offset, length] = line.split('\t');
-    const start = dictdNumber(offset ?? '');
-    const size = dictdNumber(length ?? '');
-    if (!Number.isFinite(start) || !Number.isFinite(size) || start + size > dict.length) {
-      throw new DataError(`${files.index}: line ${index + 1} is not 'headword TAB offset TAB length' within ${files.dict}`);
-    }
-    entries.set(`${start},${size}`, [start, size]);
-  });
+  readFileSync(files.index, 'utf8')
+    .split('\n')
+    .forEach((line, index) => {
+      if (line === '') return;
+      const [, offset, length] = line.split('\t');
+      const start = dictdNumber(offset ?? '');
+      const size = dictdNumber(length ?? '');
+      if (!Number.isFinite(start) || !Number.isFinite(size) || start + size > dict.length) {
+        throw new DataError(`${files.index}: line ${index + 1} is not 'headword TAB offset TAB length' within ${files.dict}`);
+      }
+      entries.set(`${start},${size}`, [start, size]);
+    });
   const docs: RawDocument[] = [];
   const keysSeen = new Map<string, number>();
   // Dictionary order (by offset) makes the suffix of a repeated headword stable.

@@ -6,7 +6,10 @@ import type { RawDocument } from './raw';
 export const publicMixSources = ['factbook', 'moby-dick', 'sotu'] as const;
 
 const readJson = (file: string): unknown => parseJsonQuietly(readFileSync(file, 'utf8'), file);
-const jsonFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const jsonFiles = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
 /** One document per State of the Union address (data/<year>_<name>_<party>.json). */
 export function loadSotu(dataDir: string): RawDocument[] {
@@ -49,7 +52,12 @@ export function loadFactbook(packageDir: string): RawDocument[] {
       for (const [section, content] of Object.entries(country ?? {})) {
         const lines: string[] = [];
         flattenFactbook(content, [], lines);
-        if (lines.length > 0) docs.push({ key: `factbook:${region}/${file.slice(0, -5)}/${section}`, text: `${section}\n${lines.join('\n')}`, label: 'factbook' });
+        if (lines.length > 0)
+          docs.push({
+            key: `factbook:${region}/${file.slice(0, -5)}/${section}`,
+            text: `${section}\n${lines.join('\n')}`,
+            label: 'factbook',
+          });
       }
     }
   }

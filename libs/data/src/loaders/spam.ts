@@ -29,7 +29,8 @@ export function cleanMessage(subject: string | undefined, text: string | undefin
 export async function loadSpam(dataDir: string): Promise<RawDocument[]> {
   const listFile = join(dataDir, 'file_list.json');
   const list = parseJsonQuietly(readFileSync(listFile, 'utf8'), listFile);
-  if (!Array.isArray(list) || !list.every((f) => typeof f === 'string')) throw new DataError(`${listFile}: expected a JSON array of file names`);
+  if (!Array.isArray(list) || !list.every((f) => typeof f === 'string'))
+    throw new DataError(`${listFile}: expected a JSON array of file names`);
   const docs: RawDocument[] = [];
   for (const name of list as string[]) {
     const group = name.split('/')[0] ?? '';

@@ -5,10 +5,32 @@ import type { RawDocument } from './raw';
 
 /** lex_filenum → noun lexicographer class (lexnames(5WN)). */
 const nounClasses: Record<number, string> = {
-  3: 'Tops', 4: 'act', 5: 'animal', 6: 'artifact', 7: 'attribute', 8: 'body', 9: 'cognition', 10: 'communication',
-  11: 'event', 12: 'feeling', 13: 'food', 14: 'group', 15: 'location', 16: 'motive', 17: 'object', 18: 'person',
-  19: 'phenomenon', 20: 'plant', 21: 'possession', 22: 'process', 23: 'quantity', 24: 'relation', 25: 'shape',
-  26: 'state', 27: 'substance', 28: 'time',
+  3: 'Tops',
+  4: 'act',
+  5: 'animal',
+  6: 'artifact',
+  7: 'attribute',
+  8: 'body',
+  9: 'cognition',
+  10: 'communication',
+  11: 'event',
+  12: 'feeling',
+  13: 'food',
+  14: 'group',
+  15: 'location',
+  16: 'motive',
+  17: 'object',
+  18: 'person',
+  19: 'phenomenon',
+  20: 'plant',
+  21: 'possession',
+  22: 'process',
+  23: 'quantity',
+  24: 'relation',
+  25: 'shape',
+  26: 'state',
+  27: 'substance',
+  28: 'time',
 };
 
 /**
@@ -16,8 +38,20 @@ const nounClasses: Record<number, string> = {
  * recomputed so a fixture or another WordNet build keeps the same label set, as DBpedia-14 does.
  */
 export const wordnetLabels = [
-  'act', 'animal', 'artifact', 'attribute', 'body', 'cognition', 'communication', 'food', 'group', 'location',
-  'person', 'plant', 'state', 'substance',
+  'act',
+  'animal',
+  'artifact',
+  'attribute',
+  'body',
+  'cognition',
+  'communication',
+  'food',
+  'group',
+  'location',
+  'person',
+  'plant',
+  'state',
+  'substance',
 ] as const;
 const kept = new Set<string>(wordnetLabels);
 

@@ -4,7 +4,15 @@ import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dpSgdEvent } from '@dpkd/privacy';
-import { type DatasetDescription, type InputInfo, type NodeImplementation, NodeInputError, type NodeRunContext, type PrivacyClaim, type Signature } from '@dpkd/graph';
+import {
+  type DatasetDescription,
+  type InputInfo,
+  type NodeImplementation,
+  NodeInputError,
+  type NodeRunContext,
+  type PrivacyClaim,
+  type Signature,
+} from '@dpkd/graph';
 import type { RegisteredNode } from '../registry';
 
 const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallback);
@@ -12,7 +20,10 @@ const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallb
 /** Writes the primary output: the node's params and its inputs' contents, so keys and data flow are visible. */
 async function writeOutput(ctx: NodeRunContext, extra: Record<string, unknown> = {}): Promise<string> {
   const file = join(ctx.scratchDir, 'out.json');
-  await writeFile(file, JSON.stringify({ type: ctx.type, params: ctx.params, seed: ctx.seed, inputs: Object.keys(ctx.inputs).sort(), ...extra }));
+  await writeFile(
+    file,
+    JSON.stringify({ type: ctx.type, params: ctx.params, seed: ctx.seed, inputs: Object.keys(ctx.inputs).sort(), ...extra }),
+  );
   return file;
 }
 
@@ -20,10 +31,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason ?? new Error('aborted'));
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason ?? new Error('aborted'));
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -120,10 +135,17 @@ export const EmitDpEventNode: NodeImplementation = {
   privacy(params, inputs): PrivacyClaim[] {
     const dataset = datasetInput(inputs);
     if (!dataset) return [];
-    return [{ dataset, split: 'train', event: dpSgdEvent({ q: num(params.q, 0.01), sigma: num(params.sigma, 1), steps: num(params.steps, 100) }) }];
+    return [
+      {
+        dataset,
+        split: 'train',
+        event: dpSgdEvent({ q: num(params.q, 0.01), sigma: num(params.sigma, 1), steps: num(params.steps, 100) }),
+      },
+    ];
   },
   async run(ctx) {
-    if (typeof ctx.params.count === 'string') await appendFile(ctx.params.count, `${ctx.id} ${ctx.key} ${process.pid} charged=${await chargedAtStart(ctx)}\n`);
+    if (typeof ctx.params.count === 'string')
+      await appendFile(ctx.params.count, `${ctx.id} ${ctx.key} ${process.pid} charged=${await chargedAtStart(ctx)}\n`);
     const ms = num(ctx.params.seconds, 0) * 1000;
     if (ms > 0) await sleep(ms, ctx.signal);
     if (ctx.params.fail) throw new Error(String(ctx.params.fail));
@@ -131,7 +153,17 @@ export const EmitDpEventNode: NodeImplementation = {
     const dataset = Object.values(ctx.inputs).find((i) => i.kind === 'Dataset');
     const executed =
       typeof ctx.params.executedSteps === 'number' && dataset
-        ? { privacy: EmitDpEventNode.privacy!({ ...ctx.params, steps: ctx.params.executedSteps }, { data: { kind: 'Dataset', dataset: { ...JSON.parse(await readFile(dataset.path, 'utf8')).description, delta: num(ctx.params.delta, 1e-4) } } }) }
+        ? {
+            privacy: EmitDpEventNode.privacy!(
+              { ...ctx.params, steps: ctx.params.executedSteps },
+              {
+                data: {
+                  kind: 'Dataset',
+                  dataset: { ...JSON.parse(await readFile(dataset.path, 'utf8')).description, delta: num(ctx.params.delta, 1e-4) },
+                },
+              },
+            ),
+          }
         : {};
     return { outputs: { model: { file: await writeOutput(ctx) } }, metrics, ...executed };
   },
@@ -189,15 +221,35 @@ export const testSignatures: Signature[] = [
   { type: 'Count', version: 1, heavy: false, inputs: metricsIn, outputs: { out: { kind: 'Metrics' } }, paramsSchema: anyParams },
   { type: 'FakeDataset', version: 1, heavy: false, inputs: {}, outputs: { dataset: { kind: 'Dataset' } }, paramsSchema: anyParams },
   {
-    type: 'EmitDpEvent', version: 1, heavy: true,
+    type: 'EmitDpEvent',
+    version: 1,
+    heavy: true,
     inputs: { data: { kind: 'Dataset' }, teacher: { kind: 'Model', optional: true } },
-    outputs: { model: { kind: 'Model' } }, paramsSchema: anyParams,
+    outputs: { model: { kind: 'Model' } },
+    paramsSchema: anyParams,
   },
-  { type: 'Peek', version: 1, heavy: false, inputs: { data: { kind: 'Dataset' } }, outputs: { out: { kind: 'Metrics' } }, paramsSchema: anyParams },
   {
-    type: 'EvalHeldOut', version: 1, heavy: false,
-    inputs: { model: { kind: 'Model', optional: true }, data: { kind: 'Dataset' } },
-    outputs: { metrics: { kind: 'Metrics' } }, paramsSchema: anyParams,
+    type: 'Peek',
+    version: 1,
+    heavy: false,
+    inputs: { data: { kind: 'Dataset' } },
+    outputs: { out: { kind: 'Metrics' } },
+    paramsSchema: anyParams,
   },
-  { type: 'Post', version: 1, heavy: false, inputs: { '*': { kind: 'Model' } }, outputs: { model: { kind: 'Model' } }, paramsSchema: anyParams },
+  {
+    type: 'EvalHeldOut',
+    version: 1,
+    heavy: false,
+    inputs: { model: { kind: 'Model', optional: true }, data: { kind: 'Dataset' } },
+    outputs: { metrics: { kind: 'Metrics' } },
+    paramsSchema: anyParams,
+  },
+  {
+    type: 'Post',
+    version: 1,
+    heavy: false,
+    inputs: { '*': { kind: 'Model' } },
+    outputs: { model: { kind: 'Model' } },
+    paramsSchema: anyParams,
+  },
 ];

@@ -29,7 +29,10 @@ export const dpTrainLmParallel = async (o: ParallelDpTrainOptions): Promise<DpTr
       const batch = nextBatch();
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const { grads: sums, loss } = await pool.clippedSum(batch, {
-        clip: o.clip, pad: o.pad, physicalBatch: o.physicalBatch ?? Math.max(1, batch.length), method: o.method ?? 'vectorised',
+        clip: o.clip,
+        pad: o.pad,
+        physicalBatch: o.physicalBatch ?? Math.max(1, batch.length),
+        method: o.method ?? 'vectorised',
       });
       const grads = noisyMean(o.model, sums, { sigma: o.sigma, clip: o.clip, noise: source, expectedBatch });
       optimizer.step(o.model.params, grads, lr);

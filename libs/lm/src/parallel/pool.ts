@@ -75,7 +75,11 @@ export class ReplicaPool {
   private readonly shapes: Map<string, number[]>;
   private readonly extras: Map<string, tf.Variable>;
 
-  private constructor(readonly threads: number, private readonly replicas: Replica[], private readonly o: ReplicaPoolOptions) {
+  private constructor(
+    readonly threads: number,
+    private readonly replicas: Replica[],
+    private readonly o: ReplicaPoolOptions,
+  ) {
     this.extras = o.extras ?? new Map();
     this.shapes = new Map([...o.model.params, ...this.extras].map(([n, v]) => [n, v.shape]));
     this.stale = replicas.map(() => false);
@@ -122,7 +126,12 @@ export class ReplicaPool {
    * Results of every piece, in piece order: each worker is sent its next piece when it returns one, and the
    * leader computes a piece itself whenever none of the workers' replies is waiting.
    */
-  private async deal<P, R>(pieces: P[], own: (piece: P) => R, request: (piece: P) => Request, unpack: (reply: FromWorker) => R): Promise<R[]> {
+  private async deal<P, R>(
+    pieces: P[],
+    own: (piece: P) => R,
+    request: (piece: P) => Request,
+    unpack: (reply: FromWorker) => R,
+  ): Promise<R[]> {
     const results = new Array<R>(pieces.length);
     let next = 0;
     let failure: unknown;
@@ -169,9 +178,16 @@ export class ReplicaPool {
    * What gradientStep computes, across the replicas: Σ over micro-batches of ∇loss / microBatches.length, and
    * the mean loss. `targetsFor` gives a piece's precomputed teacher outputs (precomputed-kd losses).
    */
-  async gradients(microBatches: Batch[], targetsFor?: (shard: Batch) => ShardTargets): Promise<{ grads: Map<string, tf.Tensor>; loss: number }> {
+  async gradients(
+    microBatches: Batch[],
+    targetsFor?: (shard: Batch) => ShardTargets,
+  ): Promise<{ grads: Map<string, tf.Tensor>; loss: number }> {
     const pieces: ShardWork[] = microBatches.flatMap((micro) =>
-      this.piecesOf(micro).map((shard) => ({ ...workOf(shard, micro, this.o.loss), ...(targetsFor ? { targets: targetsFor(shard) } : {}) })));
+      this.piecesOf(micro).map((shard) => ({
+        ...workOf(shard, micro, this.o.loss),
+        ...(targetsFor ? { targets: targetsFor(shard) } : {}),
+      })),
+    );
     const scale = 1 / microBatches.length;
     const results = await this.deal<ShardWork, { grads: Map<string, tf.Tensor> | ArrayMap; loss: number }>(
       pieces,
@@ -187,7 +203,8 @@ export class ReplicaPool {
 
   /** Σ_i c_i g_i over a logical batch, per-example clipping on each piece; norms in the batch's order. */
   async clippedSum(
-    batch: Batch, o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
+    batch: Batch,
+    o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
   ): Promise<{ grads: Map<string, tf.Tensor>; norms: number[]; loss: number }> {
     // Pieces no larger than physicalBatch (the memory bound), at least two per replica.
     const pieces = this.piecesOf(batch).flatMap((piece) => chunk(piece, Math.max(1, o.physicalBatch)));
@@ -200,31 +217,51 @@ export class ReplicaPool {
         return reply;
       },
     );
-    return { grads: this.sumInOrder(results.map((r) => r.grads)), norms: results.flatMap((r) => r.norms), loss: results.reduce((sum, r) => sum + r.loss, 0) };
+    return {
+      grads: this.sumInOrder(results.map((r) => r.grads)),
+      norms: results.flatMap((r) => r.norms),
+      loss: results.reduce((sum, r) => sum + r.loss, 0),
+    };
   }
 
   /** The mean next-token CE of each batch (evaluation), the batches dealt across the replicas. */
   batchLosses(batches: Batch[], pad: number): Promise<number[]> {
-    return this.deal(batches, (b) => batchLosses(this.o.model, [b], pad)[0]!, (b) => ({ type: 'nll', batches: [b], pad }),
-      (r) => (r.type === 'nll' ? r.losses[0]! : Number.NaN));
+    return this.deal(
+      batches,
+      (b) => batchLosses(this.o.model, [b], pad)[0]!,
+      (b) => ({ type: 'nll', batches: [b], pad }),
+      (r) => (r.type === 'nll' ? r.losses[0]! : Number.NaN),
+    );
   }
 
   /** Each window's summed NLL, per batch of windows (perplexityOnPool), the batches dealt across the replicas. */
   windowNllSums(batches: number[][][]): Promise<number[][]> {
-    return this.deal(batches, (b) => windowNllSums(this.o.model, b), (b) => ({ type: 'windowNll', batches: [b] }),
-      (r) => (r.type === 'windowNll' ? r.sums[0]! : []));
+    return this.deal(
+      batches,
+      (b) => windowNllSums(this.o.model, b),
+      (b) => ({ type: 'windowNll', batches: [b] }),
+      (r) => (r.type === 'windowNll' ? r.sums[0]! : []),
+    );
   }
 
   /** softLabelBatch of each batch, the batches dealt across the replicas (results in the batches' order). */
   softLabels(batches: number[][][], k: number): Promise<Array<{ values: Float32Array; indices?: Int32Array }>> {
-    return this.deal(batches, (b) => softLabelBatch(this.o.model, b, k), (b) => ({ type: 'softLabels', batches: [b], k }),
-      (r) => (r.type === 'softLabels' ? r.results[0]! : { values: new Float32Array(0) }));
+    return this.deal(
+      batches,
+      (b) => softLabelBatch(this.o.model, b, k),
+      (b) => ({ type: 'softLabels', batches: [b], k }),
+      (r) => (r.type === 'softLabels' ? r.results[0]! : { values: new Float32Array(0) }),
+    );
   }
 
   /** hiddenBatch of each batch, the batches dealt across the replicas (results in the batches' order). */
   hidden(batches: number[][][], layers: number[]): Promise<Float32Array[][]> {
-    return this.deal(batches, (b) => hiddenBatch(this.o.model, b, layers), (b) => ({ type: 'hidden', batches: [b], layers }),
-      (r) => (r.type === 'hidden' ? r.results[0]! : []));
+    return this.deal(
+      batches,
+      (b) => hiddenBatch(this.o.model, b, layers),
+      (b) => ({ type: 'hidden', batches: [b], layers }),
+      (r) => (r.type === 'hidden' ? r.results[0]! : []),
+    );
   }
 
   /**
@@ -235,7 +272,9 @@ export class ReplicaPool {
   async generate(prompts: number[][], options: Omit<GenerateOptions, 'rng'>): Promise<number[][]> {
     const parts = splitEvenly(prompts, this.threads);
     const seed = options.seed ?? 0;
-    const replies = parts.slice(1).map((part, i) => this.send(i, { type: 'generate', prompts: part, options: { ...options, seed: seed + i + 1 } }));
+    const replies = parts
+      .slice(1)
+      .map((part, i) => this.send(i, { type: 'generate', prompts: part, options: { ...options, seed: seed + i + 1 } }));
     const own = generate(this.o.model, parts[0]!, { ...options, seed });
     const rest = await Promise.all(replies);
     return [...own, ...rest.flatMap((r) => (r.type === 'generate' ? r.continuations : []))];

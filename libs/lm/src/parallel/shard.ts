@@ -41,9 +41,11 @@ export const klDenominator = (batch: Batch, spec: Extract<ShardLossSpec, { kind:
 
 /** The micro-batch normalisers a shard needs (computed by the leader on the whole micro-batch). */
 export const workOf = (shard: Batch, micro: Batch, spec: ShardLossSpec): Omit<ShardWork, 'targets'> => {
-  const maskPad = spec.kind === 'precomputed-kd' ? spec.maskPad ?? true : true;
+  const maskPad = spec.kind === 'precomputed-kd' ? (spec.maskPad ?? true) : true;
   return {
-    shard, batch: micro.length, ceCount: countTargets(micro, spec.pad, maskPad),
+    shard,
+    batch: micro.length,
+    ceCount: countTargets(micro, spec.pad, maskPad),
     ...(spec.kind === 'precomputed-kd' ? { klDenominator: klDenominator(micro, spec) } : {}),
   };
 };
@@ -57,7 +59,10 @@ const ceShardLoss = (model: LanguageModel, work: ShardWork, pad: number): tf.Sca
 };
 
 const kdShardLoss = (
-  model: LanguageModel, extras: Map<string, tf.Variable>, work: ShardWork, spec: Extract<ShardLossSpec, { kind: 'precomputed-kd' }>,
+  model: LanguageModel,
+  extras: Map<string, tf.Variable>,
+  work: ShardWork,
+  spec: Extract<ShardLossSpec, { kind: 'precomputed-kd' }>,
 ): tf.Scalar => {
   const maskPad = spec.maskPad ?? true;
   const localKl = klDenominator(work.shard, spec);
@@ -78,7 +83,11 @@ export const shardLoss = (spec: ShardLossSpec, model: LanguageModel, extras: Map
  * the loss does not reach gets no entry (as gradientStep).
  */
 export const shardGradients = (
-  spec: ShardLossSpec, model: LanguageModel, extras: Map<string, tf.Variable>, work: ShardWork[], scale: number,
+  spec: ShardLossSpec,
+  model: LanguageModel,
+  extras: Map<string, tf.Variable>,
+  work: ShardWork[],
+  scale: number,
 ): { grads: Map<string, tf.Tensor>; loss: number } => {
   const trainables = new Map([...model.params, ...extras]);
   const names = [...trainables.keys()];
@@ -104,7 +113,9 @@ export const shardGradients = (
 
 /** Per-example clipped gradients summed over a shard (clipping stays local: it needs only each example's own gradient). */
 export const shardClippedSum = (
-  model: LanguageModel, shard: Batch, o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
+  model: LanguageModel,
+  shard: Batch,
+  o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
 ): { grads: Map<string, tf.Tensor>; norms: number[]; loss: number } => {
   const grads = new Map<string, tf.Tensor>();
   const norms: number[] = [];
@@ -124,7 +135,12 @@ export const shardClippedSum = (
 
 /** Mean next-token CE of each batch (the evaluation loss), as numbers. */
 export const batchLosses = (model: LanguageModel, batches: Batch[], pad: number): number[] =>
-  batches.map((batch) => tf.tidy(() => ceShardLoss(model, { shard: batch, batch: batch.length, ceCount: Math.max(countTargets(batch, pad), 1e-12) }, pad).dataSync()[0]!));
+  batches.map((batch) =>
+    tf.tidy(
+      () =>
+        ceShardLoss(model, { shard: batch, batch: batch.length, ceCount: Math.max(countTargets(batch, pad), 1e-12) }, pad).dataSync()[0]!,
+    ),
+  );
 
 /** Tensors to flat arrays (copies: a wasm read may be a view on the whole heap, which a postMessage would clone). */
 export const toArrays = (tensors: Map<string, tf.Tensor>): ArrayMap => {

@@ -11,7 +11,10 @@ export const softLabelBatch = (model: LanguageModel, batch: number[][], k: numbe
     const top = tf.topk(p, k);
     return [top.values, top.indices];
   });
-  const out = { values: (values!.dataSync() as Float32Array).slice(), ...(indices ? { indices: (indices.dataSync() as Int32Array).slice() } : {}) };
+  const out = {
+    values: (values!.dataSync() as Float32Array).slice(),
+    ...(indices ? { indices: (indices.dataSync() as Int32Array).slice() } : {}),
+  };
   tf.dispose(indices ? [values!, indices] : [values!]);
   return out;
 };

@@ -13,9 +13,11 @@ export const workerScript = (): Promise<string> => {
   const forced = process.env.DPKD_LM_WORKER;
   if (forced) return Promise.resolve(forced);
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [join(here, 'lm-worker.js'), join(here, '..', 'lm-worker.js')]) if (existsSync(candidate)) return Promise.resolve(candidate);
+  for (const candidate of [join(here, 'lm-worker.js'), join(here, '..', 'lm-worker.js')])
+    if (existsSync(candidate)) return Promise.resolve(candidate);
   const source = join(here, 'worker.ts');
-  if (!existsSync(source)) throw new Error(`the lm worker script is missing: build it (npm run build writes dist/lm-worker.js) or set DPKD_LM_WORKER`);
+  if (!existsSync(source))
+    throw new Error(`the lm worker script is missing: build it (npm run build writes dist/lm-worker.js) or set DPKD_LM_WORKER`);
   return (built ??= bundleFromSource(source));
 };
 
@@ -23,13 +25,21 @@ const bundleFromSource = async (source: string): Promise<string> => {
   const root = join(dirname(source), '..', '..', '..', '..');
   const { build } = await import('esbuild');
   const result = await build({
-    entryPoints: [source], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false, logLevel: 'warning',
-    plugins: [{
-      name: 'external-packages',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@dpkd/') ? undefined : { path: a.path, external: true }));
+    entryPoints: [source],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    write: false,
+    logLevel: 'warning',
+    plugins: [
+      {
+        name: 'external-packages',
+        setup(b) {
+          b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@dpkd/') ? undefined : { path: a.path, external: true }));
+        },
       },
-    }],
+    ],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   const dir = join(root, 'node_modules', '.cache', 'dpkd');

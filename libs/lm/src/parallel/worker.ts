@@ -68,5 +68,7 @@ const handle = async (m: ToWorker): Promise<void> => {
 // One message at a time, in order (the leader sends the next only after this one's reply).
 let queue = Promise.resolve();
 port.on('message', (m: ToWorker) => {
-  queue = queue.then(() => handle(m)).catch((error: Error) => reply({ type: 'error', id: 'id' in m ? m.id : undefined, message: error.stack ?? error.message }));
+  queue = queue
+    .then(() => handle(m))
+    .catch((error: Error) => reply({ type: 'error', id: 'id' in m ? m.id : undefined, message: error.stack ?? error.message }));
 });
