@@ -37,6 +37,8 @@ const commands: string[][] = [
   ['ledger', 'rebuild'],
   ['exec', '0'.repeat(64)],
   ['zoo', 'export', graph, 't0', 'some-model'],
+  ['ui', '--port', '0'],
+  ['worker', '--queue', 'redis://127.0.0.1:1'],
 ];
 
 describe('--store naming a file', () => {
