@@ -7,21 +7,12 @@ import { h } from 'preact';
 import htm from 'htm';
 import { href, useJson, type Route } from './api';
 import { eps, num, sci, seconds, time } from './format';
+// The API's own types (type-only: erased from the browser bundle), so the page and the server cannot drift.
+import type { GraphFile } from '../api/graphs';
+import type { DagNode } from '../api/runs';
 
 const html = htm.bind(h);
 
-interface DagNode {
-  id: string;
-  type: string;
-  key: string;
-  status: string;
-  deps: string[];
-  why?: string[];
-  seconds?: number;
-  error?: string;
-  epsilon?: Record<string, number | null>;
-  axes?: Array<Record<string, unknown>>;
-}
 interface Dag {
   nodes: DagNode[];
   sweep: Record<string, unknown[]>;
@@ -35,10 +26,6 @@ interface RunItem {
   graph: { name: string };
   status: string;
   startedAt: string;
-}
-interface GraphItem {
-  id: number;
-  file: string;
 }
 
 const STATUSES = ['cached', 'ran', 'failed', 'to-run', 'running'];
@@ -212,7 +199,7 @@ function NodePanel(props: { path: string; tick: number }) {
 export function GraphPage(props: { route: Route; tick: number }) {
   const q = props.route.query;
   const runs = useJson<RunItem[]>('/api/runs', props.tick);
-  const graphs = useJson<GraphItem[]>('/api/graphs');
+  const graphs = useJson<GraphFile[]>('/api/graphs');
   const graphId = q.get('graph') ?? undefined;
   const runId = graphId === undefined ? (q.get('run') ?? runs.data?.[0]?.id) : undefined;
   const fallbackGraph = runId === undefined && runs.data?.length === 0 ? graphs.data?.[0]?.id : undefined;

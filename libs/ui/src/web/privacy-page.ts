@@ -6,50 +6,10 @@ import htm from 'htm';
 import { href, useJson, type Route } from './api';
 import { StepLine } from './charts';
 import { eps, sci, time } from './format';
+// The API's own types (type-only: erased from the browser bundle), so the page and the server cannot drift.
+import type { PrivacyView as View, UnitView as Unit } from '../api/privacy';
 
 const html = htm.bind(h);
-
-interface Entry {
-  seq: number;
-  at: string;
-  node: string;
-  type: string;
-  key: string;
-  run: string;
-  graph: string;
-  split: string;
-  event: string;
-  mechanism: boolean;
-  outcome: string;
-  gaps: string[];
-  epsilon: number | null;
-}
-interface Planned {
-  graph: string;
-  file: string;
-  epsilon: number | null;
-  budget?: { epsilon: number; delta: number; name: string };
-  withinBudget: boolean;
-  toRun: Array<{ node: string; key: string; event: string; gaps: string[] }>;
-  ledgerAfter: number | null;
-  refusals: Array<{ reason: string; nodes: string[] }>;
-}
-interface Unit {
-  unit: string;
-  epsilon: number | null;
-  delta: number;
-  accountant: string;
-  mechanisms: number;
-  budget?: { epsilon: number; delta: number; name: string; run: string };
-  gaps: string[];
-  entries: Entry[];
-  planned: Planned[];
-}
-interface View {
-  damaged?: string;
-  accountant: string;
-  units: Unit[];
-}
 
 function UnitCard(props: { u: Unit; highlight?: number }) {
   const u = props.u;
