@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { defaultUnitDelta, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
 import { validateGraph } from '@dpkd/graph';
 import { SELECTION_GAP } from '@dpkd/nodes';
-import { cli, dpTeacher, expandGraph, imdb, plan, pretrain, publicMix } from './helpers';
+import { cli, cliBinary, dpTeacher, expandGraph, imdb, plan, pretrain, publicMix } from './helpers';
 
 const IMDB_DOCUMENTS = 49_580;
 const unitDelta = defaultUnitDelta(IMDB_DOCUMENTS);
@@ -29,7 +29,7 @@ describe('attack 1: δ bypass through a tiny Dataset node', () => {
   }, 120_000);
 
   test('through the real CLI: `dpkd plan` exits 3 with the tiny node', () => {
-    const r = cli(['plan'], withTiny);
+    const r = cliBinary(['plan'], withTiny); // the bundled binary, as a user runs it
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/imdb: ε=2\.\d+ at δ=2\.02e-6 \(default 1\/\(10·N\), N = 49580/);
   }, 120_000);
@@ -43,15 +43,15 @@ describe('attack 1: δ bypass through a tiny Dataset node', () => {
       }),
     ]);
     for (const command of ['validate', 'plan']) {
-      const r = cli([command], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
+      const r = await cli([command], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: 1e-4 } } } });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/budgets\/imdb\/delta.*not below 1\/N/);
     }
-    expect(cli(['validate'], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: '1/n' } } } }).code).toBe(2);
+    expect((await cli(['validate'], { ...refused, privacy: { budgets: { imdb: { epsilon: 8, delta: '1/n' } } } })).code).toBe(2);
   }, 120_000);
 
-  test('a node cannot pick its own δ (DPFineTune has no delta param any more): attack 6 of the old list', () => {
-    expect(cli(['validate'], { ...refused, nodes: { ...refused.nodes, teacher: dpTeacher({ delta: 0.2 }) } }).code).toBe(2);
+  test('a node cannot pick its own δ (DPFineTune has no delta param any more): attack 6 of the old list', async () => {
+    expect((await cli(['validate'], { ...refused, nodes: { ...refused.nodes, teacher: dpTeacher({ delta: 0.2 }) } })).code).toBe(2);
   });
 
   test("a budget's δ is in the key of every DP node of its unit (a teacher calibrated at another δ is never reused)", () => {
@@ -101,7 +101,7 @@ describe('attack 2: predictable and shared noise', () => {
     const seeded = graph({ noise: 'seeded' }, { noise: 'seeded' });
     const p = await plan(seeded);
     expect(p.violations[0]!.refusals![0]!.nodes.sort()).toEqual(['syn', 'teacher']);
-    expect(cli(['plan'], seeded).code).toBe(3);
+    expect((await cli(['plan'], seeded)).code).toBe(3);
     const allowed = await plan(graph({ noise: 'seeded' }, { noise: 'seeded' }, { allowSeededNoise: true }));
     expect(allowed.violations).toEqual([]);
     expect(
@@ -140,7 +140,7 @@ describe('attack 3: a public Dataset over a private corpus', () => {
     expect(p.invalid).toHaveLength(1);
     expect(p.invalid[0]!.message).toMatch(/Dataset nodes imdb \(private\) and leak \(public\) disagree about imdb/);
     for (const command of ['validate', 'plan']) {
-      const r = cli([command], graph);
+      const r = await cli([command], graph);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/imdb \(private\) and leak \(public\)/);
     }
@@ -162,7 +162,7 @@ describe('attack 4: two budgets for one corpus', () => {
     const oneBudget = { ...graph, privacy: { budgets: { imdb: { epsilon: 1 } } } };
     const p = await plan(oneBudget, (g) => void ((g.source.privacy!.budgets as Record<string, unknown>).imdb2 = { epsilon: 100 }));
     expect(p.invalid.map((e) => e.message)).toEqual([expect.stringMatching(twoBudgets)]);
-    for (const command of ['validate', 'plan']) expect(cli([command], graph).code).toBe(2);
+    for (const command of ['validate', 'plan']) expect((await cli([command], graph)).code).toBe(2);
   }, 120_000);
 
   test('a budget named by a Dataset node covers every Dataset of the corpus', async () => {
@@ -185,14 +185,14 @@ describe('attack 5: shuffled batches', () => {
     const p = await plan(graph());
     expect(p.privacy.gaps).toEqual([{ node: 'teacher', unit: 'imdb', split: 'train', note: SHUFFLE_GAP }]);
     expect(p.privacy.datasets.imdb!.events[0]!.gaps).toEqual([SHUFFLE_GAP]);
-    const json = JSON.parse(cli(['plan', '--json'], graph()).stdout);
+    const json = JSON.parse((await cli(['plan', '--json'], graph())).stdout);
     expect(json.privacy.imdb.gaps).toEqual([{ node: 'teacher', unit: 'imdb', split: 'train', note: SHUFFLE_GAP }]);
   }, 120_000);
 
   test('refused under privacy.strict (exit 3), naming the node', async () => {
     const p = await plan(graph({ strict: true }));
     expect(p.violations[0]!.refusals).toEqual([{ reason: 'privacy.strict: gaps under a budget', nodes: ['teacher'] }]);
-    const r = cli(['plan'], graph({ strict: true }));
+    const r = await cli(['plan'], graph({ strict: true }));
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/privacy.strict.*teacher/);
   }, 120_000);

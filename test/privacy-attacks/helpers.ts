@@ -1,24 +1,23 @@
 // Plan-only harness for the privacy attacks: real node implementations, a throw-away store, the engine's
-// planGraph in-process (no training), and the bundled CLI for exit codes.
+// planGraph in-process (no training), and `dpkd` for exit codes: in this process (runDpkd, the code the bin runs,
+// which shares the loaded corpora and the accountant's caches with planGraph) or the bundled binary.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, expect } from 'vitest';
+import { expect, inject } from 'vitest';
 import { defaultSignatures, type ExpandedGraph, validateGraph } from '@dpkd/graph';
 import { makeRegistry, openStore, planGraph, type GraphPlan, type RegisteredNode } from '@dpkd/engine';
 import { nodeImplementations } from '@dpkd/nodes';
+import { dpkd, type DpkdResult } from '../support/dpkd';
 
 export const workspaceRoot = join(import.meta.dirname, '../..');
 
-const scratch: string[] = [];
-afterAll(() => {
-  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+/**
+ * A fresh temp dir under the run's scratch root (test/support/global-setup.ts), removed when the run ends: this
+ * module is shared by several test files (isolate: false), so a per-file cleanup hook here would fire only once.
+ */
 export function scratchDir(prefix = 'dpkd-attack-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratch.push(dir);
-  return dir;
+  return mkdtempSync(join(inject('scratchRoot'), prefix));
 }
 
 export const registry = makeRegistry(
@@ -51,13 +50,27 @@ export async function plan(graph: Record<string, unknown>, tamper?: (expanded: E
   return planGraph(expanded, { store, registry, datasetCache });
 }
 
-/** The bundled CLI on a graph written to a temp file. */
-export function cli(args: string[], graph: Record<string, unknown>): { code: number; stdout: string; stderr: string } {
+/** A graph written to a temp file, and the `dpkd` arguments that check it (a fresh store unless validating). */
+function cliArgs(args: string[], graph: Record<string, unknown>): string[] {
   const dir = scratchDir();
   const file = join(dir, 'graph.json');
   writeFileSync(file, JSON.stringify({ name: 'attack', seed: 1, ...graph }, null, 2));
   const store = args[0] === 'validate' ? [] : ['--store', join(dir, 'store')]; // validate has no store (an unknown option exits 2 too)
-  const r = spawnSync(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...args, file, ...store], {
+  return [...args, file, ...store];
+}
+
+/**
+ * `dpkd` on a graph written to a temp file, in this process: runDpkd, what the bin's main runs
+ * (`process.exitCode = await runDpkd(process.argv)`), its output captured. A new process per call would load
+ * the corpora and calibrate σ again each time.
+ */
+export function cli(args: string[], graph: Record<string, unknown>): Promise<DpkdResult> {
+  return dpkd(cliArgs(args, graph));
+}
+
+/** The bundled binary (dist/dpkd.js) in a child process on a graph written to a temp file. */
+export function cliBinary(args: string[], graph: Record<string, unknown>): DpkdResult {
+  const r = spawnSync(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...cliArgs(args, graph)], {
     cwd: workspaceRoot,
     encoding: 'utf8',
     timeout: 120_000,

@@ -1,6 +1,6 @@
 // Runs `dpkd` in this process (the same runDpkd the bin calls), capturing what it prints, or the bundled
 // binary in a child process.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,38 @@ export function dpkdBinary(args: string[], env: NodeJS.ProcessEnv = {}): DpkdRes
     timeout: 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The bundled `dpkd` in a child process, without blocking this one (so several can run at once). */
+export function dpkdBinaryAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<DpkdResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(workspaceRoot, 'dist/dpkd.js'), ...args], {
+      cwd: workspaceRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** `run` on every item, at most `limit` at a time; the results in the items' order. */
+export async function mapLimited<T, R>(items: T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await run(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 /** A stack trace line, as Node prints them ("    at fn (file:line:col)"). */

@@ -6,8 +6,12 @@
 // --profile: per-kernel time of one non-private and one DP step (tf.profile), largest first, then exits.
 // Data parallelism: forward, train, DP train and KV generation are measured at 1 thread and on `--threads N`
 // replicas (default: every core; the leader plus N-1 worker threads, src/parallel), the two forms alternating
-// so that both see the same background load; each line has its "threads", then one "scaling" line per mode
-// (tokens/s at N threads / at 1). `--threads=1` measures the one-thread forms alone.
+// so that both see the same background load; train and DP train are the real loops (trainLm,
+// dpTrainLmParallel), timed per step from their onStep reports; each line has its "threads", then one
+// "scaling" line per mode (tokens/s at N threads / at 1). `--threads=1` measures the one-thread forms alone.
+// `--scaling`: only the data-parallel train and DP train comparison, with the CPU time per step of each form
+// (process.cpuUsage, every thread: on a loaded machine wall time mostly measures the scheduler, CPU time the
+// work, and CPU at N threads over CPU at 1 is the cost of the parallelism). `--layers=2`: one model only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
@@ -18,20 +22,22 @@ import {
   cryptoSource,
   crossEntropy,
   dpStep,
+  dpTrainLmParallel,
   forward,
   generate,
   gradientStep,
   initBackend,
   type LanguageModel,
-  noisyMean,
   ReplicaPool,
   splitEvenly,
   tf,
+  trainLm,
 } from '@dpkd/lm';
 import { availableParallelism } from 'node:os';
 
 const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
+const scalingOnly = process.argv.includes('--scaling');
 const backend = await initBackend();
 const { loadavg } = await import('node:os');
 const load = () =>
@@ -85,6 +91,40 @@ const time = (iterations: number, run: () => void): number => {
   return median(ms) / 1000;
 };
 
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * Per-step wall and CPU milliseconds of a real training loop at 1 and at N threads, the two runs alternating
+ * `rounds` times; each run's first step (pool start, warm-up) is left out. `run(threads, onStep)` trains.
+ */
+const pairedLoops = async (rounds: number, N: number, run: (threads: number, onStep: () => void) => Promise<unknown>) => {
+  const samples = new Map<number, { wall: number[]; cpu: number[] }>([
+    [1, { wall: [], cpu: [] }],
+    [N, { wall: [], cpu: [] }],
+  ]);
+  for (let r = 0; r < rounds; r++) {
+    for (const threads of [1, N]) {
+      let last: { t: number; c: number } | undefined;
+      await run(threads, () => {
+        const now = { t: performance.now(), c: cpuMs() };
+        if (last) {
+          samples.get(threads)!.wall.push(now.t - last.t);
+          samples.get(threads)!.cpu.push(now.c - last.c);
+        }
+        last = now;
+      });
+    }
+  }
+  const of = (threads: number) => {
+    const { wall, cpu } = samples.get(threads)!;
+    return { seconds: median(wall) / 1000, cpuMs: median(cpu), cores: cpu.reduce((x, y) => x + y, 0) / wall.reduce((x, y) => x + y, 0) };
+  };
+  return { one: of(1), many: of(N) };
+};
+
 // How many cores N busy threads of this process actually get right now (a trivial spin on each): the ceiling of
 // any scaling below. On a shared machine with autogroup scheduling this can be ~1 whatever N is.
 if (maxThreads > 1) {
@@ -133,6 +173,8 @@ const pad = tok.pad;
 const noise = cryptoSource();
 const batch = Array.from({ length: B }, (_, b) => ids.slice(b * T * 3, b * T * 3 + T));
 const results: Record<string, Record<string, number>> = {};
+// The training loops' data: 48 windows, so that a shuffled batch of 16 differs from step to step.
+const corpus = Array.from({ length: 3 * B }, (_, b) => ids.slice(b * T, b * T + T));
 
 const report = (model: string, mode: string, tokens: number, seconds: number, threads = 1, extra: Record<string, number> = {}) => {
   const tokensPerSec = tokens / seconds;
@@ -207,7 +249,8 @@ const profileOf = async (label: string, run: () => void, categories?: Map<string
   }
 };
 
-for (const layers of [2, 4]) {
+const layersFlag = process.argv.find((a) => a.startsWith('--layers='));
+for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))] : [2, 4]) {
   const name = `${layers}L`;
   const model: LanguageModel = createModel({ vocab: tok.vocabSize, ctx: T, layers, d: 128, heads: 4, mlp: 512 }, { seed: 1 });
   const opt = new AdamW();
@@ -240,64 +283,84 @@ for (const layers of [2, 4]) {
   // Forward = the loss forward (reading back all [B*T, V] logits would measure a 33 MB copy instead).
   const forwardOne = () => tf.tidy(() => ceLoss(model, pad)(batch).dataSync());
   const trainOne = () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 });
-  if (N === 1) {
-    report(name, 'forward', B * T, time(iters, forwardOne));
-    report(name, 'train', B * T, time(iters, trainOne));
-  }
-  if (layers === 2) {
-    const unfused = (micro: number[][]) =>
-      crossEntropy(forward(model, tf.tensor2d(micro, undefined, 'int32'), { attention: 'batched' }).logits, micro, pad);
-    report(
-      name,
-      'train-unfused',
-      B * T,
-      time(iters, () => gradientStep(model.params, opt, [batch], unfused, { lr: 1e-4 })),
-    );
+  if (!scalingOnly) {
+    if (N === 1) {
+      report(name, 'forward', B * T, time(iters, forwardOne));
+      report(name, 'train', B * T, time(iters, trainOne));
+    }
+    if (layers === 2) {
+      const unfused = (micro: number[][]) =>
+        crossEntropy(forward(model, tf.tensor2d(micro, undefined, 'int32'), { attention: 'batched' }).logits, micro, pad);
+      report(
+        name,
+        'train-unfused',
+        B * T,
+        time(iters, () => gradientStep(model.params, opt, [batch], unfused, { lr: 1e-4 })),
+      );
+    }
   }
   const dp = (method: 'vectorised' | 'naive') => () =>
     dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad, method });
-  if (N === 1) report(name, 'dp-vectorised', B * T, time(iters, dp('vectorised')));
-  report(name, 'dp-naive', B * T, time(quick ? 1 : 3, dp('naive')));
   const prompts = batch.map((s) => s.slice(0, 1));
   const gen = (kvCache: boolean) => () => generate(model, prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9, kvCache });
-  if (N === 1) report(name, 'generate-kv', B * (T - 1), time(quick ? 1 : 2, gen(true)));
-  report(name, 'generate-nokv', B * (T - 1), time(1, gen(false)));
+  if (!scalingOnly) {
+    if (N === 1) report(name, 'dp-vectorised', B * T, time(iters, dp('vectorised')));
+    report(name, 'dp-naive', B * T, time(quick ? 1 : 3, dp('naive')));
+    if (N === 1) report(name, 'generate-kv', B * (T - 1), time(quick ? 1 : 2, gen(true)));
+    report(name, 'generate-nokv', B * (T - 1), time(1, gen(false)));
+  }
   if (N > 1) {
-    const pool = await ReplicaPool.start({ threads: N, model, loss: { kind: 'ce', pad } });
-    // A one-thread step changes the leader's parameters: the next pool request must carry them.
-    const synced = (run: () => unknown) => () => {
-      run();
-      pool.parametersChanged();
-    };
-    const both = async (mode: string, tokens: number, iterations: number, one: () => unknown, many: () => Promise<unknown>) => {
-      const r = await paired(iterations, one, many);
+    const modes = scalingOnly ? ['train', 'dp-vectorised'] : ['forward', 'train', 'dp-vectorised', 'generate-kv'];
+    const record = (mode: string, tokens: number, r: { one: number; many: number; coresOne: number; coresMany: number }) => {
       report(name, mode, tokens, r.one, 1, { coresUsed: +r.coresOne.toFixed(2) });
       report(name, mode, tokens, r.many, N, { coresUsed: +r.coresMany.toFixed(2) });
     };
-    try {
-      const shards = splitEvenly(batch, N);
-      await both('forward', B * T, iters, forwardOne, () => pool.batchLosses(shards, pad));
-      await both('train', B * T, iters, synced(trainOne), async () => {
-        const { grads } = await pool.gradients([batch]);
-        opt.step(model.params, grads, 1e-4);
-        grads.forEach((g) => g.dispose());
-        pool.parametersChanged();
-      });
-      await both('dp-vectorised', B * T, iters, synced(dp('vectorised')), async () => {
-        const { grads: sums } = await pool.clippedSum(batch, { clip: 1, pad, physicalBatch: B, method: 'vectorised' });
-        const grads = noisyMean(model, sums, { sigma: 1, clip: 1, noise, expectedBatch: B });
-        opt.step(model.params, grads, 1e-4);
-        grads.forEach((g) => g.dispose());
-        pool.parametersChanged();
-      });
-      await both('generate-kv', B * (T - 1), quick ? 1 : 3, gen(true), () =>
-        pool.generate(prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9 }),
-      );
-    } finally {
-      await pool.dispose();
+    // CPU ms per step (every thread of the process): at N threads the excess over one thread is the cost of
+    // the parallelism itself (messages, copies, extra kernels on smaller pieces), measurable even when the
+    // machine is so loaded that the wall-time scaling only measures the scheduler.
+    const loops = async (mode: string, run: (threads: number, onStep: () => void) => Promise<unknown>) => {
+      const r = await pairedLoops(quick ? 2 : 3, N, run);
+      record(mode, B * T, { one: r.one.seconds, many: r.many.seconds, coresOne: r.one.cores, coresMany: r.many.cores });
+      const cpu = { one: Math.round(r.one.cpuMs), many: Math.round(r.many.cpuMs) };
+      console.log(JSON.stringify({ bench: 'lm', model: name, mode, cpuMsPerStep: cpu, cpuRatio: +(cpu.many / cpu.one).toFixed(2) }));
+    };
+    // The real loops: a step of each includes everything the loop does (dealing, reduce, optimiser, noise).
+    const steps = iters + 1;
+    await loops('train', (threads, onStep) =>
+      trainLm({ model, sequences: corpus, pad, steps, batchSize: B, lr: 1e-4, seed: 1, threads, onStep }),
+    );
+    await loops('dp-vectorised', (threads, onStep) =>
+      dpTrainLmParallel({
+        model,
+        sequences: corpus,
+        pad,
+        expectedBatch: B,
+        sampling: 'shuffle',
+        sigma: 1,
+        clip: 1,
+        steps,
+        physicalBatch: B,
+        lr: 1e-4,
+        threads,
+        onStep,
+      }),
+    );
+    if (!scalingOnly) {
+      const pool = await ReplicaPool.start({ threads: N, model, loss: { kind: 'ce', pad } });
+      try {
+        const shards = splitEvenly(batch, N);
+        record('forward', B * T, await paired(iters, forwardOne, () => pool.batchLosses(shards, pad)));
+        record(
+          'generate-kv',
+          B * (T - 1),
+          await paired(quick ? 1 : 3, gen(true), () => pool.generate(prompts, { maxLength: T, seed: 1, topK: 50, topP: 0.9 })),
+        );
+      } finally {
+        await pool.dispose();
+      }
     }
     const r = results[name]!;
-    for (const mode of ['forward', 'train', 'dp-vectorised', 'generate-kv']) {
+    for (const mode of modes) {
       console.log(
         JSON.stringify({ bench: 'lm', model: name, mode, threads: N, scaling: +(r[`${mode}@${N}`]! / r[mode]!).toFixed(2), backend }),
       );
@@ -309,7 +372,7 @@ for (const layers of [2, 4]) {
 
 if (profile) process.exit(0);
 console.log(`\nbackend ${backend}, load average at the end ${load()} (2 cores; shared machine, numbers are noisy)`);
-for (const [name, r] of Object.entries(results)) {
+for (const [name, r] of scalingOnly ? [] : Object.entries(results)) {
   console.log(
     `${name}: forward ${r.forward!.toFixed(0)} tok/s, train ${r.train!.toFixed(0)} tok/s (target >= 2500 for 2L), ` +
       `DP vectorised costs ${(r.train! / r['dp-vectorised']!).toFixed(2)}x a train step (target <= 1.25), naive ${(r.train! / r['dp-naive']!).toFixed(2)}x, ` +

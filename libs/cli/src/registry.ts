@@ -2,12 +2,14 @@
 // engine's test-only types), and the key environment: what every action key covers beyond the graph file.
 // The CLI is the one layer that may import the model, tokenizer and data libs, so it computes the
 // environment here and hands it to @dpkd/graph, which hashes it (action-key.ts) without knowing what it is.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { corpusPins } from '@dpkd/data';
 import { makeRegistry, testNodes, testSignatures, type NodeRegistryApi, type RegisteredNode } from '@dpkd/engine';
 import { defaultSignatures, loadGraphFile, type KeyEnvironment, type LoadResult, type Signature } from '@dpkd/graph';
 import { initBackend, loadedBackendPackage, MODEL_PRESETS, type ModelConfig, tf } from '@dpkd/lm';
-import { modelConfigOf, nodeImplementations } from '@dpkd/nodes';
+import { CARD_FILE, type ModelCard, modelConfigOf, modelsDir, nodeImplementations } from '@dpkd/nodes';
 import { createTokenizer } from '@dpkd/tokenizer';
 import { CliError, ExitCode } from './cli-error';
 
@@ -81,7 +83,6 @@ export function keyEnvironment(): Promise<KeyEnvironment> {
   return environment;
 }
 
-/** The context length of a model preset of libs/lm (validate checks every seqLen against it). */
 /** The shape of a `model` param (a preset or a config), for `plan`'s cost estimate; undefined when it is not one. */
 export const modelShape = (model: unknown): ModelConfig | undefined => {
   try {
@@ -91,6 +92,16 @@ export const modelShape = (model: unknown): ModelConfig | undefined => {
   }
 };
 
+/** The architecture a pinned public checkpoint's card records (models/<name>/card.json), for the estimate. */
+export const publicModelShape = (name: string): ModelConfig | undefined => {
+  try {
+    return (JSON.parse(readFileSync(join(modelsDir(), name, CARD_FILE), 'utf8')) as ModelCard).architecture;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The context length of a model preset of libs/lm (validate checks every seqLen against it). */
 const presetContext = (preset: string): number | undefined =>
   Object.hasOwn(MODEL_PRESETS, preset) ? MODEL_PRESETS[preset as keyof typeof MODEL_PRESETS].ctx : undefined;
 

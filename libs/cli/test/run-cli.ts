@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { inject } from 'vitest';
 
 export const workspaceRoot = join(import.meta.dirname, '../../..');
 const bundle = join(workspaceRoot, 'dist/dpkd.js');
@@ -25,14 +24,10 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const scratchDirs: string[] = [];
-afterAll(() => {
-  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh temp dir (a store, a graph file) removed when the test file's tests are done. */
+/**
+ * A fresh temp dir (a store, a graph file) under the run's scratch root (build-bundle.ts), removed when the run
+ * ends: this module is shared by the test files (isolate: false), so a per-file cleanup hook here would fire once.
+ */
 export function scratchDir(prefix = 'dpkd-cli-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
+  return mkdtempSync(join(inject('scratchRoot'), prefix));
 }

@@ -58,6 +58,12 @@ const lockWaitNotice = (hooks: ActionHooks) => ({
   onWait: (wait: { description: string }) => hooks.notice?.(`waiting: ${wait.description}`),
 });
 
+/**
+ * What a node's log says when its run ends because its signal was aborted (Ctrl-C, a timeout, a stopped worker):
+ * an expected end, so one line, not the stack trace of the abort error, which would read as a crash.
+ */
+export const INTERRUPTED_LINE = '# interrupted (Ctrl-C, a timeout or a stopped worker): the node stopped; nothing was committed';
+
 export class ActionAborted extends Error {
   constructor(readonly key: string) {
     super(`action ${key.slice(0, 12)} was interrupted; nothing was committed`);
@@ -152,7 +158,9 @@ async function performAction(store: Store, registry: NodeRegistryApi, spec: Acti
         }),
       );
     } catch (error) {
-      await log(`# failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      await log(
+        hooks.signal.aborted ? INTERRUPTED_LINE : `# failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
       throw error;
     }
     if (hooks.signal.aborted) throw new ActionAborted(spec.key);

@@ -101,6 +101,8 @@ export interface GraphEstimate {
 export interface EstimateInputs {
   /** The shape of a `model` param (a preset name or a config); undefined when unknown. */
   modelShape(model: unknown): ModelShape | undefined;
+  /** The shape of a pinned public checkpoint (a PublicModel node's `name`), from its card; undefined when unknown. */
+  publicModelShape?(name: string): ModelShape | undefined;
   /** The description of a Dataset node (its train size and corpus), as the privacy plan has it. */
   dataset(node: EngineNode): Promise<DatasetDescription | undefined>;
 }
@@ -116,6 +118,7 @@ export async function estimateGraph(graph: EngineGraph, toRun: ReadonlySet<strin
   const modelOf = (n: EngineNode | undefined, depth = 0): ModelShape | undefined => {
     if (!n || depth > 64) return undefined;
     if (n.params.model !== undefined) return inputs.modelShape(n.params.model);
+    if (n.type === 'PublicModel') return typeof n.params.name === 'string' ? inputs.publicModelShape?.(n.params.name) : undefined;
     for (const port of ['model', 'init', 'teacher']) if (n.inputs[port]) return modelOf(upstream(n, port), depth + 1);
     return undefined;
   };

@@ -1,6 +1,6 @@
 // Executors: in-process (tests, light nodes) and worker processes (`dpkd exec KEY`; heavy nodes).
 import { spawn } from 'node:child_process';
-import { Effect } from 'effect';
+import { Duration, Effect } from 'effect';
 import type { NodeProgress } from '@dpkd/graph';
 import type { Store } from '@dpkd/store';
 import { ActionAborted, runActionLocked, writeSpec, type ActionSpec } from './action';
@@ -56,13 +56,17 @@ export function inProcessExecutor(store: Store, registry: NodeRegistryApi, optio
           (error) => resume(Effect.fail(failed(spec, options.logPath, failureInfo(error)))),
         );
         // On interruption (Ctrl-C, timeout): abort the node and wait for its cleanup (checkpoint saved, scratch
-        // dir removed, nothing committed), but not forever if the node ignores its signal.
-        return Effect.promise(async () => {
-          controller.abort(new ActionAborted(spec.key));
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([running.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-          clearTimeout(timer);
-        });
+        // dir removed, nothing committed), but not forever if the node ignores its signal. `running` cannot reject here.
+        const settled = running.then(
+          () => undefined,
+          () => undefined,
+        );
+        // The wait is made interruptible: this runs as a finalizer (uninterruptible), where a timeout could not stop it.
+        return Effect.sync(() => controller.abort(new ActionAborted(spec.key))).pipe(
+          Effect.zipRight(Effect.interruptible(Effect.promise(() => settled))),
+          Effect.timeout(Duration.millis(graceMs)),
+          Effect.ignore,
+        );
       }),
   };
 }
@@ -102,6 +106,7 @@ function spawnWorker(
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve())); // never rejects: the end of the worker, however it ends
     let stderr = '';
     let buffered = '';
     let cached = false;
@@ -145,17 +150,18 @@ function spawnWorker(
         (error) => resume(Effect.fail(failed(spec, execOptions.logPath, failureInfo(error)))),
       );
     });
-    return Effect.promise(
-      () =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          const kill = setTimeout(() => child.kill('SIGKILL'), options.killGraceMs);
-          child.once('close', () => {
-            clearTimeout(kill);
-            done();
-          });
-          child.kill('SIGTERM');
-        }),
+    // On interruption: SIGTERM (the node saves its checkpoint and stops), SIGKILL if it is still there after the grace.
+    const stop = (signal: NodeJS.Signals) => Effect.sync(() => void child.kill(signal));
+    // Interruptible: this runs as a finalizer (uninterruptible), where the timeout could not stop the wait.
+    const exited = Effect.interruptible(Effect.promise(() => closed));
+    return Effect.suspend(() =>
+      child.exitCode !== null || child.signalCode !== null
+        ? Effect.void
+        : stop('SIGTERM').pipe(
+            Effect.zipRight(exited),
+            Effect.timeout(Duration.millis(options.killGraceMs)),
+            Effect.catchTag('TimeoutException', () => stop('SIGKILL').pipe(Effect.zipRight(exited))),
+          ),
     );
   });
 }

@@ -1,11 +1,11 @@
 // Live layers: the real store, the node registry, executors, run records and progress. Tests build
 // their own from the same pieces (e.g. a recording progress sink, the in-process executor only).
-import { Effect, Layer } from 'effect';
+import { Layer } from 'effect';
 import { Store } from '@dpkd/store';
 import { autoExecutor, inProcessExecutor, workerExecutor, type WorkerOptions } from './executors';
 import { consoleProgress, type ConsoleProgressOptions } from './progress';
 import type { NodeRegistryApi } from './registry';
-import { StoreFailure, messageOf } from './errors';
+import { tryStore } from './errors';
 import { writeRunRecord } from './run-records';
 import { ArtifactStore, Executor, NodeRegistry, Progress, RunRecords, type ProgressApi } from './services';
 
@@ -31,13 +31,7 @@ export function engineLayer(options: EngineLayerOptions) {
     Layer.succeed(ArtifactStore, options.store),
     Layer.succeed(NodeRegistry, options.registry),
     Layer.succeed(Executor, executor),
-    Layer.succeed(RunRecords, {
-      write: (record) =>
-        Effect.tryPromise({
-          try: () => writeRunRecord(options.store, record),
-          catch: (e) => new StoreFailure({ operation: 'write the run record', message: messageOf(e) }),
-        }),
-    }),
+    Layer.succeed(RunRecords, { write: (record) => tryStore('write the run record', () => writeRunRecord(options.store, record)) }),
     Layer.succeed(Progress, progress),
   );
 }

@@ -46,6 +46,8 @@ export interface PlanOptions {
   datasetCache?: Map<string, DatasetDescription>;
   /** The shape of a `model` param (the CLI knows libs/lm's presets): without it the estimate has tokens, no times. */
   modelShape?: (model: unknown) => ModelShape | undefined;
+  /** The shape of a PublicModel's checkpoint by name (the CLI reads its card). */
+  publicModelShape?: (name: string) => ModelShape | undefined;
 }
 
 export async function planGraph(graph: EngineGraph, options: PlanOptions): Promise<GraphPlan> {
@@ -84,6 +86,7 @@ export async function planGraph(graph: EngineGraph, options: PlanOptions): Promi
   const unknownTypes = graph.nodes.filter((n) => !options.registry.get(n.type)).map((n) => ({ node: n.id, type: n.type }));
   const estimate = await estimateGraph(graph, new Set(nodes.filter((n) => n.status === 'to-run').map((n) => n.id)), {
     modelShape: options.modelShape ?? (() => undefined),
+    ...(options.publicModelShape ? { publicModelShape: options.publicModelShape } : {}),
     // Dataset nodes memoise their split per process, so this is the description the privacy plan just built.
     dataset: async (node) =>
       options.registry

@@ -38,6 +38,24 @@ describe('speed', () => {
 });
 
 describe('estimateGraph', () => {
+  test("a PublicModel's shape comes from its card (publicModelShape) and flows downstream; without it there is no time", async () => {
+    const graph = graphOf([
+      node('priv', 'Dataset', { corpus: 'imdb', test: 50 }, {}, false),
+      node('pm', 'PublicModel', { name: 'zoo-big', sha256: 'f'.repeat(64) }, {}, false),
+      node('dp', 'DPFineTune', { epochs: 1, batchSize: 64, seqLen: 64 }, { model: 'pm', data: 'priv' }),
+    ]);
+    const toRun = new Set(['priv', 'pm', 'dp']);
+    const known = await estimateGraph(graph, toRun, {
+      ...inputs,
+      publicModelShape: (name) => (name === 'zoo-big' ? shapes.big : undefined),
+    });
+    const small = await estimateGraph(graph, toRun, { ...inputs, publicModelShape: () => shapes.small });
+    expect(known.nodes[0]!.seconds).toBeGreaterThan(small.nodes[0]!.seconds!);
+    expect(known.nodes[0]!.basis).not.toContain('model size unknown');
+    const unknown = await estimateGraph(graph, toRun, inputs);
+    expect(unknown.nodes[0]!.basis).toContain('model size unknown, no time');
+  });
+
   test('tokens follow the params: steps, one epoch over the corpus, DP steps, and the model flows to downstream nodes', async () => {
     const graph = graphOf([
       node('pub', 'Dataset', { corpus: 'public-mix' }, {}, false),

@@ -2,17 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Effect, Exit, Fiber } from 'effect';
+import { Chunk, Duration, Effect, Exit, Fiber, TestClock, TestContext } from 'effect';
 import { validateGraph } from '@dpkd/graph';
 import { Store } from '@dpkd/store';
 import {
   engineLayer,
+  Executor,
+  inProcessExecutor,
   makeRegistry,
   recordingProgress,
   runGraph,
   testNodes,
   testSignatures,
   type EngineGraph,
+  type ExecutorApi,
+  type NodeRegistryApi,
   type RunOptions,
 } from '../src';
 
@@ -69,3 +73,53 @@ export async function runAndInterrupt(store: Store, graph: EngineGraph, when: (t
   const exit = await Effect.runPromise(Fiber.interrupt(fiber));
   return { exit, events: progress.events };
 }
+
+/**
+ * An executor whose actions take `params.virtualSeconds` on the Effect Clock (the TestClock under test), then
+ * commit through the in-process executor. `threads` records the cores the scheduler gave each node.
+ */
+export function virtualTimeExecutor(store: Store, nodes: NodeRegistryApi = registry) {
+  const inProcess = inProcessExecutor(store, nodes);
+  const threads = new Map<string, number>();
+  const executor: ExecutorApi = {
+    execute: (spec, options) =>
+      Effect.sync(() => threads.set(spec.nodeId, spec.threads ?? 1)).pipe(
+        Effect.zipRight(Effect.sleep(Duration.seconds(Number(spec.params.virtualSeconds ?? 0)))),
+        Effect.zipRight(inProcess.execute(spec, options)),
+      ),
+  };
+  return { executor, threads };
+}
+
+/** runGraph with the virtual-time executor; run it under `onTestClock`. */
+export function runVirtual(
+  store: Store,
+  graph: EngineGraph,
+  options: Partial<RunOptions> = {},
+  executor: ExecutorApi = virtualTimeExecutor(store).executor,
+  nodes: NodeRegistryApi = registry,
+) {
+  const progress = recordingProgress();
+  const layer = engineLayer({ store, registry: nodes, executor: 'in-process', progress });
+  return runGraph(graph, { jobs: 2, ...options }).pipe(
+    Effect.provideService(Executor, executor),
+    Effect.provide(layer),
+    Effect.map((summary) => ({ summary, events: progress.events })),
+  );
+}
+
+/** Runs `program` with the TestClock: Effect time passes only by TestClock.adjust. */
+export const onTestClock = <A, E>(program: Effect.Effect<A, E>) => Effect.runPromise(program.pipe(Effect.provide(TestContext.TestContext)));
+
+/**
+ * Waits until `count` fibers sleep until `deadlineMs` on the TestClock. The wait is on the real clock, because a
+ * run does real I/O (manifests, records) between its sleeps.
+ */
+export const untilSleeping = (deadlineMs: number, count = 1) =>
+  Effect.gen(function* () {
+    const giveUp = Date.now() + 20_000;
+    while (Chunk.toReadonlyArray(yield* TestClock.sleeps()).filter((at) => at === deadlineMs).length < count) {
+      if (Date.now() > giveUp) return yield* Effect.die(new Error(`no ${count} fiber(s) ever slept until ${deadlineMs} ms`));
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)));
+    }
+  });

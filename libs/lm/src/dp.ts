@@ -288,20 +288,37 @@ export const dpGradient = (
   return { grads: noisyMean(model, total, o), loss: logicalBatch.length > 0 ? loss / logicalBatch.length : Number.NaN, norms };
 };
 
+/** One DP step's Gaussian noise as float32 arrays by parameter name. */
+export type StepNoise = Map<string, Float32Array>;
+
 /**
- * (Σ c_i g_i + N(0, σ²C²)) / expectedBatch per parameter, in the model's parameter order (the order of the
- * noise draws). Disposes the sums. The data-parallel loop calls it once, on the leader, on the reduced sums.
+ * The Gaussian noise of one DP step, N(0, σ²C²) per coordinate, drawn parameter by parameter in the model's
+ * order (the order of the draws from the source); empty when σC is 0 or not finite.
+ */
+export const drawNoise = (model: LanguageModel, o: Pick<DpStepOptions, 'sigma' | 'clip' | 'noise'>): StepNoise => {
+  const noiseStd = o.sigma * o.clip;
+  const noise: StepNoise = new Map();
+  if (!(noiseStd > 0 && Number.isFinite(noiseStd))) return noise;
+  for (const [name, p] of model.params) noise.set(name, gaussianNoise(o.noise, p.size, noiseStd));
+  return noise;
+};
+
+/**
+ * (Σ c_i g_i + N(0, σ²C²)) / expectedBatch per parameter, in the model's parameter order. Disposes the sums.
+ * The noise is drawn here unless given (drawNoise: the data-parallel loop draws it on the leader while the
+ * workers finish, once per step, from the same source in the same order).
  */
 export const noisyMean = (
   model: LanguageModel,
   total: Map<string, tf.Tensor>,
   o: Pick<DpStepOptions, 'sigma' | 'clip' | 'noise' | 'expectedBatch'>,
+  drawn: StepNoise = drawNoise(model, o),
 ): Map<string, tf.Tensor> => {
   const grads = new Map<string, tf.Tensor>();
-  const noiseStd = o.sigma * o.clip;
   for (const [name, p] of model.params) {
     const sum = total.get(name);
-    const noise = noiseStd > 0 && Number.isFinite(noiseStd) ? tf.tensor(gaussianNoise(o.noise, p.size, noiseStd), p.shape) : undefined;
+    const values = drawn.get(name);
+    const noise = values ? tf.tensor(values, p.shape) : undefined;
     grads.set(
       name,
       tf.tidy(() => tf.div(tf.add(sum ?? tf.zerosLike(p), noise ?? 0), o.expectedBatch)),
@@ -406,33 +423,77 @@ export const dpLoopPlan = (o: DpLoopOptions, caller: string) => {
   return { q, expectedBatch, total, source, nextBatch };
 };
 
-/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
-export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult => {
-  const { q, expectedBatch, total, source, nextBatch } = dpLoopPlan(o, caller);
-  const optimizer = new AdamW(o.optimizer);
+/** What the DP loop hands the injected step: the batch, its learning rate and what the step needs to privatise it. */
+export interface DpStepInput {
+  batch: Batch;
+  lr: number;
+  optimizer: AdamW;
+  source: RandomSource;
+  expectedBatch: number;
+}
+
+/**
+ * The one DP-SGD loop (dpTrainLm, dpDistillLm, dpTrainLmParallel): stop check, batch sampling, learning rate,
+ * losses and reports. It yields each step's inputs and takes back the step's mean loss, so the caller injects
+ * how the noisy gradient is computed and applied (on this thread, or across replicas) and whether it awaits.
+ */
+export function* dpSteps(o: DpLoopOptions, plan: DpLoopPlan, optimizer: AdamW): Generator<DpStepInput, DpTrainResult, number> {
   const losses: number[] = [];
   let step = 0;
+  for (; step < plan.total; step++) {
+    if (o.shouldStop?.()) break;
+    const batch = plan.nextBatch();
+    const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
+    const loss = yield { batch, lr, optimizer, source: plan.source, expectedBatch: plan.expectedBatch };
+    losses.push(loss);
+    o.onStep?.({ step: step + 1, total: plan.total, loss, batchSize: batch.length });
+  }
+  return { steps: step, q: plan.q, sigma: o.sigma, losses };
+}
+
+export type DpLoopPlan = ReturnType<typeof dpLoopPlan>;
+
+/** Runs dpSteps with a synchronous step; the optimiser is disposed at the end. */
+export const runDpSteps = (o: DpLoopOptions, plan: DpLoopPlan, step: (input: DpStepInput) => number): DpTrainResult => {
+  const optimizer = new AdamW(o.optimizer);
+  const loop = dpSteps(o, plan, optimizer);
   try {
-    for (; step < total; step++) {
-      if (o.shouldStop?.()) break;
-      const batch = nextBatch();
-      const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
-      const { loss } = dpStep(o.model, optimizer, batch, {
-        clip: o.clip,
-        sigma: o.sigma,
-        expectedBatch,
-        physicalBatch: o.physicalBatch,
-        noise: source,
-        lr,
-        pad: o.pad,
-        method: o.method,
-        exampleLoss: o.exampleLoss,
-      });
-      losses.push(loss);
-      o.onStep?.({ step: step + 1, total, loss, batchSize: batch.length });
-    }
+    for (let next = loop.next(); ; next = loop.next(step(next.value))) if (next.done) return next.value;
   } finally {
     optimizer.dispose();
   }
-  return { steps: step, q, sigma: o.sigma, losses };
 };
+
+/** runDpSteps with a step that awaits (the data-parallel one); `ready` prepares the replicas once the optimiser exists. */
+export const runDpStepsAsync = async (
+  o: DpLoopOptions,
+  plan: DpLoopPlan,
+  step: (input: DpStepInput) => Promise<number>,
+  ready: (optimizer: AdamW) => Promise<void> = async () => undefined,
+): Promise<DpTrainResult> => {
+  const optimizer = new AdamW(o.optimizer);
+  const loop = dpSteps(o, plan, optimizer);
+  try {
+    await ready(optimizer);
+    for (let next = loop.next(); ; next = loop.next(await step(next.value))) if (next.done) return next.value;
+  } finally {
+    optimizer.dispose();
+  }
+};
+
+/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
+export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult =>
+  runDpSteps(o, dpLoopPlan(o, caller), ({ batch, lr, optimizer, source, expectedBatch }) => {
+    const { loss } = dpStep(o.model, optimizer, batch, {
+      clip: o.clip,
+      sigma: o.sigma,
+      expectedBatch,
+      physicalBatch: o.physicalBatch,
+      noise: source,
+      lr,
+      pad: o.pad,
+      method: o.method,
+      exampleLoss: o.exampleLoss,
+    });
+    return loss;
+  });

@@ -273,6 +273,10 @@ export const splitAttention = (q: T3, k: T3, v: T3, mask: T2, scale: number): T3
  * underflows, so the value is as accurate as logSumExp. The gradient is (softmax - onehot) · weight,
  * with the one-hot subtraction done as a scatter of N values. In tape mode the logits gradient goes to
  * tape.head like tiedHead's.
+ * The weight gradient hᵀ·G ([d, N] x [N, V]) costs about twice the same-FLOP logits matmul, because XNNPACK
+ * packs its fresh [N, V] right operand on every call. Computing it in row blocks (Σ_b h_bᵀ G_b, 128 or 256
+ * rows each) packs the same 34 MB in pieces and measured no faster (README, Speed); the transposed form
+ * G_bᵀ h_b would need G transposed (8.4 M elements), and matMul's transpose flags leave XNNPACK.
  */
 export const tiedHeadNll = (h: T2, wte: T2, targets: tf.Tensor1D, weights: tf.Tensor1D, tape?: Tape): tf.Scalar => {
   const [n] = h.shape;

@@ -114,3 +114,25 @@ export const clipByGlobalNorm = (grads: Map<string, tf.Tensor>, maxNorm: number)
   }
   return norm;
 };
+
+/**
+ * One optimiser step from a summed gradient: global-norm clipping when clipNorm is finite (it replaces entries
+ * of `grads`), then AdamW. gradientStep, the data-parallel leader and every replica all step through this
+ * function, so that they apply the same ops in the same order.
+ */
+export const applyGradient = (
+  params: Map<string, tf.Variable>,
+  optimizer: AdamW,
+  grads: Map<string, tf.Tensor>,
+  o: { lr: number; clipNorm?: number },
+): void => {
+  if (o.clipNorm !== undefined && Number.isFinite(o.clipNorm)) clipByGlobalNorm(grads, o.clipNorm);
+  optimizer.step(params, grads, o.lr);
+};
+
+/** AdamW options as data another thread can rebuild: undefined when a custom `decays` function is set (a closure cannot cross). */
+export const portableAdamWOptions = (o: AdamWOptions = {}): Omit<AdamWOptions, 'decays'> | undefined => {
+  if (o.decays) return undefined;
+  // Only the keys given: an explicit undefined would override the constructor's defaults.
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Omit<AdamWOptions, 'decays'>;
+};

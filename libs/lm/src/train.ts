@@ -3,7 +3,7 @@ import { nextTokenTargets } from './losses';
 import { forwardHidden, type LanguageModel } from './model';
 import { tiedHeadNll } from './ops';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from './checkpoint';
-import { AdamW, type AdamWOptions, type AdamWState, clipByGlobalNorm, learningRate, type Schedule } from './optim';
+import { AdamW, type AdamWOptions, type AdamWState, applyGradient, learningRate, type Schedule } from './optim';
 import { createRng, restoreRng, type RngState, shuffledIndices } from './rng';
 import { ReplicaPool } from './parallel/pool';
 import type { ShardLossSpec, ShardTargets } from './parallel/protocol';
@@ -58,8 +58,7 @@ export const gradientStep = (
       sum.set(name, scaled);
     }
   }
-  if (options.clipNorm !== undefined && Number.isFinite(options.clipNorm)) clipByGlobalNorm(sum, options.clipNorm);
-  optimizer.step(params, sum, options.lr);
+  applyGradient(params, optimizer, sum, options);
   sum.forEach((g) => g.dispose());
   return loss;
 };
@@ -207,6 +206,8 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
       threads > 1
         ? await ReplicaPool.start({ threads, model: o.model, extras: o.extraParams, loss: o.parallelLoss ?? { kind: 'ce', pad: o.pad } })
         : undefined;
+    // Every replica then steps its own AdamW on the reduced gradient: only gradients cross threads.
+    const replicated = pool ? await pool.replicateOptimizer(o.optimizer, optimizer.exportState()) : false;
     const resumedAt = step;
     let stopped = false;
     while (step < total) {
@@ -220,7 +221,7 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
       const lr = learningRate(o.lr ?? 1e-4, o.schedule ?? { kind: 'constant' }, step);
       const micro = chunk(picked, o.microBatchSize ?? o.batchSize);
       const loss = pool
-        ? await parallelGradientStep(pool, params, optimizer, micro, { lr, clipNorm: o.clipNorm, shardTargets: o.shardTargets })
+        ? await parallelGradientStep(pool, params, optimizer, micro, { lr, clipNorm: o.clipNorm, shardTargets: o.shardTargets, replicated })
         : gradientStep(params, optimizer, micro, lossOf, { lr, clipNorm: o.clipNorm });
       step += 1;
       losses.push(loss);
@@ -235,19 +236,22 @@ export const trainLm = async (o: TrainOptions): Promise<{ steps: number; losses:
   return { steps: step, losses };
 };
 
-/** gradientStep with the gradient computed across a replica pool (the clipping and the optimiser stay on the leader). */
+/**
+ * gradientStep with the gradient computed across a replica pool. With a replicated optimiser every worker
+ * applies the same update to the same reduced gradient; otherwise the workers get the new parameters.
+ */
 const parallelGradientStep = async (
   pool: ReplicaPool,
   params: Map<string, tf.Variable>,
   optimizer: AdamW,
   microBatches: Batch[],
-  options: { lr: number; clipNorm?: number; shardTargets?: (shard: Batch) => ShardTargets },
+  options: { lr: number; clipNorm?: number; shardTargets?: (shard: Batch) => ShardTargets; replicated: boolean },
 ): Promise<number> => {
-  const { grads, loss } = await pool.gradients(microBatches, options.shardTargets);
-  if (options.clipNorm !== undefined && Number.isFinite(options.clipNorm)) clipByGlobalNorm(grads, options.clipNorm);
-  optimizer.step(params, grads, options.lr);
+  const update = { lr: options.lr, clipNorm: options.clipNorm };
+  const { grads, loss } = await pool.gradients(microBatches, options.shardTargets, options.replicated ? update : undefined);
+  applyGradient(params, optimizer, grads, update);
   grads.forEach((g) => g.dispose());
-  pool.parametersChanged();
+  if (!options.replicated) pool.parametersChanged();
   return loss;
 };
 

@@ -71,6 +71,29 @@ describe('fast ops', () => {
     tf.dispose([h, wte, targets, weights, ...ga, ...gb]);
   });
 
+  test('fused head + CE = plain tf.matMul + log-softmax under tf.grad (no customGrad): value, dh, dwte', () => {
+    const [N, V, d] = [24, 13, 5];
+    const h = tf.randomNormal([N, d], 0, 2, 'float32', 3) as tf.Tensor2D;
+    const wte = tf.randomNormal([V, d], 0, 2, 'float32', 4) as tf.Tensor2D;
+    const targets = tf.tensor1d(
+      Array.from({ length: N }, (_, i) => (i * 7) % V),
+      'int32',
+    );
+    const weights = tf.tensor1d(Array.from({ length: N }, (_, i) => (i % 5 === 0 ? 0 : 1 / (1 + (i % 3)))));
+    const plain = (hi: tf.Tensor, wi: tf.Tensor) => {
+      const logp = tf.logSoftmax(tf.matMul(hi, wi, false, true));
+      return tf.neg(tf.sum(tf.mul(tf.sum(tf.mul(logp, tf.oneHot(targets, V)), 1), weights))) as tf.Scalar;
+    };
+    const fused = (hi: tf.Tensor, wi: tf.Tensor) => tiedHeadNll(hi as tf.Tensor2D, wi as tf.Tensor2D, targets, weights);
+    const va = tf.tidy(() => fused(h, wte).dataSync()[0]!);
+    const vb = tf.tidy(() => plain(h, wte).dataSync()[0]!);
+    expect(Math.abs(va - vb) / Math.abs(vb)).toBeLessThan(1e-5);
+    const ga = tf.grads(fused)([h, wte]);
+    const gb = tf.grads(plain)([h, wte]);
+    ga.forEach((g, i) => expect(maxRelDiff(values(g), values(gb[i]!)), `gradient ${i}`).toBeLessThan(1e-5));
+    tf.dispose([h, wte, targets, weights, ...ga, ...gb]);
+  });
+
   test('ceLoss (fused) = crossEntropy(forward().logits): value and gradients', () => {
     const m = createModel(TINY, { seed: 6 });
     const batch = randomBatch(2, 9, PAD, 8);

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
 import { describe, expect, it } from 'vitest';
 import {
+  AdamW,
+  applyGradient,
   ceLoss,
+  chunk,
   createModel,
   createProjection,
   createRng,
@@ -183,6 +186,36 @@ describe('data-parallel training', () => {
     } finally {
       [teacher, one, two].forEach((m) => m.dispose());
       tf.dispose(proj);
+    }
+  });
+
+  it('a replicated optimiser keeps the worker bitwise equal to the leader, with only gradients crossing', async () => {
+    const model = createModel(CONFIG, { seed: 6 });
+    const pool = await ReplicaPool.start({ threads: 2, model, loss: { kind: 'ce', pad: PAD } });
+    const optimizer = new AdamW({ weightDecay: 0.1 });
+    try {
+      expect(await pool.replicateOptimizer({ decays: () => true }, optimizer.exportState())).toBe(false);
+      expect(await pool.replicateOptimizer({ weightDecay: 0.1 }, optimizer.exportState())).toBe(true);
+      const start = paramsOf(model);
+      for (let step = 0; step < 3; step++) {
+        // Uneven micro-batches (7 = 5 + 2) with clipping: the worker sums the same parts in the same order.
+        const update = { lr: 3e-3, clipNorm: 0.5 };
+        const { grads } = await pool.gradients(chunk(windows.slice(step * 7, step * 7 + 7), 5), undefined, update);
+        applyGradient(model.params, optimizer, grads, update);
+        grads.forEach((g) => g.dispose());
+      }
+      // A DP-style step: one final gradient applied everywhere.
+      const { grads } = await pool.clippedSum(windows.slice(0, 6), { clip: 0.5, pad: PAD, physicalBatch: 2, method: 'vectorised' });
+      pool.applyEverywhere(grads, 1e-3);
+      optimizer.step(model.params, grads, 1e-3);
+      grads.forEach((g) => g.dispose());
+      const worker = await pool.workerParameters();
+      for (const [name, values] of paramsOf(model)) expect(worker[name], name).toEqual(values);
+      expect(maxRelDiff(paramsOf(model).get('wte')!, start.get('wte')!)).toBeGreaterThan(1e-3);
+    } finally {
+      optimizer.dispose();
+      await pool.dispose();
+      model.dispose();
     }
   });
 

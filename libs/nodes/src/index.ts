@@ -79,6 +79,7 @@ export {
 } from './soft-labels-file';
 export { readHiddenStates, writeHiddenStates, HIDDEN_STATES_FORMAT, type HiddenStates, type HiddenStatesMeta } from './hidden-states-file';
 export { readCorpusFile, writeCorpusFile, type CorpusRecord, type CorpusMeta } from './corpus-file';
-export { modelConfigOf } from './pretrain';
+export { modelConfigOf, pretrainValidationWindows, validationPerplexity, type ValidationPoint } from './pretrain';
 export type { ModelMeta } from './common';
+export { tokenizerInfo } from './common';
 export type { EvaluationMetrics } from './evaluate';

@@ -1,7 +1,7 @@
 // Pretrain: a GPT-2 style model trained from scratch on a (public) dataset's train split.
 // No privacy(): reading a private dataset here is charged as non-private by the engine, which is right.
 import { readDatasetFile } from '@dpkd/data';
-import { ceLoss, createModel, type ModelConfig, MODEL_PRESETS, type PresetName, presetConfig, trainLm } from '@dpkd/lm';
+import { ceLoss, createModel, type LanguageModel, type ModelConfig, MODEL_PRESETS, type PresetName, presetConfig, trainLm } from '@dpkd/lm';
 import type { PretrainParams, PretrainPorts } from '@dpkd/schema';
 import { backend, encodeStream, inputOf, meanLoss, NodeInputError, saveModelOutput, tokenizer } from './common';
 import { resumableTraining, trainingProgress } from './resumable';
@@ -26,7 +26,15 @@ export function spreadWindows(windows: number[][], count: number): number[][] {
 
 type Params = Required<Omit<PretrainParams, 'steps' | 'seed'>> & Pick<PretrainParams, 'steps'>;
 
-interface ValidationPoint {
+/** The validation windows a Pretrain measures on: `evalWindows` windows of seqLen spread over the validation split. */
+export const pretrainValidationWindows = (validationTexts: string[], p: Pick<Params, 'seqLen' | 'evalWindows'>): number[][] =>
+  spreadWindows(encodeStream(validationTexts, p.seqLen), p.evalWindows);
+
+/** Perplexity of the model on the validation windows (exp of the mean next-token loss). */
+export const validationPerplexity = (model: LanguageModel, windows: number[][]): number =>
+  Math.exp(meanLoss(ceLoss(model, tokenizer().pad), windows));
+
+export interface ValidationPoint {
   step: number;
   tokens: number;
   perplexity: number;
@@ -50,12 +58,9 @@ export const PretrainNode = defineNode<Params, PretrainPorts>({
     );
     if (sequences.length === 0)
       throw new NodeInputError(`Pretrain node ${ctx.id}: the train split has fewer than seqLen (${p.seqLen}) tokens`);
-    const validation = spreadWindows(
-      encodeStream(
-        dataset.splits.validation.map((d) => d.text),
-        p.seqLen,
-      ),
-      p.evalWindows,
+    const validation = pretrainValidationWindows(
+      dataset.splits.validation.map((d) => d.text),
+      p,
     );
     const perEpoch = Math.max(1, Math.floor(sequences.length / p.batchSize));
     const total = p.steps ?? Math.max(1, Math.round(perEpoch * p.epochs));
@@ -71,7 +76,7 @@ export const PretrainNode = defineNode<Params, PretrainPorts>({
       history.push(...((resumable.resumed?.extra.history as ValidationPoint[] | undefined) ?? []));
       const measure = (step: number) => {
         if (validation.length === 0 || history.at(-1)?.step === step) return;
-        history.push({ step, tokens: step * tokensPerStep, perplexity: Math.exp(meanLoss(ceLoss(model, tokenizer().pad), validation)) });
+        history.push({ step, tokens: step * tokensPerStep, perplexity: validationPerplexity(model, validation) });
       };
       const progress = trainingProgress(ctx, {
         tokensPerStep,

@@ -41,6 +41,11 @@ export interface ModelCard {
   lineage: Record<string, unknown>;
   tokensSeen: number;
   steps: number;
+  /**
+   * Set when the model was exported from the saved state of a training still in progress (`--checkpoint`):
+   * the weights after `step` of the `of` steps the node is set to run (the schedule had not finished).
+   */
+  partial?: { step: number; of: number; note: string };
   validationPerplexity?: number;
   validationWindows?: number;
   validationHistory?: Array<{ step: number; tokens: number; perplexity: number }>;

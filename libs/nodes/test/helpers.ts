@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lineage, NodeImplementation, NodeProgress, NodeRunContext } from '@dpkd/graph';
 import { validatorFor } from '@dpkd/schema';
-import { afterAll } from 'vitest';
+import { inject } from 'vitest';
 
 const files: Record<string, string> = {
   Dataset: 'dataset',
@@ -32,16 +31,10 @@ export interface Output {
   meta?: unknown;
 }
 
-// Scratch dirs hold outputs that later tests of the same file read: remove them when the file is done.
-const scratchDirs: string[] = [];
-afterAll(() => {
-  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const scratchDir = (prefix: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-};
+// Scratch dirs hold outputs that later tests of the same file read. They live under the run's scratch root
+// (global-setup.ts), removed when the run ends: this module is shared by the test files (isolate: false), so a
+// per-file cleanup hook here would fire once.
+const scratchDir = (prefix: string): string => mkdtempSync(join(inject('scratchRoot'), prefix));
 
 /** Runs a node with a context built like the engine's (a fresh scratch dir, defaults applied). */
 export async function runNode(

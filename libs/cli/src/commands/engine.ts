@@ -1,12 +1,9 @@
 // `dpkd run | status | cache ls|verify|gc | ledger [verify] | exec`: the engine's commands.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Cause, Effect, Exit, Fiber } from 'effect';
+import { Cause, Effect, Exit, Fiber, Option } from 'effect';
 import { formatDiagnostic } from '@dpkd/graph';
 import {
-  BudgetExceeded,
-  PrivacyDeclarationInvalid,
-  UnknownNodeType,
   checkLedger,
   engineLayer,
   failureInfo,
@@ -26,6 +23,7 @@ import {
   verifyLedger,
   type AccountantName,
   type ExecutorChoice,
+  type RunGraphError,
   type RunSummary,
 } from '@dpkd/engine';
 import { StoreOpenError, type Store } from '@dpkd/store';
@@ -77,6 +75,34 @@ async function changingStore<T>(what: string, fn: () => Promise<T>): Promise<T> 
 }
 const json = (value: unknown) => print(JSON.stringify(value, (_k, v) => (v === Infinity ? null : v)));
 
+/**
+ * `dpkd run`'s refusals and failures as the CliError that says what happened and exits with its code: an over-budget
+ * graph exits 3, an invalid graph or input 2 (a node's own input check with the graph file and its pointer), and
+ * anything else that stopped the run (the plan, the ledger, the store) 1.
+ */
+const refusalsAsCliErrors =
+  (file: string) =>
+  <A, R>(run: Effect.Effect<A, RunGraphError, R>): Effect.Effect<A, CliError, R> => {
+    const stopped = (e: { message: string }) => Effect.fail(new CliError(e.message, ExitCode.failed));
+    return run.pipe(
+      Effect.catchTags({
+        BudgetExceeded: (e) => Effect.fail(new CliError(`privacy budget exceeded, nothing ran: ${e.message}`, ExitCode.budgetExceeded)),
+        UnknownNodeType: (e) => Effect.fail(new CliError(e.message, ExitCode.invalidInput)),
+        PrivacyDeclarationInvalid: (e) =>
+          Effect.fail(new CliError(`invalid privacy declaration, nothing ran:\n${e.message}`, ExitCode.invalidInput)),
+        PlanFailure: stopped,
+        LedgerDamaged: stopped,
+        StoreFailure: stopped,
+      }),
+      // The one error without a tag: InvalidNodeInput, a node's own input check at plan time (@dpkd/graph).
+      Effect.mapError((e) => (e instanceof CliError ? e : (userError(e, file) ?? new CliError(e.message, ExitCode.failed)))),
+    );
+  };
+
+/** A subcommand's option that its parent command also defines (`ledger --json verify` and `ledger verify --json`). */
+const optionOf = <T>(command: Command, name: string): T | undefined =>
+  (command.opts() as Record<string, T | undefined>)[name] ?? (command.parent?.opts() as Record<string, T | undefined> | undefined)?.[name];
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -120,7 +146,7 @@ export function register(program: Command): void {
             ...(accountant ? { accountant } : {}),
             // With a queue the workers' cores bound what runs (each takes what fits), not this machine's.
             ...(queue ? { cores: Infinity } : {}),
-          }).pipe(withQueueExecutor(queue), Effect.provide(layer)),
+          }).pipe(withQueueExecutor(queue), Effect.provide(layer), refusalsAsCliErrors(file)),
         );
         let interrupted = false;
         const onSignal = () => {
@@ -157,16 +183,11 @@ export function register(program: Command): void {
         }
         if (Cause.isInterruptedOnly(exit.cause))
           throw new CliError('interrupted; finished nodes are cached, rerun to continue', ExitCode.interrupted);
-        const error = Cause.squash(exit.cause);
-        if (error instanceof BudgetExceeded) {
-          throw new CliError(`privacy budget exceeded, nothing ran: ${error.message}`, ExitCode.budgetExceeded);
-        }
-        if (error instanceof UnknownNodeType) throw new CliError(error.message, ExitCode.invalidInput);
-        if (error instanceof PrivacyDeclarationInvalid)
-          throw new CliError(`invalid privacy declaration, nothing ran:\n${error.message}`, ExitCode.invalidInput);
-        const user = userError(error, file); // a node's own input check failed at plan time: exit 2 with its pointer
-        if (user) throw user;
-        throw new CliError(error instanceof Error ? error.message : String(error), ExitCode.failed);
+        const failure = Cause.failureOption(exit.cause);
+        if (Option.isSome(failure)) throw failure.value;
+        // A defect (a bug) is reported as the run's failure, as any other error: one line, exit 1.
+        const defect = Cause.squash(exit.cause);
+        throw userError(defect, file) ?? new CliError(defect instanceof Error ? defect.message : String(defect), ExitCode.failed);
       },
     );
 
@@ -302,12 +323,12 @@ export function register(program: Command): void {
     .description('Check the hash chain and recompute cumulative ε; exit 1 on any mismatch')
     .option('--store <dir>', 'store directory')
     .option('--json', 'print JSON')
-    .action(async (opts: { store?: string; json?: boolean }, command: Command) => {
-      const storeDir = opts.store ?? (command.parent?.opts() as { store?: string }).store;
-      const store = await openStoreOrFail(storeDir);
+    .action(async (_opts: unknown, command: Command) => {
+      // The parent `ledger` defines --store and --json too, and commander gives them to it: read both levels.
+      const store = await openStoreOrFail(optionOf<string>(command, 'store'));
       const check = await checkLedger(store);
       const report = await verifyLedger(store);
-      if (opts.json)
+      if (optionOf<boolean>(command, 'json'))
         json({
           ...report,
           ok: report.ok && check.ok,
@@ -338,12 +359,11 @@ export function register(program: Command): void {
     .option('--store <dir>', 'store directory')
     .option('--accountant <name>', 'accountant for the cumulative ε: rdp | pld (default pld)')
     .option('--json', 'print JSON')
-    .action(async (opts: { store?: string; json?: boolean; accountant?: string }, command: Command) => {
-      const storeDir = opts.store ?? (command.parent?.opts() as { store?: string }).store;
-      const store = await openStoreOrFail(storeDir);
-      const accountant = parseAccountant(opts.accountant) ?? 'pld';
+    .action(async (_opts: unknown, command: Command) => {
+      const store = await openStoreOrFail(optionOf<string>(command, 'store'));
+      const accountant = parseAccountant(optionOf<string>(command, 'accountant')) ?? 'pld';
       const result = await changingStore('ledger rebuild', () => rebuildLedger(store, { accountant }));
-      if (opts.json) return json(result);
+      if (optionOf<boolean>(command, 'json')) return json(result);
       if (result.keptAt) print(`the damaged ledger is kept at ${result.keptAt}`);
       print(
         `charged ${result.rebuilt} DP manifest(s) and ${result.salvaged} uncommitted attempt(s) read from the damaged ledger; ${result.alreadyCharged} were already charged`,

@@ -3,7 +3,7 @@ import { formatEps, openStore, planGraph, planJson, renderPlan, resolveStoreDir 
 import { type ExpandedGraph, formatDiagnostic, toDot, toMermaid } from '@dpkd/graph';
 import { type Command, Option } from 'commander';
 import { CliError, ExitCode, userError } from '../cli-error';
-import { loadGraph, modelShape, nodeRegistry } from '../registry';
+import { loadGraph, modelShape, nodeRegistry, publicModelShape } from '../registry';
 
 /** Loads one graph; an invalid one prints its diagnostics (stderr) and exits 2. */
 async function loadOrFail(file: string): Promise<ExpandedGraph> {
@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .action(async (file: string, options: { json?: boolean; store?: string }) => {
       const graph = await loadOrFail(file);
       const store = await openStore(resolveStoreDir(options.store));
-      const plan = await planGraph(graph, { store, registry: nodeRegistry(), modelShape }).catch((error: unknown) => {
+      const plan = await planGraph(graph, { store, registry: nodeRegistry(), modelShape, publicModelShape }).catch((error: unknown) => {
         throw userError(error, file) ?? error;
       });
       process.stdout.write(options.json ? `${JSON.stringify(planJson(plan))}\n` : `${renderPlan(plan).trimEnd()}\n`);

@@ -8,7 +8,7 @@ import { defaultAssetsDir, startUi, type GraphPlanner } from '@dpkd/ui';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, ExitCode, userError } from '../cli-error';
-import { loadGraph, modelShape, nodeRegistry } from '../registry';
+import { loadGraph, modelShape, nodeRegistry, publicModelShape } from '../registry';
 
 const parsePort = (v: string): number => {
   const n = Number(v);
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       const planner: GraphPlanner = async (file) => {
         const loaded = await loadGraph(file);
         if (!loaded.graph) throw new Error(loaded.diagnostics.map(formatDiagnostic).join('\n'));
-        const plan = await planGraph(loaded.graph, { store, registry, modelShape }).catch((error: unknown) => {
+        const plan = await planGraph(loaded.graph, { store, registry, modelShape, publicModelShape }).catch((error: unknown) => {
           throw userError(error, file) ?? error;
         });
         return { graph: loaded.graph, plan };

@@ -3,33 +3,62 @@
 // Refuses a model with any private data or DP mechanism in its lineage: a public model costs no privacy.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
-import { type ActionManifest, openStore, resolveStoreDir } from '@dpkd/engine';
+import { readDatasetFile } from '@dpkd/data';
+import {
+  type ActionManifest,
+  checkpointDir,
+  DPKD_VERSION,
+  type EngineGraph,
+  type EngineNode,
+  openStore,
+  planGraph,
+  resolveStoreDir,
+} from '@dpkd/engine';
 import { formatDiagnostic } from '@dpkd/graph';
-import { decodeSafetensors, encodeSafetensors, parameterCount, type ModelConfig, type StorageDtype } from '@dpkd/lm';
+import {
+  CHECKPOINT_FORMAT,
+  decodeCheckpoint,
+  decodeSafetensors,
+  decodeTrainState,
+  encodeSafetensors,
+  initBackend,
+  type ModelConfig,
+  type NamedArray,
+  parameterCount,
+  parameterShapes,
+  type StorageDtype,
+} from '@dpkd/lm';
 import {
   CARD_FILE,
   DATA_METADATA,
   LINEAGE_METADATA,
   MODEL_FILE,
   type ModelCard,
+  modelConfigOf,
   modelsDir,
+  pretrainValidationWindows,
   publicLineageProblems,
+  TRAIN_STATE_FILE,
+  tokenizerInfo,
   type TrainingData,
+  validationPerplexity,
+  type ValidationPoint,
 } from '@dpkd/nodes';
+import type { PretrainParams } from '@dpkd/schema';
 import { sha256Hex, type Store, writeFileAtomic } from '@dpkd/store';
 import { type Command, Option } from 'commander';
 import { CliError, ExitCode } from '../cli-error';
-import { loadGraph } from '../registry';
+import { loadGraph, nodeRegistry } from '../registry';
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
-/** Every Dataset in the model's ancestry (through the manifests' inputs); fails if an ancestor's manifest is gone. */
-async function trainingData(store: Store, manifest: ActionManifest): Promise<TrainingData[]> {
+/** Every Dataset in the ancestry of the actions `keys` (through the manifests' inputs); fails if an ancestor's manifest is gone. */
+async function trainingData(store: Store, keys: string[]): Promise<TrainingData[]> {
   const data: TrainingData[] = [];
   const seen = new Set<string>();
-  const queue = Object.values(manifest.inputs).map((i) => i.key);
+  const queue = [...keys];
   while (queue.length > 0) {
     const key = queue.shift()!;
     if (seen.has(key)) continue;
@@ -54,6 +83,136 @@ async function trainingData(store: Store, manifest: ActionManifest): Promise<Tra
   return data;
 }
 
+/** What a card and the published file are made of: the finished action's manifest, or a training state. */
+interface ExportSource {
+  tensors: Iterable<[string, NamedArray]>;
+  metadata: Record<string, string>;
+  config: ModelConfig;
+  lineage: Record<string, unknown>;
+  data: TrainingData[];
+  steps: number;
+  tokensSeen: number;
+  validation?: Pick<ModelCard, 'validationPerplexity' | 'validationWindows' | 'validationHistory'>;
+  trainSeconds?: number;
+  partial?: ModelCard['partial'];
+  provenance: { host?: string; backend?: string; lastSessionSeconds?: number; startedAt?: string; dpkdVersion?: string };
+}
+
+/** The model a finished Pretrain committed to the store, with its manifest's facts. */
+async function finishedSource(store: Store, manifest: ActionManifest, nodeId: string): Promise<ExportSource> {
+  const source = manifest.outputs.model;
+  if (!source) throw new CliError(`${nodeId}'s manifest has no model output`, ExitCode.failed);
+  const { tensors, metadata } = decodeSafetensors(new Uint8Array(await readFile(store.objectPath(source.digest))));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a Pretrain manifest's metrics, written by pretrain.ts
+  const m = manifest.metrics as Record<string, any>;
+  const p = manifest.provenance;
+  return {
+    tensors,
+    metadata,
+    config: JSON.parse(metadata.config ?? 'null') as ModelConfig,
+    lineage: manifest.lineage,
+    data: await trainingData(
+      store,
+      Object.values(manifest.inputs).map((i) => i.key),
+    ),
+    steps: Number(m.steps ?? 0),
+    tokensSeen: Number(m.tokens ?? 0),
+    ...(typeof m.validationPerplexity === 'number'
+      ? {
+          validation: {
+            validationPerplexity: m.validationPerplexity,
+            validationWindows: m.validationWindows,
+            validationHistory: m.validationHistory,
+          },
+        }
+      : {}),
+    trainSeconds: typeof m.trainSeconds === 'number' ? m.trainSeconds : undefined,
+    provenance: {
+      host: p.host,
+      backend: typeof p.backend === 'string' ? p.backend : undefined,
+      lastSessionSeconds: p.seconds,
+      startedAt: p.startedAt,
+      dpkdVersion: p.dpkdVersion,
+    },
+  };
+}
+
+/**
+ * The weights of a Pretrain still in progress, from the training state it saved into the store (the state a
+ * rerun resumes from). Its lineage is the plan's (what the engine will record when the node commits), and its
+ * validation perplexity is measured now, on the same windows the node measures on.
+ */
+async function checkpointSource(
+  store: Store,
+  graph: EngineGraph,
+  node: EngineNode,
+  lineage: Record<string, unknown>,
+): Promise<ExportSource> {
+  const file = join(checkpointDir(store, node.key), TRAIN_STATE_FILE);
+  if (!existsSync(file))
+    throw new CliError(
+      `${node.id} (key ${node.key.slice(0, 12)}) has no saved training state in ${store.root}: start it with \`dpkd run\` (same store) and wait for its first save`,
+      ExitCode.failed,
+    );
+  const state = decodeTrainState(new Uint8Array(await readFile(file)));
+  const identity = JSON.parse(String(state.extra.identity ?? '{}')) as { key?: string };
+  if (identity.key !== node.key)
+    throw new CliError(`${file} is the training state of another action (${String(identity.key)})`, ExitCode.failed);
+  const { config, preset } = modelConfigOf(node.params.model as PretrainParams['model']);
+  const tensors = parameterShapes(config).map(([name]): [string, NamedArray] => {
+    const array = state.params.get(name);
+    if (!array) throw new CliError(`${file} has no parameter '${name}'`, ExitCode.failed);
+    return [name, array];
+  });
+  const info = tokenizerInfo();
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    config: JSON.stringify(config),
+    tokenizerName: info.name,
+    tokenizerFingerprint: info.fingerprint,
+    ...(preset ? { preset } : {}),
+  };
+  const keyOf = new Map(graph.nodes.map((n) => [n.id, n.key]));
+  const data = await trainingData(
+    store,
+    node.deps.map((id) => keyOf.get(id)!),
+  );
+  const params = node.params as { seqLen: number; evalWindows: number; batchSize: number };
+  const dataset = await store.getManifest<ActionManifest>(keyOf.get(node.inputs.data!.node)!);
+  const backend = await initBackend();
+  const model = decodeCheckpoint(encodeSafetensors(tensors, metadata)).model;
+  let perplexity: number;
+  let windows: number;
+  try {
+    const texts = readDatasetFile(store.objectPath(dataset!.outputs.dataset!.digest)).splits.validation.map((d) => d.text);
+    const validation = pretrainValidationWindows(texts, params);
+    windows = validation.length;
+    perplexity = validationPerplexity(model, validation);
+  } finally {
+    model.dispose();
+  }
+  const tokensPerStep = params.batchSize * params.seqLen;
+  const history = ((state.extra.history as ValidationPoint[] | undefined) ?? []).filter((h) => h.step < state.step);
+  history.push({ step: state.step, tokens: state.step * tokensPerStep, perplexity });
+  return {
+    tensors,
+    metadata,
+    config,
+    lineage,
+    data,
+    steps: state.step,
+    tokensSeen: state.step * tokensPerStep,
+    validation: { validationPerplexity: perplexity, validationWindows: windows, validationHistory: history },
+    trainSeconds: typeof state.extra.trainSeconds === 'number' ? state.extra.trainSeconds : undefined,
+    partial: {
+      step: state.step,
+      of: state.total,
+      note: `the weights after step ${state.step} of ${state.total}, from the saved state of a training still in progress: its learning-rate schedule had not finished`,
+    },
+    provenance: { host: hostname(), backend, dpkdVersion: DPKD_VERSION },
+  };
+}
+
 export function register(program: Command): void {
   const zoo = program.command('zoo').description('Public pretrained checkpoints (models/<name>/) for the PublicModel node');
   zoo
@@ -65,6 +224,7 @@ export function register(program: Command): void {
     .addOption(new Option('--dtype <dtype>', 'stored precision (f16 halves the size)').choices(['f16', 'f32']).default('f16'))
     .option('--models <dir>', 'models directory (default: $DPKD_MODELS or models/ at the workspace root)')
     .option('--force', 'replace an existing models/<name>/')
+    .option('--checkpoint', 'export the latest saved training state of a Pretrain still in progress (the card says which step)')
     .option('--store <dir>', 'store directory (default: $DPKD_STORE or .dpkd/)')
     .addHelpText('after', '\nExample: DPKD_STORE=~/dpkd-store dpkd zoo export graphs/zoo.json teacher zoo-teacher')
     .action(
@@ -72,7 +232,7 @@ export function register(program: Command): void {
         graphFile: string,
         nodeId: string,
         name: string,
-        opts: { dtype: 'f16' | 'f32'; models?: string; force?: boolean; store?: string },
+        opts: { dtype: 'f16' | 'f32'; models?: string; force?: boolean; store?: string; checkpoint?: boolean },
       ) => {
         if (!NAME.test(name))
           throw new CliError(`model name '${name}' is not allowed: use lower-case letters, digits, '.', '_' and '-' (e.g. zoo-teacher)`);
@@ -88,31 +248,38 @@ export function register(program: Command): void {
         }
         const store = await openStore(resolveStoreDir(opts.store));
         const manifest = await store.getManifest<ActionManifest>(node.key);
-        if (!manifest)
-          throw new CliError(
-            `${nodeId} (key ${node.key.slice(0, 12)}) has not run in ${store.root}: run \`dpkd run ${graphFile}\` first (same store)`,
-            ExitCode.failed,
-          );
-        const data = await trainingData(store, manifest);
-        const problems = publicLineageProblems(data, manifest.lineage);
+        let source: ExportSource;
+        if (opts.checkpoint) {
+          if (manifest)
+            throw new CliError(`${nodeId} has finished (key ${node.key.slice(0, 12)}): export its final model without --checkpoint`);
+          const plan = await planGraph(loaded.graph, { store, registry: nodeRegistry() });
+          source = await checkpointSource(store, loaded.graph, node, plan.privacy.lineage[node.id] ?? {});
+        } else {
+          if (!manifest)
+            throw new CliError(
+              `${nodeId} (key ${node.key.slice(0, 12)}) has not run in ${store.root}: run \`dpkd run ${graphFile}\` first (same store), or export its latest saved state with --checkpoint`,
+              ExitCode.failed,
+            );
+          source = await finishedSource(store, manifest, nodeId);
+        }
+        const problems = publicLineageProblems(source.data, source.lineage);
         if (problems.length > 0) throw new CliError(`refusing to publish ${nodeId} as a public model: ${problems.join('; ')}`);
 
         const target = join(modelsDir(opts.models), name);
         if (existsSync(target) && !opts.force) throw new CliError(`${target} exists: choose another name, or --force to replace it`);
-        const source = manifest.outputs.model;
-        if (!source) throw new CliError(`${nodeId}'s manifest has no model output`, ExitCode.failed);
-        const { tensors, metadata } = decodeSafetensors(new Uint8Array(await readFile(store.objectPath(source.digest))));
-        const config = JSON.parse(metadata.config ?? 'null') as ModelConfig;
         const dtype: StorageDtype = opts.dtype === 'f32' ? 'F32' : 'F16';
         const bytes = encodeSafetensors(
-          tensors,
-          { ...metadata, [LINEAGE_METADATA]: JSON.stringify(manifest.lineage), [DATA_METADATA]: JSON.stringify(data), modelName: name },
+          source.tensors,
+          {
+            ...source.metadata,
+            [LINEAGE_METADATA]: JSON.stringify(source.lineage),
+            [DATA_METADATA]: JSON.stringify(source.data),
+            modelName: name,
+          },
           dtype,
         );
         const sha256 = sha256Hex(bytes);
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a Pretrain manifest's metrics, written by pretrain.ts
-        const m = manifest.metrics as Record<string, any>;
-        const p = manifest.provenance;
+        const p = source.provenance;
         const card: ModelCard = {
           cardFormat: 1,
           name,
@@ -120,37 +287,28 @@ export function register(program: Command): void {
           sha256,
           bytes: bytes.byteLength,
           dtype,
-          architecture: config,
-          parameters: parameterCount(config),
-          tokenizer: { name: metadata.tokenizerName ?? 'unknown', fingerprint: metadata.tokenizerFingerprint ?? 'unknown' },
-          data,
-          lineage: manifest.lineage,
-          tokensSeen: Number(m.tokens ?? 0),
-          steps: Number(m.steps ?? 0),
-          ...(typeof m.validationPerplexity === 'number'
-            ? {
-                validationPerplexity: m.validationPerplexity,
-                validationWindows: m.validationWindows,
-                validationHistory: m.validationHistory,
-              }
-            : {}),
+          architecture: source.config,
+          parameters: parameterCount(source.config),
+          tokenizer: { name: source.metadata.tokenizerName ?? 'unknown', fingerprint: source.metadata.tokenizerFingerprint ?? 'unknown' },
+          data: source.data,
+          lineage: source.lineage,
+          tokensSeen: source.tokensSeen,
+          steps: source.steps,
+          ...(source.partial ? { partial: source.partial } : {}),
+          ...source.validation,
           madeBy: {
             graph: graphFile,
             graphName: loaded.graph.name,
             node: nodeId,
-            actionKey: manifest.key,
-            params: manifest.params,
-            command: `dpkd run ${graphFile}; dpkd zoo export ${graphFile} ${nodeId} ${name} --dtype ${opts.dtype}`,
+            actionKey: node.key,
+            params: node.params,
+            command: `dpkd run ${graphFile}; dpkd zoo export ${graphFile} ${nodeId} ${name} --dtype ${opts.dtype}${opts.checkpoint ? ' --checkpoint' : ''}`,
             dpkdVersion: p.dpkdVersion,
           },
-          wallTime: {
-            trainSeconds: typeof m.trainSeconds === 'number' ? m.trainSeconds : undefined,
-            lastSessionSeconds: p.seconds,
-            startedAt: p.startedAt,
-          },
+          wallTime: { trainSeconds: source.trainSeconds, lastSessionSeconds: p.lastSessionSeconds, startedAt: p.startedAt },
           machine: {
             host: p.host,
-            backend: typeof p.backend === 'string' ? p.backend : undefined,
+            backend: p.backend,
             // The exporting machine's CPU: export runs where the store is, normally the training machine.
             cpu: cpus()[0]?.model,
             cores: cpus().length,

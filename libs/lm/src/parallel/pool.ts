@@ -1,20 +1,22 @@
 // A leader and N-1 replica workers (worker threads, each with its own tfjs + wasm instance: tfjs-backend-wasm
-// is single-threaded in Node, so a second core needs a second instance). The leader keeps the optimiser,
-// the data order and every random draw; per step it cuts each micro-batch into pieces (two per replica) and
-// deals them: a worker gets its next piece when it returns one, the leader computes pieces itself in between.
-// A replica that gets less CPU (a shared machine) thus takes fewer pieces instead of holding the step up. The
-// results are combined in piece order, so a step does not depend on who computed what. After the leader's
-// optimiser step, a worker's next request carries the new parameters, so replicas stay identical.
+// is single-threaded in Node, so a second core needs a second instance). The leader keeps the data order and
+// every random draw. A training step sends each replica one piece (its contiguous share of every micro-batch,
+// or of the DP logical batch): one message each way per step, since every message and every extra
+// forward/backward on a smaller piece costs more than the dealing saved. The parts are reduced in replica
+// order, so a step does not depend on timing. With a replicated optimiser (replicateOptimizer), every replica
+// runs the same AdamW on the same reduced gradient and only gradients cross threads; otherwise a worker's
+// next request carries the leader's new parameters. Evaluation and teacher outputs deal whole batches: a
+// worker gets its next batch when it returns one, so a replica that gets less CPU takes fewer.
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { ClipMethod } from '../dp';
 import { generate, type GenerateOptions } from '../generate';
 import { windowNllSums } from '../perplexity';
 import type { LanguageModel } from '../model';
+import { type AdamWOptions, type AdamWState, portableAdamWOptions } from '../optim';
 import type { Batch } from '../train';
-import type { ArrayMap, ExtraArray, FromWorker, ShardLossSpec, ShardTargets, ShardWork, ToWorker } from './protocol';
-import { batchLosses, shardClippedSum, shardGradients, splitEvenly, toArrays, workOf } from './shard';
-import { chunk } from '../train';
+import type { ArrayMap, ExtraArray, FromWorker, ShardLossSpec, ShardTargets, ShardWork, ToWorker, Update } from './protocol';
+import { batchLosses, buffersOf, shardClippedSum, shardGradients, splitEvenly, sumParts, toArrays, workOf } from './shard';
 import { workerScript } from './worker-script';
 import { hiddenBatch, softLabelBatch } from './teacher-outputs';
 
@@ -38,8 +40,10 @@ class Replica {
     worker.on('message', (m: FromWorker) => {
       const p = this.pending;
       this.pending = undefined;
-      if (m.type === 'error') p?.reject(new Error(`lm worker: ${m.message}`));
-      else p?.resolve(m);
+      if (m.type !== 'error') p?.resolve(m);
+      else if (p) p.reject(new Error(`lm worker: ${m.message}`));
+      // A posted message (no reply) failed: the replica may have diverged, so every later request fails.
+      else this.failure = new Error(`lm worker: ${m.message}`);
     });
     const fail = (error: Error) => {
       this.failure = error;
@@ -50,27 +54,31 @@ class Replica {
     worker.on('exit', (code) => fail(new Error(`lm worker exited (code ${code})`)));
   }
 
-  request(message: ToWorker): Promise<FromWorker> {
+  /** One request, one reply; `transfer` moves those buffers instead of cloning them (the caller gives them up). */
+  request(message: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.postMessage(message);
+      this.worker.postMessage(message, transfer);
     });
+  }
+
+  /** A message without a reply (the worker handles messages in order; its error rejects the next request). */
+  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (!this.failure) this.worker.postMessage(message, transfer);
   }
 }
 
-const sumInto = (total: Map<string, tf.Tensor>, arrays: ArrayMap, shapes: Map<string, number[]>) => {
-  for (const [name, data] of Object.entries(arrays)) {
-    const prev = total.get(name);
-    const next = tf.tidy(() => (prev ? tf.add(prev, tf.tensor(data, shapes.get(name)!)) : tf.tensor(data, shapes.get(name)!)));
-    prev?.dispose();
-    total.set(name, next);
-  }
-};
+const copyArrays = (arrays: ArrayMap): ArrayMap => Object.fromEntries(Object.entries(arrays).map(([k, a]) => [k, a.slice()]));
+
+/** A piece's result on the leader (tensors) or from a worker (arrays). */
+type Part = Map<string, tf.Tensor> | ArrayMap;
 
 export class ReplicaPool {
   private stale: boolean[];
   private paramsCache?: ArrayMap;
+  /** Every worker runs a replica of the leader's optimiser (replicateOptimizer). */
+  private replicated = false;
   private nextId = 0;
   private readonly shapes: Map<string, number[]>;
   private readonly extras: Map<string, tf.Variable>;
@@ -154,73 +162,131 @@ export class ReplicaPool {
     return results;
   }
 
-  /** Pieces of each micro-batch: two per replica (or one per example when smaller), contiguous. */
-  private piecesOf(batch: Batch): Batch[] {
-    return splitEvenly(batch, Math.min(batch.length, 2 * this.threads)).filter((piece) => piece.length > 0);
+  /**
+   * Gives every worker a replica of the leader's AdamW (its options and current state, e.g. after a resume), so
+   * that later steps send only gradients (`gradients(..., update)`, `applyEverywhere`) instead of parameters.
+   * False (nothing changed) when the options hold a `decays` function, which cannot cross a thread.
+   */
+  async replicateOptimizer(options: AdamWOptions | undefined, state: AdamWState): Promise<boolean> {
+    const portable = portableAdamWOptions(options);
+    if (!portable) return false;
+    await Promise.all(this.replicas.map((_, r) => this.send(r, { type: 'optimizer', options: portable, state })));
+    this.replicated = true;
+    return true;
   }
 
-  /** Σ of per-piece gradients in piece order (the arrays of workers' pieces become tensors here). */
-  private sumInOrder(parts: Array<Map<string, tf.Tensor> | ArrayMap>): Map<string, tf.Tensor> {
-    const total = new Map<string, tf.Tensor>();
-    for (const part of parts) {
-      if (part instanceof Map) {
-        for (const [name, g] of part) {
-          const prev = total.get(name);
-          total.set(name, prev ? tf.add(prev, g) : g);
-          if (prev) tf.dispose([prev, g]);
-        }
-      } else sumInto(total, part, this.shapes);
-    }
-    return total;
+  /**
+   * Runs `own` on the leader's piece while each worker computes its own piece (one request each), then
+   * `meanwhile` (leader-only work that overlaps the workers' tails), and returns every result in replica order.
+   */
+  private async onePieceEach<R>(
+    requests: Request[],
+    own: () => R,
+    unpack: (reply: FromWorker) => R,
+    meanwhile?: () => void,
+  ): Promise<{ own: R; workers: R[] }> {
+    const replies = requests.map((request, r) => this.send(r, request));
+    // A rejected reply must not go unhandled while the leader computes.
+    for (const p of replies) p.catch(() => undefined);
+    const mine = own();
+    meanwhile?.();
+    return { own: mine, workers: (await Promise.all(replies)).map(unpack) };
   }
 
   /**
    * What gradientStep computes, across the replicas: Σ over micro-batches of ∇loss / microBatches.length, and
-   * the mean loss. `targetsFor` gives a piece's precomputed teacher outputs (precomputed-kd losses).
+   * the mean loss. Replica r takes the r-th of `threads` contiguous shares of every micro-batch (each share's
+   * loss uses the whole micro-batch's normalisers, workOf). `targetsFor` gives a shard's precomputed teacher
+   * outputs (precomputed-kd losses). With `update` and a replicated optimiser, every worker is sent the other
+   * replicas' parts at once and applies applyGradient(sum, update) itself: the caller must apply the same
+   * update to the returned sum on the leader (train.ts does), and need not call parametersChanged.
    */
   async gradients(
     microBatches: Batch[],
     targetsFor?: (shard: Batch) => ShardTargets,
+    update?: { lr: number; clipNorm?: number },
   ): Promise<{ grads: Map<string, tf.Tensor>; loss: number }> {
-    const pieces: ShardWork[] = microBatches.flatMap((micro) =>
-      this.piecesOf(micro).map((shard) => ({
-        ...workOf(shard, micro, this.o.loss),
-        ...(targetsFor ? { targets: targetsFor(shard) } : {}),
-      })),
-    );
+    const shares = Array.from({ length: this.threads }, (): ShardWork[] => []);
+    for (const micro of microBatches) {
+      splitEvenly(micro, this.threads).forEach((shard, r) => {
+        if (shard.length === 0) return;
+        shares[r]!.push({ ...workOf(shard, micro, this.o.loss), ...(targetsFor ? { targets: targetsFor(shard) } : {}) });
+      });
+    }
     const scale = 1 / microBatches.length;
-    const results = await this.deal<ShardWork, { grads: Map<string, tf.Tensor> | ArrayMap; loss: number }>(
-      pieces,
-      (w) => shardGradients(this.o.loss, this.o.model, this.extras, [w], scale),
-      (w) => ({ type: 'grad', work: [w], scale }),
+    const { own, workers } = await this.onePieceEach<{ grads: Part; loss: number }>(
+      shares.slice(1).map((work) => ({ type: 'grad', work, scale })),
+      () => shardGradients(this.o.loss, this.o.model, this.extras, shares[0]!, scale),
       (reply) => {
         if (reply.type !== 'grad') throw new Error(`lm worker: expected gradients, got ${reply.type}`);
         return reply;
       },
     );
-    return { grads: this.sumInOrder(results.map((r) => r.grads)), loss: results.reduce((sum, r) => sum + r.loss, 0) };
+    const parts = [own, ...workers];
+    if (update && this.replicated) this.sendParts(parts.map((p) => p.grads) as [Map<string, tf.Tensor>, ...ArrayMap[]], update);
+    return {
+      grads: sumParts(
+        parts.map((p) => p.grads),
+        this.shapes,
+      ),
+      loss: parts.reduce((sum, p) => sum + p.loss, 0),
+    };
   }
 
-  /** Σ_i c_i g_i over a logical batch, per-example clipping on each piece; norms in the batch's order. */
+  /**
+   * Sends each worker the parts it lacks for the update (its own is null: it kept it). The leader's part is
+   * read once and transferred to the last worker (copies to the others); the workers' parts go as copies,
+   * since the leader's own sum still reads them.
+   */
+  private sendParts(parts: [Map<string, tf.Tensor>, ...ArrayMap[]], update: Omit<Update, 'parts'>): void {
+    const arrays: ArrayMap[] = [toArrays(parts[0]), ...(parts.slice(1) as ArrayMap[])];
+    const workers = this.replicas.length;
+    this.replicas.forEach((replica, w) => {
+      const r = w + 1; // replica index: 0 is the leader
+      const transferLeader = r === workers;
+      const mine = arrays.map((a, i) => (i === r ? null : i === 0 && transferLeader ? a : copyArrays(a)));
+      replica.post({ type: 'apply', update: { ...update, parts: mine } }, transferLeader ? buffersOf(arrays[0]!) : []);
+    });
+  }
+
+  /** A DP step's final (noisy, normalised) gradient applied by every replicated optimiser at `lr`. */
+  applyEverywhere(grads: Map<string, tf.Tensor>, lr: number): void {
+    if (!this.replicated) throw new Error('ReplicaPool.applyEverywhere: call replicateOptimizer first');
+    const arrays = toArrays(grads);
+    this.replicas.forEach((replica, w) => {
+      const mine = w === this.replicas.length - 1 ? arrays : copyArrays(arrays);
+      replica.post({ type: 'apply', update: { parts: [mine], lr } }, mine === arrays ? buffersOf(arrays) : []);
+    });
+  }
+
+  /**
+   * Σ_i c_i g_i over a logical batch: replica r clips the examples of the r-th contiguous share locally (in
+   * `physicalBatch` chunks); norms in the batch's order. `meanwhile` runs on the leader after its own share,
+   * while the workers finish theirs (the DP loop draws the step's noise there: the draws keep their order).
+   */
   async clippedSum(
     batch: Batch,
     o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
+    meanwhile?: () => void,
   ): Promise<{ grads: Map<string, tf.Tensor>; norms: number[]; loss: number }> {
-    // Pieces no larger than physicalBatch (the memory bound), at least two per replica.
-    const pieces = this.piecesOf(batch).flatMap((piece) => chunk(piece, Math.max(1, o.physicalBatch)));
-    const results = await this.deal<Batch, { grads: Map<string, tf.Tensor> | ArrayMap; norms: number[]; loss: number }>(
-      pieces,
-      (shard) => shardClippedSum(this.o.model, shard, o),
-      (shard) => ({ type: 'clip', shard, ...o }),
+    const shares = splitEvenly(batch, this.threads);
+    const { own, workers } = await this.onePieceEach<{ grads: Part; norms: number[]; loss: number }>(
+      shares.slice(1).map((shard) => ({ type: 'clip', shard, ...o })),
+      () => shardClippedSum(this.o.model, shares[0]!, o),
       (reply) => {
         if (reply.type !== 'clip') throw new Error(`lm worker: expected clipped sums, got ${reply.type}`);
         return reply;
       },
+      meanwhile,
     );
+    const parts = [own, ...workers];
     return {
-      grads: this.sumInOrder(results.map((r) => r.grads)),
-      norms: results.flatMap((r) => r.norms),
-      loss: results.reduce((sum, r) => sum + r.loss, 0),
+      grads: sumParts(
+        parts.map((p) => p.grads),
+        this.shapes,
+      ),
+      norms: parts.flatMap((p) => p.norms),
+      loss: parts.reduce((sum, p) => sum + p.loss, 0),
     };
   }
 
@@ -278,6 +344,13 @@ export class ReplicaPool {
     const own = generate(this.o.model, parts[0]!, { ...options, seed });
     const rest = await Promise.all(replies);
     return [...own, ...rest.flatMap((r) => (r.type === 'generate' ? r.continuations : []))];
+  }
+
+  /** A worker's parameters, for tests: a replicated optimiser must keep them bitwise equal to the leader's. */
+  async workerParameters(r = 0): Promise<ArrayMap> {
+    const reply = await this.replicas[r]!.request({ type: 'params', id: this.nextId++ });
+    if (reply.type !== 'params') throw new Error(`lm worker: expected parameters, got ${reply.type}`);
+    return reply.params;
   }
 
   async dispose(): Promise<void> {

@@ -1,8 +1,10 @@
-// Messages between the leader (the thread that owns the optimiser, the data order and the DP noise) and
-// its replica workers. Everything crosses as plain arrays and Float32Arrays (structured clone).
+// Messages between the leader (the thread that owns the data order, the DP noise and the authoritative
+// optimiser) and its replica workers. Everything crosses as plain arrays and Float32Arrays; gradient arrays
+// are transferred (their buffers move) rather than cloned.
 import type { ModelConfig } from '../config';
 import type { ClipMethod } from '../dp';
 import type { GenerateOptions } from '../generate';
+import type { AdamWOptions, AdamWState } from '../optim';
 
 /** Parameters by name, as flat float32 arrays (shapes are known to both sides from the config). */
 export type ArrayMap = Record<string, Float32Array>;
@@ -49,18 +51,38 @@ export interface ShardWork {
   targets?: ShardTargets;
 }
 
+/**
+ * An optimiser step every replica applies itself (so that only gradients cross threads): the reduced gradient
+ * is the sum of `parts` in this order (null: the replica's own part, kept from its last 'grad' reply), then
+ * global-norm clipping when clipNorm is finite, then AdamW at `lr`. The leader applies the same sum of the same
+ * values with the same ops, so the replicas stay bitwise identical to it.
+ */
+export interface Update {
+  parts: Array<ArrayMap | null>;
+  lr: number;
+  clipNorm?: number;
+}
+
 export type ToWorker =
   | { type: 'init'; backend: string; config: ModelConfig; params: ArrayMap; extra: Record<string, ExtraArray>; loss: ShardLossSpec }
+  /** A replica of the leader's AdamW (its options without a `decays` function, which cannot cross a thread, and its state). */
+  | { type: 'optimizer'; id: number; options: Omit<AdamWOptions, 'decays'>; state: AdamWState }
+  /** No reply: applied before the next request (an error surfaces there). */
+  | { type: 'apply'; update: Update }
   | { type: 'grad'; id: number; params?: ArrayMap; work: ShardWork[]; scale: number }
   | { type: 'clip'; id: number; params?: ArrayMap; shard: number[][]; clip: number; pad: number; physicalBatch: number; method: ClipMethod }
   | { type: 'nll'; id: number; params?: ArrayMap; batches: number[][][]; pad: number }
   | { type: 'windowNll'; id: number; params?: ArrayMap; batches: number[][][] }
   | { type: 'softLabels'; id: number; params?: ArrayMap; batches: number[][][]; k: number }
   | { type: 'hidden'; id: number; params?: ArrayMap; batches: number[][][]; layers: number[] }
-  | { type: 'generate'; id: number; params?: ArrayMap; prompts: number[][]; options: Omit<GenerateOptions, 'rng'> };
+  | { type: 'generate'; id: number; params?: ArrayMap; prompts: number[][]; options: Omit<GenerateOptions, 'rng'> }
+  /** The replica's current trainables (tests check that a replicated optimiser keeps them equal to the leader's). */
+  | { type: 'params'; id: number };
 
 export type FromWorker =
   | { type: 'ready' }
+  | { type: 'optimizer'; id: number }
+  | { type: 'params'; id: number; params: ArrayMap }
   | { type: 'grad'; id: number; grads: ArrayMap; loss: number }
   | { type: 'clip'; id: number; grads: ArrayMap; norms: number[]; loss: number }
   | { type: 'nll'; id: number; losses: number[] }

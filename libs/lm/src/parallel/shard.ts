@@ -142,11 +142,46 @@ export const batchLosses = (model: LanguageModel, batches: Batch[], pad: number)
     ),
   );
 
-/** Tensors to flat arrays (copies: a wasm read may be a view on the whole heap, which a postMessage would clone). */
+/**
+ * A tensor's values in an ArrayBuffer of their own, so that a postMessage can transfer it instead of cloning.
+ * On wasm a read is already a fresh copy of the heap range; another backend (cpu) may hand out its own
+ * storage, and a view on a larger buffer would carry that whole buffer: both are copied.
+ */
+export const ownedArray = (t: tf.Tensor): Float32Array => {
+  const a = t.dataSync() as Float32Array;
+  return tf.getBackend() === 'wasm' && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
+};
+
+/** Tensors to flat arrays, each with a buffer of its own (see ownedArray). */
 export const toArrays = (tensors: Map<string, tf.Tensor>): ArrayMap => {
   const out: ArrayMap = {};
-  for (const [name, t] of tensors) out[name] = (t.dataSync() as Float32Array).slice();
+  for (const [name, t] of tensors) out[name] = ownedArray(t);
   return out;
+};
+
+/** The buffers of arrays to transfer with a postMessage (the sender must not use the arrays afterwards). */
+export const buffersOf = (arrays: ArrayMap): ArrayBuffer[] => Object.values(arrays).map((a) => a.buffer as ArrayBuffer);
+
+/**
+ * Σ of gradient parts in the given order. A Map part's tensors are consumed (the first part's become the sum),
+ * an ArrayMap's arrays become tensors here. The leader and every replica reduce with this one function over the
+ * same values in the same order, so their sums (and hence their optimiser steps) are bitwise equal.
+ */
+export const sumParts = (parts: Array<Map<string, tf.Tensor> | ArrayMap>, shapes: Map<string, number[]>): Map<string, tf.Tensor> => {
+  const total = new Map<string, tf.Tensor>();
+  const entries = (part: Map<string, tf.Tensor> | ArrayMap): Array<[string, () => tf.Tensor]> =>
+    part instanceof Map
+      ? [...part].map(([name, g]) => [name, () => g])
+      : Object.entries(part).map(([name, data]) => [name, () => tf.tensor(data, shapes.get(name)!)]);
+  for (const part of parts) {
+    for (const [name, make] of entries(part)) {
+      const prev = total.get(name);
+      const g = make();
+      total.set(name, prev ? tf.add(prev, g) : g);
+      if (prev) tf.dispose([prev, g]);
+    }
+  }
+  return total;
 };
 
 /** Puts broadcast values into the replica's trainables. */

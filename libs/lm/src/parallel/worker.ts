@@ -8,9 +8,10 @@ import { generate } from '../generate';
 import { windowNllSums } from '../perplexity';
 import { parameterShapes } from '../config';
 import { type LanguageModel, modelFromTensors } from '../model';
-import type { FromWorker, ShardLossSpec, ToWorker } from './protocol';
+import { AdamW, applyGradient } from '../optim';
+import type { FromWorker, ShardLossSpec, ToWorker, Update } from './protocol';
 import { hiddenBatch, softLabelBatch } from './teacher-outputs';
-import { assignArrays, batchLosses, shardClippedSum, shardGradients, toArrays } from './shard';
+import { assignArrays, batchLosses, buffersOf, shardClippedSum, shardGradients, sumParts, toArrays } from './shard';
 
 const port = parentPort;
 if (!port) throw new Error('lm-worker: start me as a worker_threads Worker');
@@ -18,13 +19,32 @@ if (!port) throw new Error('lm-worker: start me as a worker_threads Worker');
 let model: LanguageModel | undefined;
 let extras = new Map<string, tf.Variable>();
 let loss: ShardLossSpec | undefined;
+/** A replica of the leader's optimiser (replicateOptimizer), and this replica's part of the last step's gradient. */
+let optimizer: AdamW | undefined;
+let ownPart: Map<string, tf.Tensor> | undefined;
 
 const trainables = () => new Map([...model!.params, ...extras]);
 
 const reply = (message: FromWorker) => {
-  const buffers: ArrayBuffer[] = [];
-  if ('grads' in message) for (const a of Object.values(message.grads)) buffers.push(a.buffer as ArrayBuffer);
-  port.postMessage(message, buffers);
+  port.postMessage(message, 'grads' in message ? buffersOf(message.grads) : []);
+};
+
+/** Keeps this step's part for the coming update when the optimiser is replicated; frees it otherwise. */
+const keepPart = (grads: Map<string, tf.Tensor>) => {
+  if (ownPart) tf.dispose([...ownPart.values()]);
+  ownPart = optimizer ? grads : undefined;
+  if (!optimizer) tf.dispose([...grads.values()]);
+};
+
+/** The leader's update: the same parts summed in the same order, then the same clipping and AdamW step. */
+const apply = (update: Update) => {
+  if (!optimizer) throw new Error('lm-worker: an update without a replicated optimiser');
+  const shapes = new Map([...trainables()].map(([name, v]) => [name, v.shape]));
+  const parts = update.parts.map((part) => part ?? ownPart ?? new Map<string, tf.Tensor>());
+  ownPart = undefined; // consumed by sumParts
+  const grads = sumParts(parts, shapes);
+  applyGradient(trainables(), optimizer, grads, update);
+  tf.dispose([...grads.values()]);
 };
 
 const handle = async (m: ToWorker): Promise<void> => {
@@ -41,11 +61,20 @@ const handle = async (m: ToWorker): Promise<void> => {
     return;
   }
   if (!model || !loss) throw new Error('lm-worker: not initialised');
+  if (m.type === 'apply') return apply(m.update);
+  if (m.type === 'optimizer') {
+    optimizer?.dispose();
+    optimizer = new AdamW(m.options);
+    optimizer.importState(m.state);
+    reply({ type: 'optimizer', id: m.id });
+    return;
+  }
+  if (m.type === 'params') return reply({ type: 'params', id: m.id, params: toArrays(trainables() as Map<string, tf.Tensor>) });
   if (m.params) assignArrays(trainables(), m.params);
   if (m.type === 'grad') {
     const { grads, loss: value } = shardGradients(loss, model, extras, m.work, m.scale);
     const arrays = toArrays(grads);
-    tf.dispose([...grads.values()]);
+    keepPart(grads);
     reply({ type: 'grad', id: m.id, grads: arrays, loss: value });
   } else if (m.type === 'clip') {
     const { grads, norms, loss: value } = shardClippedSum(model, m.shard, m);
@@ -62,6 +91,9 @@ const handle = async (m: ToWorker): Promise<void> => {
     reply({ type: 'windowNll', id: m.id, sums: m.batches.map((group) => windowNllSums(model!, group)) });
   } else if (m.type === 'generate') {
     reply({ type: 'generate', id: m.id, continuations: generate(model, m.prompts, m.options) });
+  } else {
+    // A leader newer than this bundle (a stale dist/lm-worker.js): fail the request instead of never replying.
+    throw new Error(`lm-worker: unknown message '${(m as { type: string }).type}': rebuild the worker (npm run build)`);
   }
 };
 
