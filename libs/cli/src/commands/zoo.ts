@@ -19,16 +19,17 @@ import {
 import { formatDiagnostic } from '@dpkd/graph';
 import {
   CHECKPOINT_FORMAT,
-  decodeCheckpoint,
   decodeSafetensors,
   decodeTrainState,
   encodeSafetensors,
   initBackend,
+  modelFromTensors,
   type ModelConfig,
   type NamedArray,
   parameterCount,
   parameterShapes,
   type StorageDtype,
+  tf,
 } from '@dpkd/lm';
 import {
   CARD_FILE,
@@ -180,7 +181,7 @@ async function checkpointSource(
   const params = node.params as { seqLen: number; evalWindows: number; batchSize: number };
   const dataset = await store.getManifest<ActionManifest>(keyOf.get(node.inputs.data!.node)!);
   const backend = await initBackend();
-  const model = decodeCheckpoint(encodeSafetensors(tensors, metadata)).model;
+  const model = modelFromTensors(config, new Map(tensors.map(([name, a]) => [name, tf.tensor(a.data, a.shape)])));
   let perplexity: number;
   let windows: number;
   try {
