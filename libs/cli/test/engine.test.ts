@@ -206,7 +206,7 @@ describe('dpkd run / status / cache / ledger', () => {
     for (const line of lines(counter)) expect(line).toMatch(/ charged=true$/);
     const ledger = JSON.parse(runCli(['ledger', '--store', store, '--json']).stdout);
     expect(ledger.records.map((r: { outcome: string }) => r.outcome)).toEqual(['rebuilt', 'started']);
-  });
+  }, 240_000); // ten CLI processes one after another: minutes when the machine is loaded
 
   test('a lock held by a live process: run says who holds it and since when, and one Ctrl-C ends the wait (exit 130)', async () => {
     const { graph, store, counter } = setup({});

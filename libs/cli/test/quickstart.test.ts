@@ -1,4 +1,5 @@
-// End to end: a tiny copy of graphs/quickstart.json (same nodes and wiring, tiny models) through the real
+// End to end: a tiny copy of graphs/quickstart.json (the same nodes and wiring, with tiny Pretrains where the
+// quickstart loads its two zoo models, since those take minutes to run) through the real
 // `dpkd run`, then the result table from `dpkd report`, its ε recomputed from the store, and a cached rerun.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ let rows: Row[];
 let keys: Map<string, string>;
 
 const json = (args: string[]) => {
-  const r = runCli(args);
+  const r = runCli(args, { timeoutMs: 400_000 }); // the whole tiny pipeline: ~2 min idle, far more on a loaded machine
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 };
@@ -47,7 +48,7 @@ beforeAll(() => {
   keys = new Map(
     (json(['plan', fixture, '--json', '--store', store]).nodes as Array<{ id: string; key: string }>).map((n) => [n.id, n.key]),
   );
-}, 170_000);
+}, 900_000);
 
 describe('tiny quickstart, end to end', () => {
   test('every node ran once', () => {

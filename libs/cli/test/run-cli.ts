@@ -13,13 +13,16 @@ export interface CliResult {
 }
 
 /** Runs the bundled `dpkd` with `args` (cwd defaults to the workspace root). */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [bundle, ...args], {
     cwd: options.cwd ?? workspaceRoot,
     env: { ...process.env, ...options.env },
     input: options.input,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: options.timeoutMs ?? 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

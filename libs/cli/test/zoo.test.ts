@@ -85,7 +85,7 @@ describe('dpkd zoo export', () => {
     }
     const manifest = await (await openStore(store)).getManifest<ActionManifest>(card('tiny-pub').madeBy.actionKey);
     trained = (await openStore(store)).objectPath(manifest!.outputs.model!.digest);
-  });
+  }, 120_000);
 
   test('the card records architecture, parameters, tokenizer, public data, tokens, validation perplexity, maker and machine', () => {
     const c = card('tiny-pub');
@@ -187,5 +187,57 @@ describe('dpkd zoo export', () => {
     const r = runCli(['run', g2, '--store', store], { env: { DPKD_MODELS: models } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/ran\s+base/);
+  }, 120_000);
+  test('a Pretrain continued from a published model (init) is published with the chain: data, tokens and where it started', () => {
+    const g3 = join(dir, 'continued.json');
+    const pin = card('tiny-pub').sha256;
+    const tiny = { model: 'tiny', batchSize: 2, seqLen: 32 };
+    const nodes = {
+      ...graphJson().nodes,
+      base: { type: 'PublicModel', params: { name: 'tiny-pub', sha256: pin } },
+      more: { type: 'Pretrain', inputs: { data: 'public', init: 'base' }, params: { ...tiny, steps: 2 } },
+      // A chain inside one store: Pretrain -> Pretrain (the first is pub-model, cached from beforeAll).
+      chained: { type: 'Pretrain', inputs: { data: 'public', init: 'pub-model' }, params: { ...tiny, steps: 2 } },
+      // Public text on top of a model that saw private data: never publishable.
+      laundered: { type: 'Pretrain', inputs: { data: 'public', init: 'priv-model' }, params: { ...tiny, steps: 2 } },
+    };
+    writeFileSync(g3, JSON.stringify({ name: 'continued', seed: 1, nodes }));
+    const run = runCli(['run', g3, '--store', store], { env: { DPKD_MODELS: models } });
+    expect(run.code, run.stderr).toBe(0);
+    const exported = (node: string, name: string) => runCli(['zoo', 'export', g3, node, name, '--store', store, '--models', models]);
+
+    expect(exported('more', 'tiny-more').code).toBe(0);
+    const more = card('tiny-more');
+    expect(more).toMatchObject({ steps: 2, tokensSeen: (3 + 2) * 2 * 32, lineage: {} });
+    expect(more.initializedFrom).toMatchObject({ name: 'tiny-pub', sha256: pin, steps: 3, tokensSeen: 3 * 2 * 32 });
+    expect(more.data).toEqual([expect.objectContaining({ corpus: 'public-mix', private: false })]);
+
+    expect(exported('chained', 'tiny-chained').code).toBe(0);
+    expect(card('tiny-chained')).toMatchObject({ tokensSeen: (3 + 2) * 2 * 32, initializedFrom: { steps: 3, tokensSeen: 3 * 2 * 32 } });
+
+    const refused = exported('laundered', 'tiny-laundered');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to publish laundered as a public model: .*'imdb'/);
+  }, 120_000);
+
+  test("a Pretrain whose params.model is not its init model's architecture fails, naming the fix", () => {
+    const g4 = join(dir, 'continued-wrong.json');
+    const pin = card('tiny-pub').sha256;
+    const nodes = {
+      public: graphJson().nodes.public,
+      base: { type: 'PublicModel', params: { name: 'tiny-pub', sha256: pin } },
+      wider: {
+        type: 'Pretrain',
+        inputs: { data: 'public', init: 'base' },
+        params: { model: { layers: 1, d: 64, heads: 2, mlp: 128, ctx: 64 }, steps: 1, batchSize: 2, seqLen: 32 },
+      },
+    };
+    writeFileSync(g4, JSON.stringify({ name: 'continued-wrong', seed: 1, nodes }));
+    const r = runCli(['run', g4, '--store', store], { env: { DPKD_MODELS: models } });
+    expect(r.code).toBe(2); // invalid input, as at plan time, with the param's JSON pointer
+    expect(r.stderr).toMatch(/\/nodes\/wider\/params\/model: Pretrain node wider: params.model/);
+    expect(r.stderr).toMatch(
+      /params.model \(layers 1, d 64, .*\) is not the architecture of its `init` model \(layers 1, d 32, .*\): set params.model/,
+    );
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { Data, Effect } from 'effect';
+import { Data } from 'effect';
 
 /**
  * What the engine keeps of an error a node's run threw, the same in-process and across the worker boundary
@@ -93,15 +93,8 @@ export class PrivacyDeclarationInvalid extends Data.TaggedError('PrivacyDeclarat
   }
 }
 
-/** The store could not be read or written (disk full, permissions, a corrupt manifest). */
+/** The store could not be read or written (disk full, permissions, a corrupt manifest); see store-service.ts. */
 export class StoreFailure extends Data.TaggedError('StoreFailure')<{ operation: string; message: string }> {}
-
-/**
- * A call of the (Promise-based) store as an Effect whose failure is a StoreFailure naming the operation: a disk
- * that is full or read-only is an error the run reports, not a defect.
- */
-export const tryStore = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, StoreFailure> =>
-  Effect.tryPromise({ try: run, catch: (e) => new StoreFailure({ operation, message: messageOf(e) }) });
 
 /** Plan-time work (describeDataset, privacy()) threw. */
 export class PlanFailure extends Data.TaggedError('PlanFailure')<{ nodeId: string; message: string }> {}

@@ -49,6 +49,9 @@ export async function dropProducer(
   return { node: manifest.provenance?.node ?? '?', key, port, dropped };
 }
 
+/** What checkCachedOutputs found: the fingerprints of the hashed outputs, or the first problem. */
+export type CachedOutputsCheck = { ok: true; fingerprints: Map<string, string> } | { ok: false; problem: ObjectUnavailable };
+
 /**
  * Checks the outputs of a cached action before a run relies on it: outputs the run will read (`hash`) are
  * verified (the fingerprints are returned so that a worker does not hash them again); the others are only
@@ -60,7 +63,7 @@ export async function checkCachedOutputs(
   store: Store,
   manifest: ActionManifest,
   options: { hash: boolean; reader: string },
-): Promise<{ ok: true; fingerprints: Map<string, string> } | { ok: false; problem: ObjectUnavailable }> {
+): Promise<CachedOutputsCheck> {
   const fingerprints = new Map<string, string>();
   for (const [port, output] of Object.entries(manifest.outputs ?? {})) {
     if (options.hash) {

@@ -5,9 +5,8 @@ import { Store } from '@dpkd/store';
 import { autoExecutor, inProcessExecutor, workerExecutor, type WorkerOptions } from './executors';
 import { consoleProgress, type ConsoleProgressOptions } from './progress';
 import type { NodeRegistryApi } from './registry';
-import { tryStore } from './errors';
-import { writeRunRecord } from './run-records';
 import { ArtifactStore, Executor, NodeRegistry, Progress, RunRecords, type ProgressApi } from './services';
+import { makeArtifactStore } from './store-service';
 
 export type ExecutorChoice = 'auto' | 'in-process' | 'worker';
 
@@ -27,11 +26,12 @@ export function engineLayer(options: EngineLayerOptions) {
   if (choice === 'worker' && !worker) throw new Error('the worker executor needs the path of the bundled CLI (WorkerOptions.script)');
   const executor = choice === 'in-process' ? inProcess : choice === 'worker' ? worker! : autoExecutor(inProcess, worker);
   const progress = options.progress && 'emit' in options.progress ? options.progress : consoleProgress(options.progress ?? {});
+  const artifacts = makeArtifactStore(options.store);
   return Layer.mergeAll(
-    Layer.succeed(ArtifactStore, options.store),
+    Layer.succeed(ArtifactStore, artifacts),
     Layer.succeed(NodeRegistry, options.registry),
     Layer.succeed(Executor, executor),
-    Layer.succeed(RunRecords, { write: (record) => tryStore('write the run record', () => writeRunRecord(options.store, record)) }),
+    Layer.succeed(RunRecords, { write: (record) => artifacts.writeRunRecord(record) }),
     Layer.succeed(Progress, progress),
   );
 }

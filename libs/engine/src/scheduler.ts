@@ -8,17 +8,13 @@ import {
   ActionFailed,
   BudgetExceeded,
   PrivacyDeclarationInvalid,
-  LedgerDamaged,
   NodeTimedOut,
   PlanFailure,
-  StoreFailure,
   UnknownNodeType,
   messageOf,
-  tryStore,
   type NodeFailed,
 } from './errors';
-import { checkCachedOutputs } from './integrity';
-import { ledgerClaims, requireIntactLedger } from './ledger-guard';
+import { ledgerClaims } from './ledger-guard';
 import { privacySettingsOf, type AccountantName, type EngineGraph, type EngineNode } from './graph-types';
 import { nodeLogPath } from './layout';
 import type { ActionManifest } from './manifest';
@@ -203,7 +199,7 @@ const planRun = (graph: EngineGraph, options: RunOptions) =>
     return yield* Effect.tryPromise({
       try: () =>
         planGraph(graph, {
-          store,
+          store: store.raw,
           registry,
           ...(options.accountant ? { accountant: options.accountant } : {}),
           ...(options.datasetCache ? { datasetCache: options.datasetCache } : {}),
@@ -248,16 +244,11 @@ const requireLedgerIfCharged = (graph: EngineGraph, plan: GraphPlan, cached: Set
     const writesLedger = graph.nodes.some((n) => !cached.has(n.key) && ledgerClaims(plan.privacy.claims[n.id] ?? []).length > 0);
     if (!writesLedger) return;
     const store = yield* ArtifactStore;
-    yield* Effect.tryPromise({
-      try: () => requireIntactLedger(store),
-      catch: (e) => (e instanceof LedgerDamaged ? e : new StoreFailure({ operation: 'check the privacy ledger', message: messageOf(e) })),
-    });
+    yield* store.requireIntactLedger();
   });
 
 /** Best effort: stale temp files of crashed runs only cost space, so failing to remove them stops nothing. */
-const removeStaleTemp = Effect.flatMap(ArtifactStore, (store) => tryStore('remove stale temp files', () => store.cleanupStaleTemp())).pipe(
-  Effect.ignore,
-);
+const removeStaleTemp = Effect.flatMap(ArtifactStore, (store) => store.cleanupStaleTemp()).pipe(Effect.ignore);
 
 const newRun = (start: Pick<Run, 'id' | 'graph' | 'plan' | 'options' | 'startMs' | 'cached' | 'fingerprints'>) =>
   Effect.gen(function* () {
@@ -388,7 +379,7 @@ const cachedOutcome = (run: Run, key: string) =>
   Effect.gen(function* () {
     if (!run.cached.has(key)) return undefined;
     const store = yield* ArtifactStore;
-    const manifest = yield* tryStore('read the manifest', () => store.getManifest<ActionManifest>(key)).pipe(
+    const manifest = yield* store.getManifest(key).pipe(
       Effect.catchTag('StoreFailure', (e) =>
         emitNow({
           type: 'notice',
@@ -426,7 +417,7 @@ const finish = (run: Run, key: string, outcome: Outcome) =>
         r.error = outcome.error;
         if (outcome.invalidInput) r.invalidInput = outcome.invalidInput;
       }
-      if (outcome.status === 'failed' || outcome.status === 'ran') r.log = nodeLogPath(store, key);
+      if (outcome.status === 'failed' || outcome.status === 'ran') r.log = nodeLogPath(store.raw, key);
       yield* emitNow({
         type: 'node-end',
         run: run.id,
@@ -546,7 +537,7 @@ const runAttempt = (run: Run, node: EngineNode, spec: Omit<ActionSpec, 'attempt'
     const store = yield* ArtifactStore;
     const executor = yield* Executor;
     const attempt = attempts.length + 1;
-    const logPath = nodeLogPath(store, spec.key);
+    const logPath = nodeLogPath(store.raw, spec.key);
     const attemptStart = yield* Clock.currentTimeMillis;
     const record = (error?: string) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -599,9 +590,7 @@ const recordInterrupted = (run: Run) =>
     for (const r of run.nodeRecords.values()) {
       if (r.status !== 'running' && r.status !== 'pending') continue;
       // A manifest that cannot be read does not show a commit: the node is recorded as interrupted.
-      const manifest = yield* tryStore('read the manifest', () => store.getManifest<ActionManifest>(r.key)).pipe(
-        Effect.catchTag('StoreFailure', () => Effect.succeed(undefined)),
-      );
+      const manifest = yield* store.getManifest(r.key).pipe(Effect.catchTag('StoreFailure', () => Effect.succeed(undefined)));
       if (!manifest) {
         r.status = 'interrupted';
         continue;
@@ -675,17 +664,15 @@ function checkCachedResults(graph: EngineGraph, cached: Set<string>, notice: (me
         const key = node.key;
         const hash = read.has(key);
         if (!cached.has(key) || checked.get(key) === true || checked.get(key) === hash) continue;
-        const manifest = yield* tryStore('read the manifest', () => store.getManifest<ActionManifest>(key));
-        const result = manifest
-          ? yield* tryStore('verify cached outputs', () => checkCachedOutputs(store, manifest, { hash, reader: node.id }))
-          : undefined;
+        const manifest = yield* store.getManifest(key);
+        const result = manifest ? yield* store.checkCachedOutputs(manifest, { hash, reader: node.id }) : undefined;
         if (result?.ok) {
           checked.set(key, hash);
           for (const [digest, fingerprint] of result.fingerprints) fingerprints.set(digest, fingerprint);
           continue;
         }
         if (result) {
-          yield* tryStore('delete the manifest', () => store.deleteManifest(key));
+          yield* store.deleteManifest(key);
           const { reader, digest, path, problem } = result.problem;
           yield* notice(
             `cached output ${reader} (object ${digest.slice(0, 12)}…, ${path}) is ${problem === 'missing' ? 'missing' : 'corrupt'}: dropped its manifest, ${node.id} runs again`,

@@ -2,15 +2,15 @@
 // their own (a store in a temp dir, test-only node types, a recording progress sink).
 import { Context, type Effect } from 'effect';
 import type { NodeProgress } from '@dpkd/graph';
-import type { Store } from '@dpkd/store';
 import type { ActionSpec } from './action';
 import type { NodeFailed, StoreFailure } from './errors';
 import type { ActionManifest } from './manifest';
 import type { NodeRegistryApi } from './registry';
 import type { RunRecord } from './run-records';
+import type { ArtifactStoreApi } from './store-service';
 
-/** The content-addressed store (objects, manifests, locks, logs) of @dpkd/store. */
-export class ArtifactStore extends Context.Tag('dpkd/ArtifactStore')<ArtifactStore, Store>() {}
+/** The content-addressed store (objects, manifests, locks, logs) of @dpkd/store, its failures typed (store-service.ts). */
+export class ArtifactStore extends Context.Tag('dpkd/ArtifactStore')<ArtifactStore, ArtifactStoreApi>() {}
 
 export class NodeRegistry extends Context.Tag('dpkd/NodeRegistry')<NodeRegistry, NodeRegistryApi>() {}
 

@@ -162,7 +162,9 @@ export class InvalidNodeInput extends Error {
   ) {
     const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
     const pointer = `/nodes/${escape(node.baseId)}${param ? `/params/${escape(param)}` : ''}`;
-    super(`${pointer}: ${node.type} node ${node.id}: ${reason}`);
+    // Many nodes already name themselves in their message; say it once.
+    const named = `${node.type} node ${node.id}: `;
+    super(`${pointer}: ${named}${reason.startsWith(named) ? reason.slice(named.length) : reason}`);
     this.pointer = pointer;
   }
 }

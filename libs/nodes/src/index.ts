@@ -56,7 +56,7 @@ export { buildDataset, type DatasetMeta } from './dataset';
 export { dpPlan, dpClaims, SELECTION_GAP, type DpPlan } from './dp-fine-tune';
 export { apportion, histogramSource, noisyHistogram } from './sample';
 export { holdoutIndices } from './distill';
-export { REPORT_COLUMNS } from './report';
+export { reportColumns } from './report';
 export { AuditNode, CANARY_GAP, canaryLosses } from './audit';
 export {
   drawCanaries,

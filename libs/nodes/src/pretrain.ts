@@ -1,11 +1,13 @@
-// Pretrain: a GPT-2 style model trained from scratch on a (public) dataset's train split.
-// No privacy(): reading a private dataset here is charged as non-private by the engine, which is right.
+// Pretrain: a GPT-2 style model trained on a (public) dataset's train split, from scratch or, given an
+// `init` model, from its weights (continued pretraining; the optimiser and schedule start afresh).
+// No privacy(): reading a private dataset here is charged as non-private by the engine, which is right, and
+// an `init` model brings its own lineage along the edge.
 import { readDatasetFile } from '@dpkd/data';
 import { ceLoss, createModel, type LanguageModel, type ModelConfig, MODEL_PRESETS, type PresetName, presetConfig, trainLm } from '@dpkd/lm';
 import type { PretrainParams, PretrainPorts } from '@dpkd/schema';
-import { backend, encodeStream, inputOf, meanLoss, NodeInputError, saveModelOutput, tokenizer } from './common';
+import { backend, encodeStream, inputOf, loadModelInput, meanLoss, NodeInputError, saveModelOutput, tokenizer } from './common';
 import { resumableTraining, trainingProgress } from './resumable';
-import { defineNode } from './define-node';
+import { defineNode, type NodeContext } from './define-node';
 
 export function modelConfigOf(model: PretrainParams['model']): { config: ModelConfig; preset?: string } {
   const vocab = tokenizer().vocabSize;
@@ -40,6 +42,23 @@ export interface ValidationPoint {
   perplexity: number;
 }
 
+const ARCHITECTURE_FIELDS = ['layers', 'd', 'heads', 'mlp', 'ctx', 'vocab'] as const;
+
+/** The `init` input's model, refused unless it has the architecture the node's `model` param names. */
+async function initialModel(ctx: NodeContext, config: ModelConfig): Promise<LanguageModel> {
+  const { model } = await loadModelInput(ctx, 'init');
+  const differ = ARCHITECTURE_FIELDS.filter((f) => model.config[f] !== config[f]);
+  if (differ.length > 0) {
+    const shown = (c: ModelConfig) => ARCHITECTURE_FIELDS.map((f) => `${f} ${c[f]}`).join(', ');
+    model.dispose();
+    throw new NodeInputError(
+      `params.model (${shown(config)}) is not the architecture of its \`init\` model (${shown(model.config)}): set params.model to the init model's architecture`,
+      'model',
+    );
+  }
+  return model;
+}
+
 export const PretrainNode = defineNode<Params, PretrainPorts>({
   type: 'Pretrain',
   parallel: true,
@@ -65,7 +84,7 @@ export const PretrainNode = defineNode<Params, PretrainPorts>({
     const perEpoch = Math.max(1, Math.floor(sequences.length / p.batchSize));
     const total = p.steps ?? Math.max(1, Math.round(perEpoch * p.epochs));
     const tokensPerStep = p.batchSize * p.seqLen;
-    const model = createModel(config, { seed: ctx.seed });
+    const model = ctx.inputs.init ? await initialModel(ctx, config) : createModel(config, { seed: ctx.seed });
     try {
       const history: ValidationPoint[] = [];
       const resumable = await resumableTraining(ctx, {

@@ -39,8 +39,24 @@ export interface ModelCard {
   data: TrainingData[];
   /** DP mechanisms in the model's lineage, by privacy unit: always empty for a public model. */
   lineage: Record<string, unknown>;
+  /** Every token the weights saw: this training's and, with `initializedFrom`, the earlier model's. */
   tokensSeen: number;
+  /** Optimiser steps of the training that made this model (not counting `initializedFrom`'s). */
   steps: number;
+  /**
+   * The model this one continued from (a Pretrain with an `init` input): a published one by `name` and its
+   * pinned `sha256`, or the action `actionKey` of the store it was exported from. `node` names the node type
+   * when it was neither a PublicModel nor a Pretrain (its tokens are then not counted).
+   */
+  initializedFrom?: {
+    actionKey: string;
+    name?: string;
+    sha256?: string;
+    node?: string;
+    steps: number;
+    tokensSeen: number;
+    validationPerplexity?: number;
+  };
   /**
    * Set when the model was exported from the saved state of a training still in progress (`--checkpoint`):
    * the weights after `step` of the `of` steps the node is set to run (the schedule had not finished).
@@ -163,6 +179,7 @@ export const PublicModelNode = defineNode<PublicModelParams, PublicModelPorts>({
       metrics: {
         params,
         storedAs: [...dtypes],
+        steps: card.steps,
         tokensSeen: card.tokensSeen,
         validationPerplexity: card.validationPerplexity,
         data: data.map((d) => d.corpus),

@@ -9,13 +9,14 @@ import type { ReportParams, ReportPorts } from '@dpkd/schema';
 import { NodeInputError, writeJsonOutput } from './common';
 import { defineNode } from './define-node';
 
-export const REPORT_COLUMNS: Column[] = [
+/** The table's columns; the perplexity column is labelled by the split its rows were evaluated on. */
+export const reportColumns = (split = 'test'): Column[] => [
   { key: 'method', label: 'method', kind: 'text' },
   { key: 'params', label: 'parameters', kind: 'integer' },
   { key: 'compressionRatio', label: 'compression ratio', kind: 'ratio', digits: 3 },
   { key: 'epsilon', label: 'ε', kind: 'epsilon', digits: 2 },
   { key: 'delta', label: 'δ', kind: 'delta' },
-  { key: 'perplexity', label: 'test perplexity', kind: 'number', digits: 2, better: 'lower' },
+  { key: 'perplexity', label: `${split} perplexity`, kind: 'number', digits: 2, better: 'lower' },
 ];
 
 interface RowSpec {
@@ -69,15 +70,18 @@ export const ReportNode = defineNode<Params, ReportPorts>({
         ...(spec.method ? { group: spec.method } : {}),
       };
     });
+    // Evaluate records its split: a table of validation runs (tuning) must not read as test results.
+    const splits = [...new Set(specs.map((spec) => metricsOf.get(spec.metrics)!.split).filter((x) => typeof x === 'string'))].sort();
+    const split = splits.length === 1 ? splits[0]! : splits.length > 1 ? `${splits.join('/')} (mixed)` : 'test';
     const notes = [
       `ε from each row's lineage (the distinct DP events in its ancestry) with the ${accountant} accountant at the δ of its privacy unit (${[...units].join(', ') || 'none'}: the budget's, else 1/(10·N), N = documents of the corpus); never copied from params. ε = 0 (δ = 0): no DP event on private data; ∞: a non-private step. Accounting is add/remove-one (docs/privacy.md).`,
       "Numbered notes: where a row's lineage departs from the proof (held-out uses of private splits, shuffled batches, seeded noise); `dpkd plan` lists them per node.",
-      "compression ratio = student parameters / reference (teacher) parameters. Perplexity: test texts joined by a blank line, non-overlapping windows, exp of the mean window NLL (the paper's procedure), on this tokenizer's 4,098 tokens.",
+      `compression ratio = student parameters / reference (teacher) parameters. Perplexity: the ${split} split's texts joined by a blank line, non-overlapping windows, exp of the mean window NLL (the paper's procedure), on this tokenizer's 4,098 tokens.`,
       ...[...warnings].map((w) => `accountant: ${w}`),
     ];
     const table: Table = {
       ...(p.title ? { title: p.title } : {}),
-      columns: REPORT_COLUMNS,
+      columns: reportColumns(split),
       rows,
       notes,
       ...(rowNotes.some((n) => n.length) ? { rowNotes } : {}),

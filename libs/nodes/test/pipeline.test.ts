@@ -64,6 +64,24 @@ describe('Dataset and Pretrain', () => {
     model.dispose();
   });
 
+  test('Pretrain with an init model starts from its weights, not from a fresh initialisation', async () => {
+    const continued = (
+      await runNode(PretrainNode, { model: teacherModel, steps: 1, batchSize: 4, seqLen: 32, lr: 1e-9 }, { data: pub, init: teacher })
+    ).outputs.model!;
+    const fresh = (await runNode(PretrainNode, { model: teacherModel, steps: 1, batchSize: 4, seqLen: 32, lr: 1e-9 }, { data: pub }, 7))
+      .outputs.model!;
+    const weights = async (file: string) => {
+      const { model } = await loadCheckpoint(file);
+      const w = Array.from(model.params.get('wte')!.dataSync());
+      model.dispose();
+      return w;
+    };
+    const [init, after, other] = await Promise.all([weights(teacher.file), weights(continued.file), weights(fresh.file)]);
+    const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    expect(maxDiff(after, init)).toBeLessThan(1e-6); // one step at lr 1e-9 (AdamW moves each weight by about lr)
+    expect(maxDiff(other, init)).toBeGreaterThan(1e-3);
+  });
+
   test('Pretrain refuses seqLen beyond the model context', async () => {
     await expect(runNode(PretrainNode, { model: 'tiny', steps: 1, seqLen: 128 }, { data: pub })).rejects.toThrow(
       /seqLen 128 exceeds the model context 64/,
@@ -275,6 +293,21 @@ describe('Evaluate and Report', () => {
     expect(table.rowNotes).toEqual([[], ['not covered by ε: imdb: evaluation on the private test split (not noised)'], []]);
     expect(np!.epsilon).toBe('Infinity'); // JSON has no ∞
     expect(table.notes!.join(' ')).toMatch(/pld accountant/);
+    expect(table.columns.at(-1)!.label).toBe('test perplexity');
+    expect(table.notes!.join(' ')).toContain("Perplexity: the test split's texts joined");
     await expect(runNode(ReportNode, { rows: [{ label: 'x', metrics: 'missing' }] }, { s: evalStudent })).rejects.toThrow(/missing/);
+  });
+
+  test('Report labels the perplexity column with the split its rows were evaluated on (validation runs never read as test)', async () => {
+    const onValidation = (await runNode(EvaluateNode, { window: 32, split: 'validation' }, { model: student, data: imdb })).outputs
+      .metrics!;
+    const onTest = (await runNode(EvaluateNode, { window: 32 }, { model: student, data: imdb })).outputs.metrics!;
+    const label = async (inputs: Record<string, Output>) => {
+      const r = await runNode(ReportNode, {}, inputs);
+      const table = JSON.parse(readFileSync(r.outputs.table!.file, 'utf8')) as Table;
+      return table.columns.find((c) => c.key === 'perplexity')!.label;
+    };
+    expect(await label({ v: onValidation })).toBe('validation perplexity');
+    expect(await label({ v: onValidation, t: onTest })).toBe('test/validation (mixed) perplexity');
   });
 });

@@ -1,5 +1,5 @@
 // The SVG chart, checked as a person sees it: rendered to pixels with resvg, the bars are found by their colour
-// and measured. The table has the shape of the Report node's (libs/nodes REPORT_COLUMNS).
+// and measured. The table has the shape of the Report node's (libs/nodes reportColumns).
 import { Resvg } from '@resvg/resvg-js';
 import { describe, expect, test } from 'vitest';
 import { BAR_COLOR, renderTable, type Column } from '../src';

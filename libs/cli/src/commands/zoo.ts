@@ -55,33 +55,80 @@ import { loadGraph, nodeRegistry } from '../registry';
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
-/** Every Dataset in the ancestry of the actions `keys` (through the manifests' inputs); fails if an ancestor's manifest is gone. */
+/**
+ * The training data in the ancestry of the actions `keys` (through the manifests' inputs): each Dataset, and
+ * what a published model it continues from was trained on (the record pinned in its safetensors metadata).
+ * Fails if an ancestor's manifest is gone.
+ */
 async function trainingData(store: Store, keys: string[]): Promise<TrainingData[]> {
-  const data: TrainingData[] = [];
+  const data = new Map<string, TrainingData>();
   const seen = new Set<string>();
   const queue = [...keys];
   while (queue.length > 0) {
     const key = queue.shift()!;
     if (seen.has(key)) continue;
     seen.add(key);
-    const upstream = await store.getManifest<ActionManifest>(key);
-    if (!upstream)
-      throw new CliError(
-        `the model's ancestor action ${key.slice(0, 12)} has no manifest in ${store.root} (removed by gc?): its lineage cannot be checked`,
-        ExitCode.failed,
-      );
+    const upstream = await ancestorManifest(store, key);
     if (upstream.type === 'Dataset') {
       const meta = upstream.outputs.dataset?.meta as { corpus?: string; private?: boolean; sizes?: TrainingData['sizes'] } | undefined;
-      data.push({
+      data.set(key, {
         corpus: String(meta?.corpus ?? '(unknown)'),
         private: meta?.private !== false,
         datasetKey: key,
         ...(meta?.sizes ? { sizes: meta.sizes } : {}),
       });
     }
+    if (upstream.type === 'PublicModel') {
+      const { metadata } = decodeSafetensors(new Uint8Array(await readFile(store.objectPath(upstream.outputs.model!.digest))));
+      for (const d of JSON.parse(metadata[DATA_METADATA] ?? '[]') as TrainingData[]) data.set(d.datasetKey, d);
+    }
     queue.push(...Object.values(upstream.inputs).map((i) => i.key));
   }
-  return data;
+  return [...data.values()];
+}
+
+async function ancestorManifest(store: Store, key: string): Promise<ActionManifest> {
+  const manifest = await store.getManifest<ActionManifest>(key);
+  if (!manifest)
+    throw new CliError(
+      `the model's ancestor action ${key.slice(0, 12)} has no manifest in ${store.root} (removed by gc?): its lineage cannot be checked`,
+      ExitCode.failed,
+    );
+  return manifest;
+}
+
+/**
+ * The model a Pretrain continued from (its `init` input), for the card: a published one (PublicModel) by
+ * name and pin, or a Pretrain of the same store by action key; its tokens include its own ancestors'.
+ */
+async function continuedFrom(store: Store, initKey: string | undefined): Promise<ModelCard['initializedFrom']> {
+  if (!initKey) return undefined;
+  const init = await ancestorManifest(store, initKey);
+  if (init.type === 'PublicModel') {
+    const meta = init.outputs.model?.meta as { publicModel?: { name: string; sha256: string } } | undefined;
+    const m = init.metrics as { steps?: number; tokensSeen?: number; validationPerplexity?: number };
+    return {
+      actionKey: initKey,
+      name: meta?.publicModel?.name,
+      sha256: meta?.publicModel?.sha256,
+      steps: Number(m.steps ?? 0),
+      tokensSeen: Number(m.tokensSeen ?? 0),
+      ...(typeof m.validationPerplexity === 'number' ? { validationPerplexity: m.validationPerplexity } : {}),
+    };
+  }
+  if (init.type === 'Pretrain') {
+    const m = init.metrics as { steps?: number; tokens?: number; validationPerplexity?: number };
+    const earlier = await continuedFrom(store, init.inputs.init?.key);
+    return {
+      actionKey: initKey,
+      steps: Number(m.steps ?? 0),
+      tokensSeen: Number(m.tokens ?? 0) + (earlier?.tokensSeen ?? 0),
+      ...(typeof m.validationPerplexity === 'number' ? { validationPerplexity: m.validationPerplexity } : {}),
+    };
+  }
+  // Another node's model (FineTune, Distill, ...): its lineage decides whether it may be published; the card
+  // cannot count its tokens, so it says so instead of under-counting silently.
+  return { actionKey: initKey, node: init.type, steps: 0, tokensSeen: 0 };
 }
 
 /** What a card and the published file are made of: the finished action's manifest, or a training state. */
@@ -92,7 +139,9 @@ interface ExportSource {
   lineage: Record<string, unknown>;
   data: TrainingData[];
   steps: number;
+  /** Tokens of this node's own training (the card adds the init model's). */
   tokensSeen: number;
+  initializedFrom?: ModelCard['initializedFrom'];
   validation?: Pick<ModelCard, 'validationPerplexity' | 'validationWindows' | 'validationHistory'>;
   trainSeconds?: number;
   partial?: ModelCard['partial'];
@@ -118,6 +167,7 @@ async function finishedSource(store: Store, manifest: ActionManifest, nodeId: st
     ),
     steps: Number(m.steps ?? 0),
     tokensSeen: Number(m.tokens ?? 0),
+    initializedFrom: await continuedFrom(store, manifest.inputs.init?.key),
     ...(typeof m.validationPerplexity === 'number'
       ? {
           validation: {
@@ -203,6 +253,7 @@ async function checkpointSource(
     data,
     steps: state.step,
     tokensSeen: state.step * tokensPerStep,
+    initializedFrom: await continuedFrom(store, node.inputs.init ? keyOf.get(node.inputs.init.node) : undefined),
     validation: { validationPerplexity: perplexity, validationWindows: windows, validationHistory: history },
     trainSeconds: typeof state.extra.trainSeconds === 'number' ? state.extra.trainSeconds : undefined,
     partial: {
@@ -293,8 +344,9 @@ export function register(program: Command): void {
           tokenizer: { name: source.metadata.tokenizerName ?? 'unknown', fingerprint: source.metadata.tokenizerFingerprint ?? 'unknown' },
           data: source.data,
           lineage: source.lineage,
-          tokensSeen: source.tokensSeen,
+          tokensSeen: source.tokensSeen + (source.initializedFrom?.tokensSeen ?? 0),
           steps: source.steps,
+          ...(source.initializedFrom ? { initializedFrom: source.initializedFrom } : {}),
           ...(source.partial ? { partial: source.partial } : {}),
           ...source.validation,
           madeBy: {

@@ -63,6 +63,7 @@ function ResultCard(props: { r: Result }) {
       <h3>${r.node}</h3>
       <p class="error">${r.problem}</p>
     </div>`;
+  const perplexityLabel = t.columns.find((c) => c.key === 'perplexity')?.label ?? 'perplexity';
   const group = (x: Record<string, Cell>) => String(x.group ?? x.method ?? '');
   const points = (xKey: string) =>
     t.rows.map((x) => ({ x: numberOr(x[xKey]), y: numberOr(x.perplexity), label: String(x.method), group: group(x) }));
@@ -118,14 +119,14 @@ function ResultCard(props: { r: Result }) {
     <div class="plots">
       <${Scatter}
         testId="plot-epsilon"
-        title="test perplexity against ε, per method"
+        title=${`${perplexityLabel} against ε, per method`}
         xLabel="ε"
         yLabel="perplexity"
         points=${points('epsilon')}
       />
       <${Scatter}
         testId="plot-ratio"
-        title="test perplexity against compression ratio"
+        title=${`${perplexityLabel} against compression ratio`}
         xLabel="compression ratio"
         yLabel="perplexity"
         points=${points('compressionRatio')}
