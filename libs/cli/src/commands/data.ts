@@ -1,5 +1,7 @@
 // `dpkd data list|info`: the corpora of @dpkd/data, their availability, sizes and split digests.
 // Output holds counts and hashes only, never document text (the corpora are private).
+// Loaded at every start (commands/*.ts are the registration, see program.ts): `data info`'s help lists the corpus
+// names, and @dpkd/data is light (no effect, tfjs or queue client), so its actions stay here.
 import {
   corpusNames,
   CorpusUnavailableError,

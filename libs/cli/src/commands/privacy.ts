@@ -1,70 +1,9 @@
-// `dpkd privacy epsilon|sigma`: the accountants of @dpkd/privacy on the command line.
-import { readFileSync } from 'node:fs';
-import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf, parseDpEvent } from '@dpkd/privacy';
+// `dpkd privacy epsilon|sigma`: the accountants of @dpkd/privacy on the command line. Registration only: the
+// actions are in actions/privacy.ts, loaded when one runs.
 import type { Command } from 'commander';
-import { CliError } from '../cli-error';
+import type { EpsilonOptions, SigmaOptions } from '../actions/privacy';
 
-interface NumberRule {
-  flag: string;
-  test: (x: number) => boolean;
-  expect: string;
-}
-
-function number(value: string | undefined, rule: NumberRule): number {
-  if (value === undefined) throw new CliError(`${rule.flag} is required (${rule.expect})`);
-  const x = Number(value);
-  if (value.trim() === '' || !Number.isFinite(x) || !rule.test(x))
-    throw new CliError(`${rule.flag} must be ${rule.expect}, got "${value}"`);
-  return x;
-}
-
-const rules = {
-  q: { flag: '--q', test: (x: number) => x > 0 && x <= 1, expect: 'a sampling rate in (0, 1]' },
-  sigma: { flag: '--sigma', test: (x: number) => x > 0, expect: 'a noise multiplier > 0' },
-  steps: { flag: '--steps', test: (x: number) => Number.isInteger(x) && x > 0, expect: 'a positive integer' },
-  delta: { flag: '--delta', test: (x: number) => x > 0 && x < 1, expect: 'a number in (0, 1)' },
-  epsilon: { flag: '--epsilon', test: (x: number) => x > 0, expect: 'a number > 0' },
-} satisfies Record<string, NumberRule>;
-
-function accountantOf(value: string | undefined): AccountantName {
-  if (value === undefined) return 'pld';
-  if (value === 'rdp' || value === 'pld') return value;
-  throw new CliError(`--accountant must be rdp or pld, got "${value}"`);
-}
-
-function fmt(x: number): string {
-  return Number.isFinite(x) ? x.toPrecision(6) : String(x);
-}
-
-function readEvent(file: string) {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CliError(`cannot read --event file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`--event file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  try {
-    return parseDpEvent(json, file);
-  } catch (error) {
-    throw new CliError((error as Error).message);
-  }
-}
-
-/** Library range errors (e.g. a σ out of reach) are user-fixable input problems. */
-function guard<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (error) {
-    if (error instanceof RangeError || (error instanceof Error && /not supported/.test(error.message))) throw new CliError(error.message);
-    throw error;
-  }
-}
+const actions = () => import('../actions/privacy');
 
 export function register(program: Command): void {
   const privacy = program.command('privacy').description('Differential privacy accounting (RDP and PLD accountants)');
@@ -79,40 +18,7 @@ export function register(program: Command): void {
     .option('--delta <delta>', 'target δ in (0, 1)')
     .option('--accountant <name>', 'pld (tight, default) or rdp')
     .option('--json', 'print one JSON object')
-    .action((o: { q?: string; sigma?: string; steps?: string; event?: string; delta?: string; accountant?: string; json?: boolean }) => {
-      const accountant = accountantOf(o.accountant);
-      const delta = number(o.delta, rules.delta);
-      let event;
-      let setting: Record<string, number | string>;
-      if (o.event !== undefined) {
-        if (o.q !== undefined || o.sigma !== undefined || o.steps !== undefined)
-          throw new CliError('--event cannot be combined with --q/--sigma/--steps');
-        event = readEvent(o.event);
-        setting = { event: o.event };
-      } else {
-        const q = number(o.q, rules.q);
-        const sigma = number(o.sigma, rules.sigma);
-        const steps = number(o.steps, rules.steps);
-        event = dpSgdEvent({ q, sigma, steps });
-        setting = { q, sigma, steps };
-      }
-      const r = guard(() => epsilonOf(event, delta, { accountant }));
-      if (o.json) {
-        process.stdout.write(
-          `${JSON.stringify({ ...r, epsilon: Number.isFinite(r.epsilon) ? r.epsilon : null, infinite: !Number.isFinite(r.epsilon), ...setting })}\n`,
-        );
-        return;
-      }
-      const detail =
-        r.optimalOrder !== undefined
-          ? `optimal order ${r.optimalOrder}`
-          : r.interval !== undefined
-            ? `grid Δ = ${fmt(r.interval)}, upper bound`
-            : '';
-      const why = r.nonPrivate ? ` (non-private: ${r.nonPrivate})` : '';
-      process.stdout.write(`ε = ${fmt(r.epsilon)} at δ = ${delta} (${r.accountant}${detail ? `, ${detail}` : ''})${why}\n`);
-      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-    });
+    .action(async (o: EpsilonOptions) => (await actions()).epsilonCommand(o));
 
   privacy
     .command('sigma')
@@ -123,19 +29,5 @@ export function register(program: Command): void {
     .option('--epsilon <epsilon>', 'target ε > 0')
     .option('--accountant <name>', 'pld (tight, default) or rdp')
     .option('--json', 'print one JSON object')
-    .action((o: { q?: string; steps?: string; delta?: string; epsilon?: string; accountant?: string; json?: boolean }) => {
-      const accountant = accountantOf(o.accountant);
-      const q = number(o.q, rules.q);
-      const steps = number(o.steps, rules.steps);
-      const delta = number(o.delta, rules.delta);
-      const epsilon = number(o.epsilon, rules.epsilon);
-      const r = guard(() => calibrateSigma({ q, steps, delta, epsilon, accountant }));
-      if (o.json) {
-        process.stdout.write(
-          `${JSON.stringify({ sigma: r.sigma, epsilon: r.epsilon, accountant: r.accountant, targetEpsilon: epsilon, delta, q, steps })}\n`,
-        );
-        return;
-      }
-      process.stdout.write(`σ = ${fmt(r.sigma)} gives ε = ${fmt(r.epsilon)} ≤ ${epsilon} at δ = ${delta} (${r.accountant})\n`);
-    });
+    .action(async (o: SigmaOptions) => (await actions()).sigmaCommand(o));
 }
