@@ -1,6 +1,7 @@
 // `dpkd status | cache ls|verify|gc | ledger [verify|rebuild]`: the engine's commands over the store (nothing
 // runs, so no node registry and no model backend). Loaded when one of them runs (commands/engine.ts registers
 // them); its helpers serve actions/run.ts too.
+import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
   checkLedger,
@@ -8,6 +9,7 @@ import {
   gcCache,
   latestRunRecord,
   listCache,
+  nodeLogPath,
   openStore,
   readLedger,
   rebuildLedger,
@@ -60,8 +62,35 @@ export const json = (value: unknown) => print(JSON.stringify(value, (_k, v) => (
 const optionOf = <T>(command: Command, name: string): T | undefined =>
   (command.opts() as Record<string, T | undefined>)[name] ?? (command.parent?.opts() as Record<string, T | undefined> | undefined)?.[name];
 
+/**
+ * The latest progress line a running node wrote to its log (`step s/total loss … tokens, tok/s, ETA, val ppl`),
+ * from the log's tail: hours of training make long logs, and the progress is at the end.
+ */
+async function latestProgress(path: string): Promise<string | undefined> {
+  let tail: string;
+  try {
+    const file = await open(path);
+    try {
+      const { size } = await file.stat();
+      const length = Math.min(size, 16 * 1024);
+      const buffer = Buffer.alloc(length);
+      await file.read(buffer, 0, length, size - length);
+      tail = buffer.toString('utf8');
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return undefined; // no log yet: the node has not written any
+  }
+  return tail
+    .split('\n')
+    .filter((line) => /^step \d+\/\d+ /.test(line))
+    .at(-1);
+}
+
 export async function statusCommand(opts: { store?: string; json?: boolean }): Promise<void> {
-  const record = await latestRunRecord(await openStoreOrFail(opts.store));
+  const store = await openStoreOrFail(opts.store);
+  const record = await latestRunRecord(store);
   if (!record) throw new CliError('no run yet in this store (run `dpkd run GRAPH` first)', ExitCode.failed);
   if (opts.json) return json(record);
   print(`run ${record.id}: ${record.graph.name} ${record.status} (${record.seconds?.toFixed(2) ?? '?'} s, started ${record.startedAt})`);
@@ -75,6 +104,10 @@ export async function statusCommand(opts: { store?: string; json?: boolean }): P
       `  ${n.status.padEnd(11)} ${n.id} (${n.type}) ${n.seconds.toFixed(2)} s ${eps}${metric ? ` ${metric}` : ''}${n.error ? `: ${n.error}` : ''}`,
     );
     if (n.log) print(`              log: ${n.log}`);
+    if (n.status === 'running') {
+      const progress = await latestProgress(nodeLogPath(store, n.key));
+      if (progress) print(`              progress: ${progress}`);
+    }
   }
   print("`dpkd show NODE` prints a node's params, all its metrics, the ε of its lineage and its privacy gaps");
 }
