@@ -174,17 +174,40 @@ export interface DpDistillOptions
   teacher: LanguageModel;
 }
 
+/** What the DPKD per-example loss reads besides the two models (plain data: a worker rebuilds the loss from it). */
+export type DpDistillObjective = Pick<DpDistillOptions, 'pad' | 'lambda' | 'temperature' | 'klReduction' | 'skipPositions' | 'maskPad'>;
+
 /**
  * DP-SGD on the KD objective (the DPKD baseline, Mireshghallah et al. 2022): per example
  * ℓ_i = (1 − λ)·CE_i + λ·t²·KL_i (the example's own mean CE over non-PAD targets; its KL summed over
  * positions for 'batch-sum', as a batch of one), clipped per example by the naive loop (the vectorised
- * book-keeping is specific to CE), then dpTrainLm's noise, normalisation, sampling and AdamW.
+ * book-keeping is specific to CE), then dpTrainLm's noise, normalisation, sampling and AdamW. On several
+ * threads: dpDistillLmParallel (parallel/dp-train.ts).
  */
 export const dpDistillLm = (o: DpDistillOptions): DpTrainResult =>
-  dpTrainLm({ ...o, model: o.student, method: 'naive', exampleLoss: dpDistillExampleLoss(o) }, 'dpDistillLm');
+  dpTrainLm(
+    {
+      ...o,
+      model: o.student,
+      method: 'naive',
+      // The fields a worker gets too (dpDistillObjective), so both paths read the same objective.
+      exampleLoss: dpDistillExampleLoss({ ...dpDistillObjective(o), student: o.student, teacher: o.teacher }),
+    },
+    'dpDistillLm',
+  );
 
 /** One example's KD loss for DP-SGD: distillLoss on a batch of one (the teacher's variables get no gradient). */
 export const dpDistillExampleLoss =
-  (o: Pick<DpDistillOptions, 'student' | 'teacher' | 'pad' | 'lambda' | 'temperature' | 'klReduction' | 'skipPositions' | 'maskPad'>) =>
+  (o: DpDistillObjective & Pick<DpDistillOptions, 'student' | 'teacher'>) =>
   (example: number[]): tf.Scalar =>
     distillLoss(o.student, o.teacher, o)([example]);
+
+/** The objective alone, picked field by field: the options also hold the data and callbacks, which cannot cross a thread. */
+export const dpDistillObjective = (o: DpDistillObjective): DpDistillObjective => ({
+  pad: o.pad,
+  lambda: o.lambda,
+  temperature: o.temperature,
+  klReduction: o.klReduction,
+  skipPositions: o.skipPositions,
+  maskPad: o.maskPad,
+});

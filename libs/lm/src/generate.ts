@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createKvCache, disposeKvCache, forward, type LanguageModel } from './model';
-import { createRng, type Rng } from './rng';
+import { createRng, restoreRng, type Rng } from './rng';
 
 export interface GenerateOptions {
   /** Total length including the prompt (the paper: 128), capped at the model context. */
@@ -16,8 +16,19 @@ export interface GenerateOptions {
   eos?: number;
   /** Argmax instead of sampling (after the n-gram ban). */
   greedy?: boolean;
+  /** With the row's global index, picks the row's own random stream (rowRng). */
   seed?: number;
-  rng?: Rng;
+  /**
+   * Global index of the first prompt (default 0): a shard of a larger batch that starts at row 40 samples
+   * exactly what rows 40.. of the whole batch would (ReplicaPool.generate deals shards with their offsets).
+   */
+  firstRow?: number;
+  /**
+   * At most this many prompt tokens go through the first forward (default: the shortest prompt's length; the
+   * rest of longer prompts is fed a token per step). A shard is given the whole batch's shortest length, so
+   * that each row's logits come from the same sequence of forward shapes as in the whole batch.
+   */
+  prefill?: number;
   /** Use the KV cache (default true); false recomputes the whole prefix at each step (reference). */
   kvCache?: boolean;
 }
@@ -75,20 +86,36 @@ export const sampleToken = (logits: Float32Array, seq: number[], o: GenerateOpti
 };
 
 /**
+ * The random stream of row `row` of a call seeded `seed`: sfc32 from the seed's generator state XOR four draws
+ * of a generator seeded by the row index. Each row draws only from its own stream, so what a row samples does
+ * not depend on how the rows are batched or sharded across threads. The state is 128 bits of the pair (not a
+ * 32-bit seed per row, which would repeat, by the birthday bound, somewhere in a corpus of 10^5 rows).
+ */
+export const rowRng = (seed: number, row: number): Rng => {
+  const rowWords = createRng(row);
+  const sfc32 = createRng(seed)
+    .state()
+    .sfc32.map((word) => (word ^ (rowWords.next() * 2 ** 32)) | 0) as [number, number, number, number];
+  return restoreRng({ sfc32 });
+};
+
+/**
  * Batched generation. Prompts of different lengths share each step: the cache is filled with the
  * shortest prompt, then a sequence still inside its prompt is fed its next prompt token instead of a
- * sample (no padding, no per-row positions). Returns the continuations (prompt and EOS excluded).
+ * sample (no padding, no per-row positions). Row b samples from rowRng(seed, firstRow + b): on wasm a row's
+ * logits are bitwise the same in any batch (same forward shapes, see `prefill`), so the tokens are too.
+ * Returns the continuations (prompt and EOS excluded).
  */
 export const generate = (model: LanguageModel, prompts: number[][], o: GenerateOptions = {}): number[][] => {
   if (prompts.length === 0) return [];
   if (prompts.some((p) => p.length === 0)) throw new Error('generate: every prompt needs at least one token (use [eos] as a start token)');
   const maxLength = Math.min(o.maxLength ?? model.config.ctx, model.config.ctx);
-  const rng = o.rng ?? createRng(o.seed ?? 0);
   const B = prompts.length;
+  const rngs = prompts.map((_, b) => rowRng(o.seed ?? 0, (o.firstRow ?? 0) + b));
   const V = model.config.vocab;
   const seqs = prompts.map((p) => p.slice(0, maxLength));
   const done = seqs.map(() => false);
-  const start = Math.min(...seqs.map((s) => s.length));
+  const start = Math.max(1, Math.min(o.prefill ?? Infinity, ...seqs.map((s) => s.length)));
   const useCache = o.kvCache ?? true;
   const cache = useCache ? createKvCache() : undefined;
   const lastLogits = (pos: number, fresh: number): Float32Array => {
@@ -112,7 +139,7 @@ export const generate = (model: LanguageModel, prompts: number[][], o: GenerateO
           s.push(o.eos ?? 0); // filler so every row has a token at pos; cut from the output
           continue;
         }
-        const token = sampleToken(logits.subarray(b * V, (b + 1) * V), s, o, rng);
+        const token = sampleToken(logits.subarray(b * V, (b + 1) * V), s, o, rngs[b]!);
         s.push(token);
         if (token === o.eos) done[b] = true;
       }
@@ -136,13 +163,22 @@ export interface TextCodec {
   eos: number;
 }
 
+/** Prompt strings as token ids; an empty prompt starts from EOS (generate needs one token). */
+const encodePrompts = (tokenizer: TextCodec, prompts: string[]): number[][] =>
+  prompts.map((p) => {
+    const ids = tokenizer.encode(p);
+    return ids.length > 0 ? ids : [tokenizer.eos];
+  });
+
 /** Generates from control-code prompt strings; returns the decoded continuations. */
 export const generateText = (model: LanguageModel, tokenizer: TextCodec, prompts: string[], o: GenerateOptions = {}): string[] =>
-  generate(
-    model,
-    prompts.map((p) => {
-      const ids = tokenizer.encode(p);
-      return ids.length > 0 ? ids : [tokenizer.eos];
-    }),
-    { eos: tokenizer.eos, ...o },
-  ).map((ids) => tokenizer.decode(ids));
+  generate(model, encodePrompts(tokenizer, prompts), { eos: tokenizer.eos, ...o }).map((ids) => tokenizer.decode(ids));
+
+/** generateText with the rows sharded across a replica pool (ReplicaPool.generate): the same texts as one thread. */
+export const generateTextOnPool = async (
+  pool: { generate(prompts: number[][], o: GenerateOptions): Promise<number[][]> },
+  tokenizer: TextCodec,
+  prompts: string[],
+  o: GenerateOptions = {},
+): Promise<string[]> =>
+  (await pool.generate(encodePrompts(tokenizer, prompts), { eos: tokenizer.eos, ...o })).map((ids) => tokenizer.decode(ids));

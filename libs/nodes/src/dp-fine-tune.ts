@@ -4,7 +4,7 @@
 // No private statistic leaves the node un-noised: metrics and progress carry no training loss.
 import type { DatasetDescription, PrivacyClaim } from '@dpkd/graph';
 import { readDatasetFile } from '@dpkd/data';
-import { ceLoss, distillLoss, dpDistillLm, dpTrainLmParallel } from '@dpkd/lm';
+import { ceLoss, distillLoss, dpDistillLmParallel, dpTrainLmParallel } from '@dpkd/lm';
 import { type AccountantName, calibrateSigma, dpSgdEvent, epsilonOf, SEEDED_NOISE_GAP, SHUFFLE_GAP } from '@dpkd/privacy';
 import type { DPFineTuneParams, DpkdLoss, DPFineTunePorts } from '@dpkd/schema';
 import {
@@ -182,8 +182,11 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
       ctx.log(
         `DP-SGD: n ${description.n}, q ${plan.q.toFixed(5)}, ${plan.steps} steps, σ ${plan.sigma.toFixed(4)}, δ ${plan.delta.toExponential(3)} (the unit's), noise ${p.noise}${teacher ? `, KD λ ${kd.lambda} t ${kd.temperature}` : ''}`,
       );
+      // On ctx.threads replicas (the DPKD student: a frozen teacher replica in every worker); the same batches,
+      // noise and privacy event as one thread.
+      const threads = ctx.threads ?? 1;
       const result = teacher
-        ? dpDistillLm({
+        ? await dpDistillLmParallel({
             ...common,
             student: model,
             teacher,
@@ -191,8 +194,9 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
             temperature: kd.temperature,
             klReduction,
             skipPositions: kd.skipPositions,
+            threads,
           })
-        : await dpTrainLmParallel({ ...common, model, physicalBatch: p.microBatch, method: p.clipping, threads: ctx.threads ?? 1 });
+        : await dpTrainLmParallel({ ...common, model, physicalBatch: p.microBatch, method: p.clipping, threads });
       best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {

@@ -1,7 +1,9 @@
 // Sample: a synthetic corpus from a (DP) model prompted with control codes, allocated by a noisy,
 // exact or uniform code histogram; the paper's generation settings (Yue et al. 2023). The histogram's
 // noise is a rounded Gaussian from the OS CSPRNG (noise: "crypto", the default); generation is
-// seeded (it reads only the DP model, so it is post-processing).
+// seeded (it reads only the DP model, so it is post-processing). Each generated row draws from its own
+// stream (the call's seed and the row's index), so on ctx.threads > 1 the rows are sharded across a replica
+// pool and the corpus is the one thread's, byte for byte.
 import { join } from 'node:path';
 import type { PrivacyClaim } from '@dpkd/graph';
 import { controlCodePrompt, readDatasetFile } from '@dpkd/data';
@@ -9,8 +11,11 @@ import {
   createRng,
   cryptoSource,
   generateText,
+  generateTextOnPool,
+  type GenerateOptions,
   type NoiseSource,
   type RandomSource,
+  ReplicaPool,
   type Rng,
   roundedGaussian,
   seededSource,
@@ -53,6 +58,7 @@ const shuffled = <X>(items: X[], rng: Rng): X[] => shuffledIndices(items.length,
 
 export const SampleNode = defineNode<Params, SamplePorts>({
   type: 'Sample',
+  parallel: true,
   privacy(p, inputs): PrivacyClaim[] {
     const dataset = inputs.codes?.dataset;
     if (!dataset?.private) return [];
@@ -114,7 +120,13 @@ export const SampleNode = defineNode<Params, SamplePorts>({
     const records: CorpusRecord[] = [];
     let generated = 0;
     let round = 0;
+    let replicas: ReplicaPool | undefined;
     try {
+      // The rows of each call sharded across the cores the scheduler gave the run: the same texts as one thread.
+      const threads = ctx.threads ?? 1;
+      if (threads > 1) replicas = await ReplicaPool.start({ threads, model, loss: { kind: 'ce', pad: tok.pad } });
+      const generateTexts = (prompts: string[], o: GenerateOptions) =>
+        replicas ? generateTextOnPool(replicas, tok, prompts, o) : Promise.resolve(generateText(model, tok, prompts, o));
       const total = allocation.reduce((a, b) => a + b, 0);
       for (let c = 0; c < labels.length; c++) {
         const want = allocation[c]!;
@@ -125,7 +137,7 @@ export const SampleNode = defineNode<Params, SamplePorts>({
         while (pool.length < want) {
           abortIfStopped(ctx);
           const prompts = Math.min(p.batchSize, Math.ceil((want - pool.length) / p.returnsPerPrompt) + 1);
-          const texts = generateText(model, tok, new Array<string>(prompts * p.returnsPerPrompt).fill(prompt), {
+          const texts = await generateTexts(new Array<string>(prompts * p.returnsPerPrompt).fill(prompt), {
             maxLength: p.maxLength,
             topK: p.topK,
             topP: p.topP,
@@ -148,6 +160,7 @@ export const SampleNode = defineNode<Params, SamplePorts>({
         for (const text of shuffled(pool, rng).slice(0, want)) records.push(unlabelled ? { text } : { text, label: labels[c]! });
       }
     } finally {
+      await replicas?.dispose();
       model.dispose();
     }
     const file = join(ctx.scratchDir, 'corpus.jsonl');

@@ -1,8 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lineage, NodeImplementation, NodeProgress, NodeRunContext } from '@dpkd/graph';
+import { decodeSafetensors } from '@dpkd/lm';
 import { validatorFor } from '@dpkd/schema';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 const files: Record<string, string> = {
   Dataset: 'dataset',
@@ -64,3 +65,30 @@ export async function runNode(
   const result = await impl.run(ctx);
   return { ...result, progress };
 }
+
+/** The node as the scheduler runs it when it gives it `threads` cores. */
+export const onThreads = (impl: NodeImplementation, threads: number): NodeImplementation => ({
+  ...impl,
+  run: (ctx) => impl.run({ ...ctx, threads }),
+});
+
+const arraysOf = (o: Output) => decodeSafetensors(new Uint8Array(readFileSync(o.file))).tensors;
+
+/** Two model outputs with the same parameters within float tolerance (a data-parallel run against one thread). */
+export const expectSameModel = (a: Output, b: Output) => {
+  const ta = arraysOf(a);
+  const tb = arraysOf(b);
+  expect([...tb.keys()]).toEqual([...ta.keys()]);
+  for (const [name, { data }] of ta) {
+    const other = tb.get(name)!.data;
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < data.length; i++) {
+      scale = Math.max(scale, Math.abs(data[i]!));
+      diff = Math.max(diff, Math.abs(data[i]! - other[i]!));
+    }
+    // 1e-3: the key bias has an exactly-zero true gradient (softmax is shift invariant) and Adam scales its float
+    // noise, which differs with the summation order, up to ~lr per step; a wrong shard weighting is off by ~1e-1.
+    expect(diff / Math.max(scale, 1e-12), name).toBeLessThan(1e-3);
+  }
+};

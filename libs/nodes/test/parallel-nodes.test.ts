@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readDatasetFile } from '@dpkd/data';
-import type { NodeImplementation } from '@dpkd/graph';
-import { decodeSafetensors, initBackend } from '@dpkd/lm';
+import { initBackend } from '@dpkd/lm';
 import {
   DatasetNode,
   DistillNode,
@@ -20,33 +19,7 @@ import {
   SoftLabelNode,
   writeCorpusFile,
 } from '../src';
-import { type Output, runNode } from './helpers';
-
-/** The node as the scheduler runs it when it gives it `threads` cores. */
-const onThreads = (impl: NodeImplementation, threads: number): NodeImplementation => ({
-  ...impl,
-  run: (ctx) => impl.run({ ...ctx, threads }),
-});
-
-const arraysOf = (o: Output) => decodeSafetensors(new Uint8Array(readFileSync(o.file))).tensors;
-
-const expectSameModel = (a: Output, b: Output) => {
-  const ta = arraysOf(a);
-  const tb = arraysOf(b);
-  expect([...tb.keys()]).toEqual([...ta.keys()]);
-  for (const [name, { data }] of ta) {
-    const other = tb.get(name)!.data;
-    let scale = 0;
-    let diff = 0;
-    for (let i = 0; i < data.length; i++) {
-      scale = Math.max(scale, Math.abs(data[i]!));
-      diff = Math.max(diff, Math.abs(data[i]! - other[i]!));
-    }
-    // 1e-3: the key bias has an exactly-zero true gradient (softmax is shift invariant) and Adam scales its float
-    // noise, which differs with the summation order, up to ~lr per step; a wrong shard weighting is off by ~1e-1.
-    expect(diff / Math.max(scale, 1e-12), name).toBeLessThan(1e-3);
-  }
-};
+import { expectSameModel, onThreads, type Output, runNode } from './helpers';
 
 let imdb: Output;
 let pub: Output;

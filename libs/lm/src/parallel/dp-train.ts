@@ -3,6 +3,9 @@
 // leader sums the clipped sums, draws the Gaussian noise once, normalises by the expected batch, and every
 // replica applies that one noisy gradient with its own AdamW replica. The privacy event is unchanged: same q,
 // σ, C and steps as dpTrainLm, one noise draw per logical batch. The loop itself is dp.ts's (dpSteps).
+// The per-example loss is the pool's (a spec each worker rebuilds): CE for dpTrainLm, or DPKD's KD loss
+// through a frozen teacher replica in every worker for dpDistillLm.
+import { type DpDistillOptions, dpDistillLm, dpDistillObjective } from '../distill';
 import {
   dpLoopPlan,
   type DpStepInput,
@@ -14,41 +17,68 @@ import {
   runDpStepsAsync,
 } from '../dp';
 import type { StepNoise } from '../dp';
-import { ReplicaPool } from './pool';
+import { ReplicaPool, type ReplicaPoolOptions } from './pool';
 
 export interface ParallelDpTrainOptions extends DpTrainOptions {
   /** Replicas, the leader included; 1 (default) is dpTrainLm on this thread. */
   threads?: number;
 }
 
+export interface ParallelDpDistillOptions extends DpDistillOptions {
+  /** Replicas, the leader included; 1 (default) is dpDistillLm on this thread. */
+  threads?: number;
+}
+
+const threadsOf = (o: { threads?: number }) => Math.max(1, Math.floor(o.threads ?? 1));
+
 /**
- * dpTrainLm with the per-example work spread over `threads` replicas. A custom per-example loss (DPKD's
- * KD loss: naive clipping through the teacher) runs on one thread: its closure cannot cross to a worker.
+ * dpTrainLm with the per-example work spread over `threads` replicas. A custom `exampleLoss` closure cannot
+ * cross to a worker, so it runs on one thread (the DPKD student has its own: dpDistillLmParallel).
  */
 export const dpTrainLmParallel = async (o: ParallelDpTrainOptions): Promise<DpTrainResult> => {
-  const threads = Math.max(1, Math.floor(o.threads ?? 1));
+  const threads = threadsOf(o);
   if (threads === 1 || o.exampleLoss) return dpTrainLm(o);
-  const plan = dpLoopPlan(o, 'dpTrainLm');
-  const pool = await ReplicaPool.start({ threads, model: o.model, loss: { kind: 'ce', pad: o.pad } });
+  return dpTrainOnPool(o, { threads, model: o.model, loss: { kind: 'ce', pad: o.pad } }, 'dpTrainLm');
+};
+
+/**
+ * dpDistillLm (the DPKD student: naive per-example clipping of the KD loss through a live teacher) across
+ * `threads` replicas: each worker holds a frozen teacher replica, sent once at start, and rebuilds the same
+ * per-example loss from its spec. Same batches, noise and privacy event as one thread.
+ */
+export const dpDistillLmParallel = async (o: ParallelDpDistillOptions): Promise<DpTrainResult> => {
+  const threads = threadsOf(o);
+  if (threads === 1) return dpDistillLm(o);
+  return dpTrainOnPool(
+    { ...o, model: o.student, method: 'naive' },
+    { threads, model: o.student, teacher: o.teacher, loss: { kind: 'live-kd', ...dpDistillObjective(o) } },
+    'dpDistillLm',
+  );
+};
+
+/** The DP loop with every step on a pool started from `pool` (disposed at the end). */
+const dpTrainOnPool = async (o: DpTrainOptions, pool: ReplicaPoolOptions, caller: string): Promise<DpTrainResult> => {
+  const plan = dpLoopPlan(o, caller);
+  const replicas = await ReplicaPool.start(pool);
   let replicated = false;
   try {
     return await runDpStepsAsync(
       o,
       plan,
-      (input) => parallelDpStep(pool, o, input, replicated),
+      (input) => parallelDpStep(replicas, o, input, replicated),
       async (optimizer) => {
-        replicated = await pool.replicateOptimizer(o.optimizer, optimizer.exportState());
+        replicated = await replicas.replicateOptimizer(o.optimizer, optimizer.exportState());
       },
     );
   } finally {
-    await pool.dispose();
+    await replicas.dispose();
   }
 };
 
 /** One DP step on the pool; the mean loss of the (private, un-noised) batch. */
 const parallelDpStep = async (
   pool: ReplicaPool,
-  o: ParallelDpTrainOptions,
+  o: DpTrainOptions,
   { batch, lr, optimizer, source, expectedBatch }: DpStepInput,
   replicated: boolean,
 ): Promise<number> => {

@@ -15,8 +15,18 @@ import { windowNllSums } from '../perplexity';
 import type { LanguageModel } from '../model';
 import { type AdamWOptions, type AdamWState, portableAdamWOptions } from '../optim';
 import type { Batch } from '../train';
-import type { ArrayMap, ExtraArray, FromWorker, ShardLossSpec, ShardTargets, ShardWork, ToWorker, Update } from './protocol';
-import { batchLosses, buffersOf, shardClippedSum, shardGradients, splitEvenly, sumParts, toArrays, workOf } from './shard';
+import {
+  type ArrayMap,
+  type ExtraArray,
+  type FromWorker,
+  PROTOCOL,
+  type ShardLossSpec,
+  type ShardTargets,
+  type ShardWork,
+  type ToWorker,
+  type Update,
+} from './protocol';
+import { batchLosses, buffersOf, exampleLossOf, shardClippedSum, shardGradients, splitEvenly, sumParts, toArrays, workOf } from './shard';
 import { workerScript } from './worker-script';
 import { hiddenBatch, softLabelBatch } from './teacher-outputs';
 
@@ -30,6 +40,8 @@ export interface ReplicaPoolOptions {
   /** Trainables beside the model's parameters (e.g. distillation projections). */
   extras?: Map<string, tf.Variable>;
   loss: ShardLossSpec;
+  /** The live-kd loss's teacher: sent to every worker once at start, frozen (never trained, never re-sent). */
+  teacher?: LanguageModel;
 }
 
 class Replica {
@@ -102,10 +114,15 @@ export class ReplicaPool {
       const params = toArrays(o.model.params as Map<string, tf.Tensor>);
       const extra: Record<string, ExtraArray> = {};
       for (const [name, v] of o.extras ?? []) extra[name] = { data: (v.dataSync() as Float32Array).slice(), shape: v.shape };
-      const init: ToWorker = { type: 'init', backend: tf.getBackend(), config: o.model.config, params, extra, loss: o.loss };
+      const teacher = o.teacher ? { config: o.teacher.config, params: toArrays(o.teacher.params as Map<string, tf.Tensor>) } : undefined;
+      const init: ToWorker = { type: 'init', backend: tf.getBackend(), config: o.model.config, params, extra, loss: o.loss, teacher };
       try {
         for (let i = 1; i < threads; i++) replicas.push(new Replica(new Worker(script)));
-        await Promise.all(replicas.map((r) => r.request(init)));
+        for (const ready of await Promise.all(replicas.map((r) => r.request(init)))) {
+          const protocol = ready.type === 'ready' ? (ready.protocol ?? 1) : undefined;
+          if (protocol !== PROTOCOL)
+            throw new Error(`lm worker ${script} speaks protocol ${protocol}, this leader ${PROTOCOL}: rebuild it (npm run build)`);
+        }
       } catch (error) {
         await Promise.all(replicas.map((r) => r.worker.terminate()));
         throw error;
@@ -261,7 +278,8 @@ export class ReplicaPool {
 
   /**
    * Σ_i c_i g_i over a logical batch: replica r clips the examples of the r-th contiguous share locally (in
-   * `physicalBatch` chunks); norms in the batch's order. `meanwhile` runs on the leader after its own share,
+   * `physicalBatch` chunks), with the pool's per-example loss (exampleLossOf: CE, or live-kd through each
+   * replica's teacher); norms in the batch's order. `meanwhile` runs on the leader after its own share,
    * while the workers finish theirs (the DP loop draws the step's noise there: the draws keep their order).
    */
   async clippedSum(
@@ -272,7 +290,7 @@ export class ReplicaPool {
     const shares = splitEvenly(batch, this.threads);
     const { own, workers } = await this.onePieceEach<{ grads: Part; norms: number[]; loss: number }>(
       shares.slice(1).map((shard) => ({ type: 'clip', shard, ...o })),
-      () => shardClippedSum(this.o.model, shares[0]!, o),
+      () => shardClippedSum(this.o.model, shares[0]!, o, exampleLossOf(this.o.loss, this.o.model, this.o.teacher)),
       (reply) => {
         if (reply.type !== 'clip') throw new Error(`lm worker: expected clipped sums, got ${reply.type}`);
         return reply;
@@ -331,19 +349,29 @@ export class ReplicaPool {
   }
 
   /**
-   * Continuations of the prompts, dealt across the replicas in contiguous shards; replica r samples with seed
-   * `seed + r`. Deterministic for a given thread count, but the random streams differ from one thread's, so a
-   * sampled corpus depends on the count (greedy decoding does not): the Sample node stays on one thread.
+   * generate() of the prompts, in contiguous shards (replica r the r-th), returned in the prompts' order. Each
+   * shard is given its global row offset (firstRow: every row samples from its own stream) and the whole
+   * batch's prefill length (the same forward shapes), so the rows equal one thread's generate, token for token.
    */
-  async generate(prompts: number[][], options: Omit<GenerateOptions, 'rng'>): Promise<number[][]> {
-    const parts = splitEvenly(prompts, this.threads);
-    const seed = options.seed ?? 0;
-    const replies = parts
-      .slice(1)
-      .map((part, i) => this.send(i, { type: 'generate', prompts: part, options: { ...options, seed: seed + i + 1 } }));
-    const own = generate(this.o.model, parts[0]!, { ...options, seed });
-    const rest = await Promise.all(replies);
-    return [...own, ...rest.flatMap((r) => (r.type === 'generate' ? r.continuations : []))];
+  async generate(prompts: number[][], options: GenerateOptions = {}): Promise<number[][]> {
+    const shards = splitEvenly(prompts, this.threads);
+    // An empty prompt fails in its own shard's generate (at least 1 keeps the other shards valid meanwhile).
+    const prefill = Math.max(1, Math.min(options.prefill ?? Infinity, ...prompts.map((p) => p.length)));
+    let row = options.firstRow ?? 0;
+    const shardOptions = shards.map((shard) => {
+      const firstRow = row;
+      row += shard.length;
+      return { ...options, firstRow, prefill };
+    });
+    const { own, workers } = await this.onePieceEach<number[][]>(
+      shards.slice(1).map((shard, w) => ({ type: 'generate', prompts: shard, options: shardOptions[w + 1]! })),
+      () => generate(this.o.model, shards[0]!, shardOptions[0]!),
+      (reply) => {
+        if (reply.type !== 'generate') throw new Error(`lm worker: expected continuations, got ${reply.type}`);
+        return reply.continuations;
+      },
+    );
+    return [own, ...workers].flat();
   }
 
   /** A worker's parameters, for tests: a replicated optimiser must keep them bitwise equal to the leader's. */

@@ -2,9 +2,17 @@
 // optimiser) and its replica workers. Everything crosses as plain arrays and Float32Arrays; gradient arrays
 // are transferred (their buffers move) rather than cloned.
 import type { ModelConfig } from '../config';
+import type { DpDistillObjective } from '../distill';
 import type { ClipMethod } from '../dp';
 import type { GenerateOptions } from '../generate';
 import type { AdamWOptions, AdamWState } from '../optim';
+
+/**
+ * The protocol's version, which a worker names in its 'ready' reply: bump it when a message changes meaning
+ * (a field an older worker would ignore: 2 added the live-kd loss and generate's row offsets), so that the
+ * leader refuses a stale bundled worker (dist/lm-worker.js) instead of letting it compute something else.
+ */
+export const PROTOCOL = 2;
 
 /** Parameters by name, as flat float32 arrays (shapes are known to both sides from the config). */
 export type ArrayMap = Record<string, Float32Array>;
@@ -31,7 +39,20 @@ export type ShardLossSpec =
       hidden?: { studentLayers: number[]; loss?: 'mse' | 'cosine' };
       /** Names of the extra trainables that are the width projections, in hidden-pair order. */
       projections: string[];
-    };
+    }
+  | ({
+      /**
+       * DP-SGD's per-example KD loss through a live teacher (the DPKD student, dpDistillExampleLoss): each
+       * replica clips its examples against its own frozen teacher replica. Only clippedSum takes it.
+       */
+      kind: 'live-kd';
+    } & DpDistillObjective);
+
+/** A model sent once at init and never updated (the live-kd teacher). */
+export interface FrozenModel {
+  config: ModelConfig;
+  params: ArrayMap;
+}
 
 /** Precomputed teacher outputs for one shard (rows in the shard's order). */
 export interface ShardTargets {
@@ -64,7 +85,15 @@ export interface Update {
 }
 
 export type ToWorker =
-  | { type: 'init'; backend: string; config: ModelConfig; params: ArrayMap; extra: Record<string, ExtraArray>; loss: ShardLossSpec }
+  | {
+      type: 'init';
+      backend: string;
+      config: ModelConfig;
+      params: ArrayMap;
+      extra: Record<string, ExtraArray>;
+      loss: ShardLossSpec;
+      teacher?: FrozenModel;
+    }
   /** A replica of the leader's AdamW (its options without a `decays` function, which cannot cross a thread, and its state). */
   | { type: 'optimizer'; id: number; options: Omit<AdamWOptions, 'decays'>; state: AdamWState }
   /** No reply: applied before the next request (an error surfaces there). */
@@ -75,12 +104,12 @@ export type ToWorker =
   | { type: 'windowNll'; id: number; params?: ArrayMap; batches: number[][][] }
   | { type: 'softLabels'; id: number; params?: ArrayMap; batches: number[][][]; k: number }
   | { type: 'hidden'; id: number; params?: ArrayMap; batches: number[][][]; layers: number[] }
-  | { type: 'generate'; id: number; params?: ArrayMap; prompts: number[][]; options: Omit<GenerateOptions, 'rng'> }
+  | { type: 'generate'; id: number; params?: ArrayMap; prompts: number[][]; options: GenerateOptions }
   /** The replica's current trainables (tests check that a replicated optimiser keeps them equal to the leader's). */
   | { type: 'params'; id: number };
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; protocol?: number }
   | { type: 'optimizer'; id: number }
   | { type: 'params'; id: number; params: ArrayMap }
   | { type: 'grad'; id: number; grads: ArrayMap; loss: number }

@@ -2,8 +2,8 @@
 // uses the whole micro-batch's normalisers (its token count, its KL denominator, its size), so the shard
 // losses (and gradients) add up to exactly the one-thread loss of the micro-batch, whatever the split.
 import * as tf from '@tensorflow/tfjs';
-import { clippedSum, type ClipMethod } from '../dp';
-import { kdMask, precomputedDistillLoss } from '../distill';
+import { clippedSum, type ClipMethod, type ExampleLoss } from '../dp';
+import { dpDistillExampleLoss, kdMask, precomputedDistillLoss } from '../distill';
 import { nextTokenTargets } from '../losses';
 import { forwardHidden, type LanguageModel } from '../model';
 import { tiedHeadNll } from '../ops';
@@ -75,8 +75,22 @@ const kdShardLoss = (
   return precomputedDistillLoss({ ...spec, student: model, targetsFor: () => work.targets ?? {} }, projections, shares)(work.shard);
 };
 
-export const shardLoss = (spec: ShardLossSpec, model: LanguageModel, extras: Map<string, tf.Variable>, work: ShardWork): tf.Scalar =>
-  spec.kind === 'ce' ? ceShardLoss(model, work, spec.pad) : kdShardLoss(model, extras, work, spec);
+export const shardLoss = (spec: ShardLossSpec, model: LanguageModel, extras: Map<string, tf.Variable>, work: ShardWork): tf.Scalar => {
+  if (spec.kind === 'ce') return ceShardLoss(model, work, spec.pad);
+  if (spec.kind === 'precomputed-kd') return kdShardLoss(model, extras, work, spec);
+  throw new Error(`replica: a '${spec.kind}' loss is per-example (clippedSum); training shards take 'ce' or 'precomputed-kd'`);
+};
+
+/**
+ * The per-example loss that DP-SGD clips, rebuilt on each replica from the spec: undefined for CE (clippedSum's
+ * own per-example CE and its vectorised book-keeping), the DPKD KD loss through the teacher replica for live-kd.
+ */
+export const exampleLossOf = (spec: ShardLossSpec, student: LanguageModel, teacher?: LanguageModel): ExampleLoss | undefined => {
+  if (spec.kind === 'ce') return undefined;
+  if (spec.kind === 'precomputed-kd') throw new Error("replica: per-example clipping takes a 'ce' or 'live-kd' loss");
+  if (!teacher) throw new Error("replica: a 'live-kd' loss needs a teacher (ReplicaPool.start({teacher}))");
+  return dpDistillExampleLoss({ ...spec, student, teacher });
+};
 
 /**
  * Σ over the given shards of scale · ∇(shard loss) for every trainable, and Σ scale · shard loss. A trainable
@@ -111,17 +125,21 @@ export const shardGradients = (
   return { grads: sum, loss };
 };
 
-/** Per-example clipped gradients summed over a shard (clipping stays local: it needs only each example's own gradient). */
+/**
+ * Per-example clipped gradients summed over a shard (clipping stays local: it needs only each example's own
+ * gradient); `exampleLoss` as dp.ts's clippedSum (exampleLossOf).
+ */
 export const shardClippedSum = (
   model: LanguageModel,
   shard: Batch,
   o: { clip: number; pad: number; physicalBatch: number; method: ClipMethod },
+  exampleLoss?: ExampleLoss,
 ): { grads: Map<string, tf.Tensor>; norms: number[]; loss: number } => {
   const grads = new Map<string, tf.Tensor>();
   const norms: number[] = [];
   let loss = 0;
   for (const micro of chunk(shard, Math.max(1, o.physicalBatch))) {
-    const part = clippedSum(model, micro, o.clip, o.pad, o.method);
+    const part = clippedSum(model, micro, o.clip, o.pad, o.method, exampleLoss);
     norms.push(...part.norms);
     loss += part.loss;
     for (const [name, g] of part.sum) {

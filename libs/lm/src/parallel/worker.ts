@@ -1,27 +1,38 @@
 // Entry of a replica worker thread: its own tfjs and backend instance, a replica of the model (and of the
-// extra trainables), and the shard computations of shard.ts. Bundled to dist/lm-worker.js (tools/build.mjs);
+// extra trainables, and for a live-kd loss a frozen teacher), and the shard computations of shard.ts. Bundled to dist/lm-worker.js (tools/build.mjs);
 // from TypeScript sources, worker-script.ts bundles it on first use.
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { generate } from '../generate';
 import { windowNllSums } from '../perplexity';
-import { parameterShapes } from '../config';
+import { type ModelConfig, parameterShapes } from '../config';
 import { type LanguageModel, modelFromTensors } from '../model';
 import { AdamW, applyGradient } from '../optim';
-import type { FromWorker, ShardLossSpec, ToWorker, Update } from './protocol';
+import { type ArrayMap, type FromWorker, PROTOCOL, type ShardLossSpec, type ToWorker, type Update } from './protocol';
 import { hiddenBatch, softLabelBatch } from './teacher-outputs';
-import { assignArrays, batchLosses, buffersOf, shardClippedSum, shardGradients, sumParts, toArrays } from './shard';
+import { assignArrays, batchLosses, buffersOf, exampleLossOf, shardClippedSum, shardGradients, sumParts, toArrays } from './shard';
 
 const port = parentPort;
 if (!port) throw new Error('lm-worker: start me as a worker_threads Worker');
 
 let model: LanguageModel | undefined;
+/** The live-kd loss's teacher: set once at init, never updated (no request carries its parameters). */
+let teacher: LanguageModel | undefined;
 let extras = new Map<string, tf.Variable>();
 let loss: ShardLossSpec | undefined;
 /** A replica of the leader's optimiser (replicateOptimizer), and this replica's part of the last step's gradient. */
 let optimizer: AdamW | undefined;
 let ownPart: Map<string, tf.Tensor> | undefined;
+
+/** A model from the leader's flat arrays (shapes from the config). */
+const replicaOf = (config: ModelConfig, params: ArrayMap): LanguageModel => {
+  const tensors = new Map(Object.entries(params).map(([k, data]) => [k, tf.tensor(data)]));
+  for (const [k, shape] of parameterShapes(config)) tensors.set(k, tf.reshape(tensors.get(k)!, shape));
+  const replica = modelFromTensors(config, tensors);
+  tf.dispose([...tensors.values()]);
+  return replica;
+};
 
 const trainables = () => new Map([...model!.params, ...extras]);
 
@@ -51,13 +62,11 @@ const handle = async (m: ToWorker): Promise<void> => {
   if (m.type === 'init') {
     const name = await initBackend(m.backend);
     if (name !== m.backend) throw new Error(`lm-worker: backend ${name}, the leader runs ${m.backend}`);
-    const tensors = new Map(Object.entries(m.params).map(([k, data]) => [k, tf.tensor(data)]));
-    for (const [k, shape] of parameterShapes(m.config)) tensors.set(k, tf.reshape(tensors.get(k)!, shape)); // the arrays are flat
-    model = modelFromTensors(m.config, tensors);
-    tf.dispose([...tensors.values()]);
+    model = replicaOf(m.config, m.params);
+    teacher = m.teacher ? replicaOf(m.teacher.config, m.teacher.params) : undefined;
     extras = new Map(Object.entries(m.extra).map(([k, { data, shape }]) => [k, tf.variable(tf.tensor(data, shape), true, `replica/${k}`)]));
     loss = m.loss;
-    reply({ type: 'ready' });
+    reply({ type: 'ready', protocol: PROTOCOL });
     return;
   }
   if (!model || !loss) throw new Error('lm-worker: not initialised');
@@ -77,7 +86,7 @@ const handle = async (m: ToWorker): Promise<void> => {
     keepPart(grads);
     reply({ type: 'grad', id: m.id, grads: arrays, loss: value });
   } else if (m.type === 'clip') {
-    const { grads, norms, loss: value } = shardClippedSum(model, m.shard, m);
+    const { grads, norms, loss: value } = shardClippedSum(model, m.shard, m, exampleLossOf(loss, model, teacher));
     const arrays = toArrays(grads);
     tf.dispose([...grads.values()]);
     reply({ type: 'clip', id: m.id, grads: arrays, norms, loss: value });
