@@ -9,7 +9,7 @@ import {
   softTargetKl,
 } from './losses';
 import { forward, type LanguageModel } from './model';
-import { type DpLoopOptions, type DpTrainResult, dpTrainLm } from './dp';
+import { type DpLoopOptions, type DpTrainOptions, type DpTrainResult, dpTrainLm, dpTrainLmAsync } from './dp';
 import { type Batch, type LossFn, type TrainOptions, trainLm } from './train';
 
 /** The weights and shape of the KD objective (1 − λ)·CE + λ·t²·KL + α·hidden, shared by every KD trainer. */
@@ -184,17 +184,19 @@ export type DpDistillObjective = Pick<DpDistillOptions, 'pad' | 'lambda' | 'temp
  * book-keeping is specific to CE), then dpTrainLm's noise, normalisation, sampling and AdamW. On several
  * threads: dpDistillLmParallel (parallel/dp-train.ts).
  */
-export const dpDistillLm = (o: DpDistillOptions): DpTrainResult =>
-  dpTrainLm(
-    {
-      ...o,
-      model: o.student,
-      method: 'naive',
-      // The fields a worker gets too (dpDistillObjective), so both paths read the same objective.
-      exampleLoss: dpDistillExampleLoss({ ...dpDistillObjective(o), student: o.student, teacher: o.teacher }),
-    },
-    'dpDistillLm',
-  );
+export const dpDistillLm = (o: DpDistillOptions): DpTrainResult => dpTrainLm(dpDistillTrainOptions(o), 'dpDistillLm');
+
+/** dpDistillLm through the awaiting loop (checkpointing, stops between steps); the same steps. */
+export const dpDistillLmAsync = (o: DpDistillOptions): Promise<DpTrainResult> => dpTrainLmAsync(dpDistillTrainOptions(o), 'dpDistillLm');
+
+/** dpTrainLm's options for the DPKD student: the KD loss per example, clipped by the naive loop. */
+const dpDistillTrainOptions = (o: DpDistillOptions): DpTrainOptions => ({
+  ...o,
+  model: o.student,
+  method: 'naive',
+  // The fields a worker gets too (dpDistillObjective), so both paths read the same objective.
+  exampleLoss: dpDistillExampleLoss({ ...dpDistillObjective(o), student: o.student, teacher: o.teacher }),
+});
 
 /** One example's KD loss for DP-SGD: distillLoss on a batch of one (the teacher's variables get no gradient). */
 export const dpDistillExampleLoss =

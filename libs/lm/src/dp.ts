@@ -7,8 +7,8 @@ import { forwardHidden, type LanguageModel } from './model';
 import { createTape, disposeTape, slices2d, sumPerExample, type Tape, tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
 import { cryptoSource, gaussianNoise, type NoiseSource, type RandomSource, seededSource, uniform53 } from './noise';
-import { createRng, shuffledIndices } from './rng';
-import { type Batch, chunk, type StepReport } from './train';
+import { createRng, restoreRng, type SeededRng, shuffledIndices } from './rng';
+import { arraysOf, type Batch, chunk, restoreParams, type StepReport, type TrainCheckpointing } from './train';
 
 type T2 = tf.Tensor2D;
 
@@ -377,6 +377,13 @@ export interface DpLoopOptions {
   noise?: NoiseSource;
   /** An explicit source (tests: two loops on the same seeded stream). */
   source?: RandomSource;
+  /**
+   * Saves the loop's whole state (weights, AdamW, step, the shuffle's remaining order, a seeded source's
+   * state) every `everyMs` and on a stop, and resumes from `resume`. Only the awaiting loop
+   * (runDpStepsAsync) saves. With CSPRNG noise a resumed run draws fresh randomness: the same mechanism, not
+   * the same numbers; with seeded noise it takes exactly the uninterrupted run's steps.
+   */
+  checkpoint?: TrainCheckpointing;
   shouldStop?: () => boolean;
   onStep?: (report: StepReport & { batchSize: number }) => void;
 }
@@ -390,7 +397,7 @@ export interface DpTrainOptions extends DpLoopOptions {
 }
 
 export interface DpTrainResult {
-  /** Noisy steps actually taken (fewer than planned when stopped): what the accountant must be given. */
+  /** Noisy steps actually taken, a resumed run's earlier ones included (fewer than planned when stopped): what the accountant must be given. */
   steps: number;
   q: number;
   sigma: number;
@@ -407,10 +414,20 @@ export const dpLoopPlan = (o: DpLoopOptions, caller: string) => {
   if (!(o.sigma >= 0)) throw new Error(`${caller}: sigma must be >= 0`);
   const expectedBatch = q * N;
   const total = o.steps ?? Math.ceil((o.epochs ?? 1) / q);
-  const source = o.source ?? dpRandomSource(o.noise, o.seed ?? 0);
+  const resume = o.checkpoint?.resume;
+  if (resume && resume.total !== total)
+    throw new Error(`${caller}: the saved training state is for ${resume.total} steps, this run has ${total}`);
+  if (resume && resume.order.some((i) => i >= N))
+    throw new Error(`${caller}: the saved training state indexes more sequences than this run has`);
+  if (o.checkpoint && o.source)
+    throw new Error(`${caller}: an explicit random source cannot be checkpointed; use noise 'seeded' or 'crypto'`);
+  // A seeded source keeps its generator so that its state can be saved and restored; the CSPRNG has none.
+  let seeded: SeededRng | undefined;
+  if (!o.source && o.noise === 'seeded') seeded = resume ? restoreRng(resume.rng) : createRng(o.seed ?? 0);
+  const source = o.source ?? (seeded ? seededSource(seeded) : cryptoSource());
   // Shuffled batches are DP sampling too: the permutation comes from the same source.
   const shuffleRng = { next: () => uniform53(source), normal: () => Number.NaN };
-  let order: number[] = [];
+  let order: number[] = resume ? [...resume.order] : [];
   const nextBatch = (): Batch => {
     let indices: number[];
     if (o.sampling === 'shuffle') {
@@ -420,7 +437,13 @@ export const dpLoopPlan = (o: DpLoopOptions, caller: string) => {
     } else indices = poissonSample(N, q, source);
     return indices.map((i) => o.sequences[i]!);
   };
-  return { q, expectedBatch, total, source, nextBatch };
+  // What a checkpoint keeps of the sampler. Seeded: the shuffle's remaining order and the generator, so a resumed
+  // run takes exactly the uninterrupted run's batches (that randomness is predictable from the seed anyway).
+  // CSPRNG: nothing. The order says which examples the next batches hold, and DP's amplification by sampling
+  // needs that secret, so it never goes to disk: a resumed run shuffles afresh (an epoch in progress may then
+  // repeat or skip examples). The generator slot then holds an unused stand-in.
+  const samplerState = () => (seeded ? { order: [...order], rng: seeded.state() } : { order: [], rng: createRng(0).state() });
+  return { q, expectedBatch, total, source, nextBatch, samplerState };
 };
 
 /** What the DP loop hands the injected step: the batch, its learning rate and what the step needs to privatise it. */
@@ -439,7 +462,7 @@ export interface DpStepInput {
  */
 export function* dpSteps(o: DpLoopOptions, plan: DpLoopPlan, optimizer: AdamW): Generator<DpStepInput, DpTrainResult, number> {
   const losses: number[] = [];
-  let step = 0;
+  let step = o.checkpoint?.resume?.step ?? 0;
   for (; step < plan.total; step++) {
     if (o.shouldStop?.()) break;
     const batch = plan.nextBatch();
@@ -455,6 +478,7 @@ export type DpLoopPlan = ReturnType<typeof dpLoopPlan>;
 
 /** Runs dpSteps with a synchronous step; the optimiser is disposed at the end. */
 export const runDpSteps = (o: DpLoopOptions, plan: DpLoopPlan, step: (input: DpStepInput) => number): DpTrainResult => {
+  if (o.checkpoint) throw new Error('runDpSteps: checkpointing needs the awaiting loop (runDpStepsAsync)');
   const optimizer = new AdamW(o.optimizer);
   const loop = dpSteps(o, plan, optimizer);
   try {
@@ -464,27 +488,68 @@ export const runDpSteps = (o: DpLoopOptions, plan: DpLoopPlan, step: (input: DpS
   }
 };
 
-/** runDpSteps with a step that awaits (the data-parallel one); `ready` prepares the replicas once the optimiser exists. */
+/** Lets timers and signal handlers run between steps (so Ctrl-C can stop training and save its state). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * runDpSteps with a step that awaits (the data-parallel one, or a one-thread step that checkpoints): `ready`
+ * prepares the replicas once the optimiser exists (after a resume has restored the weights and AdamW). With
+ * `o.checkpoint` the whole state is saved every `everyMs`, on a stop, and never after the last step (the
+ * caller commits the result then).
+ */
 export const runDpStepsAsync = async (
-  o: DpLoopOptions,
+  o: DpLoopOptions & { model: LanguageModel },
   plan: DpLoopPlan,
   step: (input: DpStepInput) => Promise<number>,
   ready: (optimizer: AdamW) => Promise<void> = async () => undefined,
 ): Promise<DpTrainResult> => {
   const optimizer = new AdamW(o.optimizer);
+  const checkpoint = o.checkpoint;
+  let savedAt = Date.now();
+  let done = checkpoint?.resume?.step ?? 0;
+  const save = async () => {
+    const caller = checkpoint!.extra?.() ?? {};
+    await checkpoint!.save({
+      step: done,
+      total: plan.total,
+      ...plan.samplerState(),
+      optimizer: optimizer.exportState(),
+      params: arraysOf(o.model.params),
+      // Never the losses: they are un-noised statistics of private batches, and the store is not a DP release.
+      losses: [],
+      extra: caller.extra ?? {},
+      arrays: caller.arrays ?? new Map(),
+    });
+    savedAt = Date.now();
+  };
   const loop = dpSteps(o, plan, optimizer);
   try {
+    if (checkpoint?.resume) {
+      restoreParams(o.model.params, checkpoint.resume.params);
+      optimizer.importState(checkpoint.resume.optimizer);
+    }
     await ready(optimizer);
-    for (let next = loop.next(); ; next = loop.next(await step(next.value))) if (next.done) return next.value;
+    for (let next = loop.next(); ;) {
+      if (next.done) {
+        if (checkpoint && next.value.steps < plan.total) await save(); // stopped early: resumable
+        return next.value;
+      }
+      const loss = await step(next.value);
+      done += 1;
+      if (checkpoint && done < plan.total && Date.now() - savedAt >= checkpoint.everyMs) await save();
+      await yieldToEventLoop();
+      next = loop.next(loss);
+    }
   } finally {
     optimizer.dispose();
   }
 };
 
-/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
-export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult =>
-  runDpSteps(o, dpLoopPlan(o, caller), ({ batch, lr, optimizer, source, expectedBatch }) => {
-    const { loss } = dpStep(o.model, optimizer, batch, {
+/** One DP step of dpTrainLm on this thread: clip, noise, AdamW; the batch's mean (un-noised) loss. */
+export const oneThreadDpStep =
+  (o: DpTrainOptions) =>
+  ({ batch, lr, optimizer, source, expectedBatch }: DpStepInput): number =>
+    dpStep(o.model, optimizer, batch, {
       clip: o.clip,
       sigma: o.sigma,
       expectedBatch,
@@ -494,6 +559,14 @@ export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResul
       pad: o.pad,
       method: o.method,
       exampleLoss: o.exampleLoss,
-    });
-    return loss;
-  });
+    }).loss;
+
+/** DP-SGD training of `model`: Poisson (or shuffled) batches, per-example clipping, Gaussian noise, AdamW. */
+export const dpTrainLm = (o: DpTrainOptions, caller = 'dpTrainLm'): DpTrainResult =>
+  runDpSteps(o, dpLoopPlan(o, caller), oneThreadDpStep(o));
+
+/** dpTrainLm through the awaiting loop: the same steps, and it can checkpoint and be stopped between steps. */
+export const dpTrainLmAsync = (o: DpTrainOptions, caller = 'dpTrainLm'): Promise<DpTrainResult> => {
+  const step = oneThreadDpStep(o);
+  return runDpStepsAsync(o, dpLoopPlan(o, caller), async (input) => step(input));
+};

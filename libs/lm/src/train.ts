@@ -136,18 +136,18 @@ export const chunk = <X>(items: X[], size: number): X[][] => {
   return out;
 };
 
-const arraysOf = (params: Map<string, tf.Variable>): Map<string, NamedArray> =>
+/** The parameters' current values, copied out (for a saved training state). */
+export const arraysOf = (params: Map<string, tf.Variable>): Map<string, NamedArray> =>
   new Map([...params].map(([name, p]) => [name, { data: (p.dataSync() as Float32Array).slice(), shape: p.shape }]));
 
 /** Puts saved values into the parameters, refusing a state whose parameter names or shapes differ. */
-const restoreParams = (params: Map<string, tf.Variable>, saved: Map<string, NamedArray>): void => {
+export const restoreParams = (params: Map<string, tf.Variable>, saved: Map<string, NamedArray>): void => {
   const names = [...params.keys()].sort().join(',');
-  if ([...saved.keys()].sort().join(',') !== names)
-    throw new Error('trainLm: the saved training state has other parameters than this model');
+  if ([...saved.keys()].sort().join(',') !== names) throw new Error('the saved training state has other parameters than this model');
   for (const [name, { data, shape }] of saved) {
     const p = params.get(name)!;
     if (shape.join('x') !== p.shape.join('x'))
-      throw new Error(`trainLm: saved parameter '${name}' has shape ${shape.join('x')}, the model ${p.shape.join('x')}`);
+      throw new Error(`the saved training state's parameter '${name}' has shape ${shape.join('x')}, the model ${p.shape.join('x')}`);
     tf.tidy(() => p.assign(tf.tensor(data, shape)));
   }
 };

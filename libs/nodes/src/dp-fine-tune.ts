@@ -22,10 +22,17 @@ import {
 import type { DatasetMeta } from './dataset';
 import { fineTuneExamples } from './fine-tune-data';
 import { defineNode } from './define-node';
+import { duration, resumableTraining } from './resumable';
 
 type Params = Required<Omit<DPFineTuneParams, 'seed' | 'epsilon' | 'sigma' | 'kd'>> & Pick<DPFineTuneParams, 'epsilon' | 'sigma' | 'kd'>;
 
 export const SELECTION_GAP = 'checkpoint selection on the private validation split (not noised)';
+
+/**
+ * How often a DP-SGD run saves its state into the store (weights, AdamW, the step, checkpoint selection; with
+ * seeded noise also the sampler). A constant rather than a param, so that adding it kept every DPFineTune key.
+ */
+export const DP_CHECKPOINT_MINUTES = 5;
 
 export interface DpPlan {
   q: number;
@@ -154,8 +161,19 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
       const epsilonAt = (step: number) =>
         epsilonOf(dpSgdEvent({ q: plan.q, sigma: plan.sigma, steps: step }), plan.delta, { accountant: p.accountant as AccountantName })
           .epsilon;
+      // A rerun after an interruption continues from the saved state. The engine charges every attempt in
+      // full before it starts, so resuming never lowers what the ledger holds; the claim below is the one
+      // trajectory's steps, which is what the released model went through.
+      const resumable = await resumableTraining(ctx, {
+        minutes: DP_CHECKPOINT_MINUTES,
+        identity: { node: 'DPFineTune', key: ctx.key, sequences: train.length, total: plan.steps, noise: p.noise },
+        extra: () => best.snapshot(),
+      });
+      if (resumable.resumed) best.resumeFrom(resumable.resumed.extra, resumable.resumed.arrays);
       // Progress: the step and the ε spent so far; never the loss of a private batch (an un-noised statistic).
       const interval = Math.max(2, Math.ceil(plan.steps / 50));
+      const started = Date.now();
+      const startStep = resumable.resumed?.step ?? 0;
       const common = {
         sequences: train,
         pad,
@@ -168,14 +186,23 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
         optimizer: { weightDecay: p.weightDecay },
         seed: ctx.seed,
         noise: p.noise,
+        checkpoint: resumable.checkpoint,
         shouldStop: () => ctx.signal.aborted,
         onStep: (r: { step: number; total: number; loss: number; batchSize: number }) => {
           // Only whether training diverged leaves the node (as a failure), never the loss itself. (An empty
           // Poisson batch has no loss: NaN by design.)
           if (r.batchSize > 0 && !Number.isFinite(r.loss))
             throw new Error(`DPFineTune node ${ctx.id}: training diverged (non-finite loss at step ${r.step}); lower the learning rate`);
-          if (r.step % interval === 0 || r.step === r.total)
-            ctx.progress({ step: r.step, total: r.total, ...(description.private ? { epsilon: epsilonAt(r.step) } : {}) });
+          if (r.step % interval === 0 || r.step === r.total) {
+            const epsilon = description.private ? epsilonAt(r.step) : undefined;
+            ctx.progress({ step: r.step, total: r.total, ...(epsilon !== undefined ? { epsilon } : {}) });
+            // The node log's progress line (what `dpkd status` shows): the pace and the ε spent, no loss.
+            const perStep = (Date.now() - started) / 1000 / (r.step - startStep);
+            ctx.log(
+              `step ${r.step}/${r.total} ${perStep.toFixed(1)} s/step, ETA ${duration((r.total - r.step) * perStep)}` +
+                (epsilon !== undefined ? `, ε ${epsilon.toFixed(3)} spent so far` : ''),
+            );
+          }
           if (selectAt.has(r.step)) best.offer(r.step, validationLoss());
         },
       };
@@ -197,6 +224,10 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
             threads,
           })
         : await dpTrainLmParallel({ ...common, model, physicalBatch: p.microBatch, method: p.clipping, threads });
+      if (ctx.signal.aborted)
+        throw new Error(
+          `DPFineTune node ${ctx.id} was interrupted at step ${result.steps} of ${plan.steps}; its state is saved, a rerun resumes it`,
+        );
       best.restore();
       const output = await saveModelOutput(ctx, model, meta.preset);
       return {
@@ -212,6 +243,7 @@ export const DPFineTuneNode = defineNode<Params, DPFineTunePorts>({
           noise: p.noise,
           params: output.meta.params,
           teacher: teacher !== undefined,
+          resumedFrom: resumable.resumed?.step ?? 0,
           selection:
             p.select === 'best-validation' ? { step: best.bestStep, validationLoss: best.bestLoss, history: best.history } : 'last',
         },

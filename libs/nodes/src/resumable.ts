@@ -78,7 +78,8 @@ export async function resumableTraining(
   return { checkpoint, resumed, trainSeconds };
 }
 
-const duration = (seconds: number): string => {
+/** A duration for progress lines: 42s, 3m05s, 2h10m. */
+export const duration = (seconds: number): string => {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { NodeImplementation, NodeProgress, NodeRunContext } from '@dpkd/graph';
 import { initBackend } from '@dpkd/lm';
-import { DatasetNode, FineTuneNode, PretrainNode } from '../src';
+import { DatasetNode, DPFineTuneNode, FineTuneNode, PretrainNode } from '../src';
+import { decodeTrainState } from '@dpkd/lm';
 import { TRAIN_STATE_FILE } from '../src/resumable';
 import { type Output, runNode, withDefaults } from './helpers';
 
@@ -132,5 +133,53 @@ describe('resumable FineTune with best-validation selection', () => {
     expect(logs.join('\n')).toMatch(/resuming from step 20 of 45/);
     expect(result.metrics!.selection).toEqual(full.metrics!.selection);
     expect(readFileSync(result.outputs.model!.file).equals(readFileSync(full.outputs.model!.file))).toBe(true);
+  }, 120_000);
+});
+
+describe('resumable DPFineTune (DP-SGD)', () => {
+  let imdb: Output;
+  let base: Output;
+  beforeAll(async () => {
+    imdb = (await runNode(DatasetNode, { corpus: 'imdb', train: 24, validation: 4, test: 2, maxLength: 300 })).outputs.dataset!;
+    base = (await runNode(PretrainNode, { model: 'tiny', steps: 2, batchSize: 2, seqLen: 32 }, { data: pub })).outputs.model!;
+  }, 60_000);
+  // q = 4/24, 2 epochs: 12 steps; selection at 4, 8 and 12.
+  const dp = { sigma: 1, batchSize: 4, epochs: 2, seqLen: 32, lr: 0.01, select: 'best-validation', controlCodes: false };
+
+  test('seeded noise: Ctrl-C at step 6, the rerun resumes and ends with the same bytes, selection and claim', async () => {
+    const params = { ...dp, noise: 'seeded' };
+    const full = await runWith(DPFineTuneNode, params, { model: base, data: imdb }, tempDir('dpkd-resume-ckpt-'));
+    const dir = tempDir('dpkd-resume-ckpt-');
+    await expect(
+      runWith(DPFineTuneNode, params, { model: base, data: imdb }, dir, { onProgress: (p, abort) => p.step >= 6 && abort() }),
+    ).rejects.toThrow(/interrupted at step 6 of 12; its state is saved/);
+    const saved = decodeTrainState(new Uint8Array(readFileSync(join(dir, TRAIN_STATE_FILE))));
+    expect(saved.step).toBe(6);
+    expect(saved.losses).toEqual([]); // no private batch statistic on disk
+    const { result, logs } = await runWith(DPFineTuneNode, params, { model: base, data: imdb }, dir);
+    expect(logs.join('\n')).toMatch(/resuming from step 6 of 12/);
+    // The progress line `dpkd status` shows: pace and ε spent, never a private batch's loss.
+    expect(logs.filter((l) => l.startsWith('step '))).toContainEqual(
+      expect.stringMatching(/^step 12\/12 [\d.]+ s\/step, ETA \S+, ε \d\.\d{3} spent so far$/),
+    );
+    expect(result.metrics!.resumedFrom).toBe(6);
+    expect(result.metrics!.steps).toBe(12);
+    expect(result.metrics!.selection).toEqual(full.result.metrics!.selection);
+    expect(result.privacy).toEqual(full.result.privacy);
+    expect(readFileSync(result.outputs.model!.file).equals(readFileSync(full.result.outputs.model!.file))).toBe(true);
+  }, 120_000);
+
+  test('CSPRNG noise: the rerun resumes and claims the whole trajectory; the saved state holds no sampler order', async () => {
+    const params = { ...dp, noise: 'crypto', sampling: 'shuffle' };
+    const dir = tempDir('dpkd-resume-ckpt-');
+    await expect(
+      runWith(DPFineTuneNode, params, { model: base, data: imdb }, dir, { onProgress: (p, abort) => p.step >= 4 && abort() }),
+    ).rejects.toThrow(/interrupted at step 4 of 12/);
+    expect(decodeTrainState(new Uint8Array(readFileSync(join(dir, TRAIN_STATE_FILE)))).order).toEqual([]);
+    const { result } = await runWith(DPFineTuneNode, params, { model: base, data: imdb }, dir);
+    expect(result.metrics!.resumedFrom).toBe(4);
+    expect(result.metrics!.steps).toBe(12);
+    const claims = result.privacy as Array<{ event: { count: number } }>;
+    expect(claims[0]!.event.count).toBe(12);
   }, 120_000);
 });

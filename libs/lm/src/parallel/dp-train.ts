@@ -5,12 +5,12 @@
 // σ, C and steps as dpTrainLm, one noise draw per logical batch. The loop itself is dp.ts's (dpSteps).
 // The per-example loss is the pool's (a spec each worker rebuilds): CE for dpTrainLm, or DPKD's KD loss
 // through a frozen teacher replica in every worker for dpDistillLm.
-import { type DpDistillOptions, dpDistillLm, dpDistillObjective } from '../distill';
+import { type DpDistillOptions, dpDistillLmAsync, dpDistillObjective } from '../distill';
 import {
   dpLoopPlan,
   type DpStepInput,
   drawNoise,
-  dpTrainLm,
+  dpTrainLmAsync,
   type DpTrainOptions,
   type DpTrainResult,
   noisyMean,
@@ -20,12 +20,12 @@ import type { StepNoise } from '../dp';
 import { ReplicaPool, type ReplicaPoolOptions } from './pool';
 
 export interface ParallelDpTrainOptions extends DpTrainOptions {
-  /** Replicas, the leader included; 1 (default) is dpTrainLm on this thread. */
+  /** Replicas, the leader included; 1 (default) is dpTrainLm's step on this thread. */
   threads?: number;
 }
 
 export interface ParallelDpDistillOptions extends DpDistillOptions {
-  /** Replicas, the leader included; 1 (default) is dpDistillLm on this thread. */
+  /** Replicas, the leader included; 1 (default) is dpDistillLm's step on this thread. */
   threads?: number;
 }
 
@@ -37,7 +37,7 @@ const threadsOf = (o: { threads?: number }) => Math.max(1, Math.floor(o.threads 
  */
 export const dpTrainLmParallel = async (o: ParallelDpTrainOptions): Promise<DpTrainResult> => {
   const threads = threadsOf(o);
-  if (threads === 1 || o.exampleLoss) return dpTrainLm(o);
+  if (threads === 1 || o.exampleLoss) return dpTrainLmAsync(o);
   return dpTrainOnPool(o, { threads, model: o.model, loss: { kind: 'ce', pad: o.pad } }, 'dpTrainLm');
 };
 
@@ -48,7 +48,7 @@ export const dpTrainLmParallel = async (o: ParallelDpTrainOptions): Promise<DpTr
  */
 export const dpDistillLmParallel = async (o: ParallelDpDistillOptions): Promise<DpTrainResult> => {
   const threads = threadsOf(o);
-  if (threads === 1) return dpDistillLm(o);
+  if (threads === 1) return dpDistillLmAsync(o);
   return dpTrainOnPool(
     { ...o, model: o.student, method: 'naive' },
     { threads, model: o.student, teacher: o.teacher, loss: { kind: 'live-kd', ...dpDistillObjective(o) } },
@@ -59,19 +59,21 @@ export const dpDistillLmParallel = async (o: ParallelDpDistillOptions): Promise<
 /** The DP loop with every step on a pool started from `pool` (disposed at the end). */
 const dpTrainOnPool = async (o: DpTrainOptions, pool: ReplicaPoolOptions, caller: string): Promise<DpTrainResult> => {
   const plan = dpLoopPlan(o, caller);
-  const replicas = await ReplicaPool.start(pool);
+  let replicas: ReplicaPool | undefined;
   let replicated = false;
   try {
     return await runDpStepsAsync(
       o,
       plan,
-      (input) => parallelDpStep(replicas, o, input, replicated),
+      (input) => parallelDpStep(replicas!, o, input, replicated),
       async (optimizer) => {
+        // Started once a resumed run has restored the weights: the workers begin from them.
+        replicas = await ReplicaPool.start(pool);
         replicated = await replicas.replicateOptimizer(o.optimizer, optimizer.exportState());
       },
     );
   } finally {
-    await replicas.dispose();
+    await replicas?.dispose();
   }
 };
 
