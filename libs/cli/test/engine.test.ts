@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { processIdentity } from '@dpkd/store';
-import { runCli, scratchDir, workspaceRoot } from './run-cli';
+import { runCli, scratchDir, setupInProcess, workspaceRoot } from './run-cli';
 
 const hostTagOf = () => createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
@@ -147,15 +147,15 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(JSON.parse(runCli(['status', '--store', store, '--json']).stdout).status).toBe('interrupted');
   });
 
-  test('cache verify exits 1 naming a corrupted object; ledger verify checks the chain', () => {
+  test('cache verify exits 1 naming a corrupted object; ledger verify checks the chain', async () => {
     const { graph, store } = setup({
       imdb: { type: 'FakeDataset', params: { unit: 'imdb', n: 100 } },
       teacher: { type: 'EmitDpEvent', inputs: { data: 'imdb' }, params: { sigma: 1, q: 0.1, steps: 10 } },
     });
-    expect(runCli(['run', graph, '--store', store], { env }).code).toBe(0);
+    expect((await setupInProcess(['run', graph, '--store', store, '--executor', 'in-process'], env)).code).toBe(0);
     expect(runCli(['ledger', 'verify', '--store', store]).code).toBe(0);
     expect(runCli(['cache', 'verify', '--store', store]).code).toBe(0);
-    const ls = JSON.parse(runCli(['cache', 'ls', '--store', store, '--json']).stdout);
+    const ls = JSON.parse((await setupInProcess(['cache', 'ls', '--store', store, '--json'])).stdout);
     const digest = ls.actions.find((a: { node: string }) => a.node === 'teacher').outputs.model as string;
     const path = join(store, 'objects', digest.slice(0, 2), digest.slice(2));
     chmodSync(path, 0o644);
@@ -165,7 +165,7 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(verify.stdout).toContain(digest);
   });
 
-  test('a damaged ledger: run refuses before any DP node starts (exit 1), ledger prints no ε, rebuild restores it', () => {
+  test('a damaged ledger: run refuses before any DP node starts (exit 1), ledger prints no ε, rebuild restores it', async () => {
     const { graph, store, counter } = setup({});
     const write = (seed: number) =>
       writeFileSync(
@@ -180,7 +180,7 @@ describe('dpkd run / status / cache / ledger', () => {
         }),
       );
     write(1);
-    expect(runCli(['run', graph, '--store', store, '--executor', 'in-process'], { env }).code).toBe(0);
+    expect((await setupInProcess(['run', graph, '--store', store, '--executor', 'in-process'], env)).code).toBe(0);
     writeFileSync(join(store, 'logs/privacy-ledger.jsonl'), 'garbage\n', { flag: 'a' });
 
     write(2);
@@ -206,12 +206,12 @@ describe('dpkd run / status / cache / ledger', () => {
     for (const line of lines(counter)) expect(line).toMatch(/ charged=true$/);
     const ledger = JSON.parse(runCli(['ledger', '--store', store, '--json']).stdout);
     expect(ledger.records.map((r: { outcome: string }) => r.outcome)).toEqual(['rebuilt', 'started']);
-  }, 240_000); // ten CLI processes one after another: minutes when the machine is loaded
+  }, 240_000); // nine CLI processes one after another: minutes when the machine is loaded
 
   test('a lock held by a live process: run says who holds it and since when, and one Ctrl-C ends the wait (exit 130)', async () => {
     const { graph, store, counter } = setup({});
     writeFileSync(graph, JSON.stringify({ name: 'lock-wait', nodes: { a: { type: 'Count', params: { file: counter } } } }));
-    const plan = JSON.parse(runCli(['plan', graph, '--store', store, '--json'], { env }).stdout);
+    const plan = JSON.parse((await setupInProcess(['plan', graph, '--store', store, '--json'], env)).stdout);
     const key = plan.nodes[0].key as string;
     mkdirSync(join(store, 'locks'), { recursive: true });
     // Held by this (live) test process, with its real identity: not stale.
@@ -237,7 +237,7 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(result.code).toBe(130);
   });
 
-  test('--store naming a file is a one-line error (exit 2); cache gc on a read-only store is a message, not a stack trace', () => {
+  test('--store naming a file is a one-line error (exit 2); cache gc on a read-only store is a message, not a stack trace', async () => {
     const { graph, store, counter } = setup({});
     writeFileSync(graph, JSON.stringify({ name: 'read-only', nodes: { a: { type: 'Count', params: { file: counter } } } }));
     const asStore = runCli(['cache', 'ls', '--store', graph]);
@@ -245,7 +245,7 @@ describe('dpkd run / status / cache / ledger', () => {
     expect(asStore.stderr.trim()).toMatch(/^dpkd: Cannot open the store .* it is a file, not a directory/);
     expect(runCli(['run', graph, '--store', graph], { env }).code).toBe(2);
 
-    expect(runCli(['run', graph, '--store', store], { env }).code).toBe(0);
+    expect((await setupInProcess(['run', graph, '--store', store, '--executor', 'in-process'], env)).code).toBe(0);
     const dirs = [store, ...['objects', 'actions', 'locks', 'tmp', 'logs', 'engine'].map((d) => join(store, d))];
     const immutable = spawnSync('chattr', ['+i', ...dirs]);
     if (immutable.status !== 0) throw new Error(`chattr +i is needed to make a read-only store as root: ${immutable.stderr}`);

@@ -2,16 +2,20 @@
 // on (the parent `ledger` command defines --json too, and commander hands it the flag).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
-import { runCli, scratchDir } from './run-cli';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { copyOf, runCli, scratchDir, setupInProcess } from './run-cli';
 
 const env = { DPKD_TEST_NODES: '1' };
 
-/** A store whose ledger holds one charge: a DP node run in-process on a fake private dataset. */
-function storeWithOneCharge(): string {
+/**
+ * A store whose ledger holds one charge: a DP node run in-process on a fake private dataset. Made once; a test that
+ * damages it works on a copy.
+ */
+let oneCharge: string;
+beforeAll(async () => {
   const dir = scratchDir('dpkd-cli-ledger-json-');
   const graph = join(dir, 'graph.json');
-  const store = join(dir, 'store');
+  oneCharge = join(dir, 'store');
   writeFileSync(
     graph,
     JSON.stringify({
@@ -22,13 +26,12 @@ function storeWithOneCharge(): string {
       },
     }),
   );
-  expect(runCli(['run', graph, '--store', store, '--executor', 'in-process'], { env }).code).toBe(0);
-  return store;
-}
+  expect((await setupInProcess(['run', graph, '--store', oneCharge, '--executor', 'in-process'], env)).code).toBe(0);
+}, 120_000);
 
 describe('dpkd ledger verify --json', () => {
   test('an intact ledger: one JSON object, ok, with the chain, each unit recomputed and the DP manifests counted; exit 0', () => {
-    const store = storeWithOneCharge();
+    const store = oneCharge;
     for (const args of [
       ['ledger', 'verify', '--json', '--store', store],
       ['ledger', '--json', 'verify', '--store', store],
@@ -44,7 +47,7 @@ describe('dpkd ledger verify --json', () => {
   });
 
   test('a damaged ledger: ok false with where the chain breaks, nothing but JSON on stdout; exit 1', () => {
-    const store = storeWithOneCharge();
+    const store = copyOf(oneCharge);
     writeFileSync(join(store, 'logs/privacy-ledger.jsonl'), 'garbage\n', { flag: 'a' });
     const result = runCli(['ledger', 'verify', '--json', '--store', store]);
     expect(result.code).toBe(1);

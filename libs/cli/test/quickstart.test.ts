@@ -1,8 +1,9 @@
 // End to end: a tiny copy of graphs/quickstart.json (the same nodes and wiring, with tiny Pretrains where the
 // quickstart loads its two zoo models, since those take minutes to run) through the real
 // `dpkd run`, then the result table from `dpkd report`, its ε recomputed from the store, and a cached rerun.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listRunRecords, openStore } from '@dpkd/engine';
 import { type DpEvent, epsilonOf } from '@dpkd/privacy';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { runCli, scratchDir, workspaceRoot } from './run-cli';
@@ -31,7 +32,7 @@ interface LineageEvent {
   gaps?: string[];
 }
 
-let firstRun: { nodes: Array<{ id: string; status: string }> };
+let firstRun: { run: string; nodes: Array<{ id: string; status: string }> };
 let rows: Row[];
 let keys: Map<string, string>;
 
@@ -42,18 +43,22 @@ const json = (args: string[]) => {
 };
 const manifest = (id: string) => JSON.parse(readFileSync(join(store, 'actions', `${keys.get(id)}.json`), 'utf8'));
 
-beforeAll(() => {
+beforeAll(async () => {
   firstRun = json(['run', fixture, '--json', '--store', store]);
   rows = json(['report', fixture, '--format', 'json', '--store', store]).rows;
-  keys = new Map(
-    (json(['plan', fixture, '--json', '--store', store]).nodes as Array<{ id: string; key: string }>).map((n) => [n.id, n.key]),
-  );
+  // Each node's key, from the run's record in the store (a `dpkd plan` would load the corpora again for the same
+  // keys; that `report` above found the table, planned afresh, shows that plan and run agree on them).
+  const record = (await listRunRecords(await openStore(store))).find((r) => r.id === firstRun.run);
+  keys = new Map(record!.nodes.map((n) => [n.id, n.key]));
 }, 900_000);
 
 describe('tiny quickstart, end to end', () => {
   test('every node ran once', () => {
     expect(firstRun.nodes).toHaveLength(Object.keys(graph.nodes).length);
     expect(firstRun.nodes.every((n) => n.status === 'ran')).toBe(true);
+    // The training nodes saved their state in <store>/checkpoints/<key>/ from their `dpkd exec` workers, and each
+    // worker removed it after its commit (zoo.test.ts checks the same of a run in-process).
+    expect(readdirSync(join(store, 'checkpoints'))).toEqual([]);
   });
 
   test('the table: one row per Report row, the six columns, sane values', () => {

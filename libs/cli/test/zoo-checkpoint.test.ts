@@ -8,7 +8,7 @@ import { checkpointDir, openStore } from '@dpkd/engine';
 import type { NodeRunContext } from '@dpkd/graph';
 import { decodeTrainState, initBackend, loadCheckpoint, type NamedArray, parameterShapes } from '@dpkd/lm';
 import { type ModelCard, PretrainNode, PublicModelNode, TRAIN_STATE_FILE } from '@dpkd/nodes';
-import { runCli, scratchDir } from './run-cli';
+import { runCli, scratchDir, setupInProcess } from './run-cli';
 
 const dir = scratchDir('dpkd-zoo-ckpt-');
 const store = join(dir, 'store');
@@ -70,9 +70,10 @@ beforeAll(async () => {
     join(dir, 'data-only.json'),
     JSON.stringify({ ...graphJson, nodes: { public: graphJson.nodes.public, imdb: graphJson.nodes.imdb } }),
   );
-  const r = runCli(['run', join(dir, 'data-only.json'), '--store', store]);
+  // Setup in this process (the plan loads the corpora once for all the files); the exports below run the bundle.
+  const r = await setupInProcess(['run', join(dir, 'data-only.json'), '--store', store, '--executor', 'in-process']);
   expect(r.code, r.stderr).toBe(0);
-  const plan = JSON.parse(runCli(['plan', graph, '--store', store, '--json']).stdout) as { nodes: PlannedNode[] };
+  const plan = JSON.parse((await setupInProcess(['plan', graph, '--store', store, '--json'])).stdout) as { nodes: PlannedNode[] };
   nodes = new Map(plan.nodes.map((n) => [n.id, n]));
   const s = await openStore(store);
   const datasetFile = async (id: string) =>
@@ -132,21 +133,23 @@ test('a partial model trained on private data is refused like a finished one', (
   );
 });
 
-test('a node with no saved state, and a state of another action, are errors that say what to do', () => {
+test('a node with no saved state, and a state of another action, are errors that say what to do', async () => {
+  // pub-model with another step count (another key), and its ancestry only: planning the private branch as well
+  // would load the IMDb corpus in each command for nothing.
   const other = join(dir, 'other.json');
   writeFileSync(
     other,
     JSON.stringify({
       ...graphJson,
-      nodes: { ...graphJson.nodes, 'pub-model': { ...graphJson.nodes['pub-model'], params: { ...pretrain, steps: 13 } } },
+      nodes: { public: graphJson.nodes.public, 'pub-model': { ...graphJson.nodes['pub-model'], params: { ...pretrain, steps: 13 } } },
     }),
   );
   const none = runCli(['zoo', 'export', other, 'pub-model', 'x', '--checkpoint', '--store', store, '--models', models]);
   expect(none.code).not.toBe(0);
   expect(none.stderr).toMatch(/has no saved training state .* start it with `dpkd run`/);
-  const otherKey = (JSON.parse(runCli(['plan', other, '--store', store, '--json']).stdout) as { nodes: PlannedNode[] }).nodes.find(
-    (n) => n.id === 'pub-model',
-  )!.key;
+  const otherKey = (
+    JSON.parse((await setupInProcess(['plan', other, '--store', store, '--json'])).stdout) as { nodes: PlannedNode[] }
+  ).nodes.find((n) => n.id === 'pub-model')!.key;
   const s = join(store, 'checkpoints');
   cpSync(join(s, nodes.get('pub-model')!.key), join(s, otherKey), { recursive: true });
   const foreign = runCli(['zoo', 'export', other, 'pub-model', 'x', '--checkpoint', '--store', store, '--models', models]);

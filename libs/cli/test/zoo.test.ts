@@ -7,7 +7,7 @@ import { type ActionManifest, openStore } from '@dpkd/engine';
 import type { NodeRunContext } from '@dpkd/graph';
 import { forward, initBackend, loadCheckpoint, tf } from '@dpkd/lm';
 import { type ModelCard, PublicModelNode } from '@dpkd/nodes';
-import { runCli, scratchDir } from './run-cli';
+import { runCli, scratchDir, setupInProcess } from './run-cli';
 
 const dir = scratchDir('dpkd-zoo-');
 const store = join(dir, 'store');
@@ -64,7 +64,9 @@ const card = (name: string) => JSON.parse(readFileSync(join(models, name, 'card.
 beforeAll(async () => {
   expect(await initBackend()).toBe('wasm');
   writeFileSync(graph, JSON.stringify(graphJson()));
-  const r = runCli(['run', graph, '--store', store]);
+  // The store to export from, trained in this process: what this file checks is `dpkd zoo export` (the bundle) and
+  // PublicModel. Real nodes in `dpkd exec` workers: the PublicModel graph below, and quickstart.test.ts.
+  const r = await setupInProcess(['run', graph, '--store', store, '--executor', 'in-process']);
   expect(r.code, r.stderr).toBe(0);
 }, 120_000);
 
@@ -188,7 +190,7 @@ describe('dpkd zoo export', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/ran\s+base/);
   }, 120_000);
-  test('a Pretrain continued from a published model (init) is published with the chain: data, tokens and where it started', () => {
+  test('a Pretrain continued from a published model (init) is published with the chain: data, tokens and where it started', async () => {
     const g3 = join(dir, 'continued.json');
     const pin = card('tiny-pub').sha256;
     const tiny = { model: 'tiny', batchSize: 2, seqLen: 32 };
@@ -202,7 +204,7 @@ describe('dpkd zoo export', () => {
       laundered: { type: 'Pretrain', inputs: { data: 'public', init: 'priv-model' }, params: { ...tiny, steps: 2 } },
     };
     writeFileSync(g3, JSON.stringify({ name: 'continued', seed: 1, nodes }));
-    const run = runCli(['run', g3, '--store', store], { env: { DPKD_MODELS: models } });
+    const run = await setupInProcess(['run', g3, '--store', store, '--executor', 'in-process'], { DPKD_MODELS: models });
     expect(run.code, run.stderr).toBe(0);
     const exported = (node: string, name: string) => runCli(['zoo', 'export', g3, node, name, '--store', store, '--models', models]);
 
