@@ -7,7 +7,7 @@ import { forwardHidden, type LanguageModel } from './model';
 import { createTape, disposeTape, slices2d, sumPerExample, type Tape, tiedHeadNll } from './ops';
 import { AdamW, type AdamWOptions, learningRate, type Schedule } from './optim';
 import { cryptoSource, gaussianNoise, type NoiseSource, type RandomSource, seededSource, uniform53 } from './noise';
-import { createRng, restoreRng, type SeededRng, shuffledIndices } from './rng';
+import { createRng, restoreRng, type RngState, type SeededRng, shuffledIndices } from './rng';
 import { arraysOf, type Batch, chunk, restoreParams, type StepReport, type TrainCheckpointing } from './train';
 
 type T2 = tf.Tensor2D;
@@ -348,9 +348,23 @@ export const poissonSample = (n: number, q: number, source: RandomSource): numbe
   return picked;
 };
 
-/** The source of a DP loop's sampling and noise: the OS CSPRNG unless 'seeded' is asked for. */
-export const dpRandomSource = (noise: NoiseSource | undefined, seed: number): RandomSource =>
-  noise === 'seeded' ? seededSource(createRng(seed)) : cryptoSource();
+/**
+ * The randomness of a DP loop's sampling and noise: the OS CSPRNG unless 'seeded' is asked for. A seeded one
+ * also hands out its generator (continued from `resume` when given), whose state a checkpoint saves; the
+ * CSPRNG has no state.
+ */
+export const dpRandomness = (
+  noise: NoiseSource | undefined,
+  seed: number,
+  resume?: RngState,
+): { source: RandomSource; seeded?: SeededRng } => {
+  if (noise !== 'seeded') return { source: cryptoSource() };
+  const seeded = resume ? restoreRng(resume) : createRng(seed);
+  return { source: seededSource(seeded), seeded };
+};
+
+/** The source of a DP loop's sampling and noise (dpRandomness without the generator). */
+export const dpRandomSource = (noise: NoiseSource | undefined, seed: number): RandomSource => dpRandomness(noise, seed).source;
 
 /** What every DP-SGD loop shares: the data, the sampling, the step count, the noise and the optimiser. */
 export interface DpLoopOptions {
@@ -421,10 +435,7 @@ export const dpLoopPlan = (o: DpLoopOptions, caller: string) => {
     throw new Error(`${caller}: the saved training state indexes more sequences than this run has`);
   if (o.checkpoint && o.source)
     throw new Error(`${caller}: an explicit random source cannot be checkpointed; use noise 'seeded' or 'crypto'`);
-  // A seeded source keeps its generator so that its state can be saved and restored; the CSPRNG has none.
-  let seeded: SeededRng | undefined;
-  if (!o.source && o.noise === 'seeded') seeded = resume ? restoreRng(resume.rng) : createRng(o.seed ?? 0);
-  const source = o.source ?? (seeded ? seededSource(seeded) : cryptoSource());
+  const { source, seeded } = o.source ? { source: o.source, seeded: undefined } : dpRandomness(o.noise, o.seed ?? 0, resume?.rng);
   // Shuffled batches are DP sampling too: the permutation comes from the same source.
   const shuffleRng = { next: () => uniform53(source), normal: () => Number.NaN };
   let order: number[] = resume ? [...resume.order] : [];
