@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { runDpkd } from '../src/program';
+import { dpkd } from '../../../test/support/dpkd';
 
 export const workspaceRoot = join(import.meta.dirname, '../../..');
 const bundle = join(workspaceRoot, 'dist/dpkd.js');
@@ -29,8 +29,8 @@ export function runCli(
 }
 
 /**
- * Setup only: one `dpkd` command line run in this process (the runDpkd that the bundle's main calls), with `env` set
- * while it runs and stdout and stderr captured. For the commands that only prepare what a test then checks through
+ * Setup only: one `dpkd` command line run in this process (the workspace's in-process `dpkd`), with `env` set while it
+ * runs. For the commands that only prepare what a test then checks through
  * the bundled `dpkd` (a store to export from, the keys of a plan): no process start, and the corpora a plan reads
  * are loaded once for all the test files (isolate: false). What a test asserts about the CLI (exit codes, output,
  * signals, workers) stays with runCli. A `run` here must pass `--executor in-process`: this process is not a
@@ -39,25 +39,11 @@ export function runCli(
 export async function setupInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   if (args[0] === 'run' && !args.join(' ').includes('--executor in-process'))
     throw new Error('setupInProcess: a run in the test process needs --executor in-process');
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdoutWrite = process.stdout.write;
-  const stderrWrite = process.stderr.write;
-  const capture = (into: string[]) =>
-    ((chunk: string | Uint8Array) => {
-      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    }) as typeof process.stdout.write;
   const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
-  process.stdout.write = capture(out);
-  process.stderr.write = capture(err);
   try {
-    const code = await runDpkd(['node', 'dpkd', ...args]);
-    return { code, stdout: out.join(''), stderr: err.join('') };
+    return await dpkd(args);
   } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
     for (const [k, v] of Object.entries(before)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
