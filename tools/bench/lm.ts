@@ -12,6 +12,9 @@
 // `--scaling`: only the data-parallel train and DP train comparison, with the CPU time per step of each form
 // (process.cpuUsage, every thread: on a loaded machine wall time mostly measures the scheduler, CPU time the
 // work, and CPU at N threads over CPU at 1 is the cost of the parallelism). `--layers=2`: one model only.
+// `--rounds=N`: rounds of the paired training loops (default 3, 2 with --quick); their scaling is the median of
+// the per-round ratios. Two probes come first: `spin` (CPU time N busy threads get) and `simd-matmul` (the
+// XNNPACK matmul throughput of N threads over one: the hardware's own ceiling for the scaling).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
@@ -46,6 +49,11 @@ const load = () =>
     .join(' ');
 console.log(`load average at start ${load()}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const roundsFlag = process.argv.find((a) => a.startsWith('--rounds='));
+/** Rounds of the paired 1-thread / N-thread training loops (`--rounds=N`). */
+const rounds = roundsFlag ? Number(roundsFlag.slice('--rounds='.length)) : quick ? 2 : 3;
+/** Per-round scaling ratios of the paired loops, by "model mode". */
+const roundScaling = new Map<string, number[]>();
 const threadsFlag = process.argv.find((a) => a.startsWith('--threads='));
 const maxThreads = threadsFlag ? Number(threadsFlag.slice('--threads='.length)) : availableParallelism();
 /**
@@ -105,24 +113,32 @@ const pairedLoops = async (rounds: number, N: number, run: (threads: number, onS
     [1, { wall: [], cpu: [] }],
     [N, { wall: [], cpu: [] }],
   ]);
+  // Each round's own ratio (median step at 1 thread over median step at N, the two loops back to back): this
+  // machine's speed drifts by tens of percent over minutes, so a ratio of two pooled medians mixes periods.
+  const roundRatios: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    const roundMedian = new Map<number, number>();
     for (const threads of [1, N]) {
       let last: { t: number; c: number } | undefined;
+      const wall: number[] = [];
       await run(threads, () => {
         const now = { t: performance.now(), c: cpuMs() };
         if (last) {
+          wall.push(now.t - last.t);
           samples.get(threads)!.wall.push(now.t - last.t);
           samples.get(threads)!.cpu.push(now.c - last.c);
         }
         last = now;
       });
+      roundMedian.set(threads, median(wall));
     }
+    roundRatios.push(roundMedian.get(1)! / roundMedian.get(N)!);
   }
   const of = (threads: number) => {
     const { wall, cpu } = samples.get(threads)!;
     return { seconds: median(wall) / 1000, cpuMs: median(cpu), cores: cpu.reduce((x, y) => x + y, 0) / wall.reduce((x, y) => x + y, 0) };
   };
-  return { one: of(1), many: of(N) };
+  return { one: of(1), many: of(N), roundRatios };
 };
 
 // How many cores N busy threads of this process actually get right now (a trivial spin on each): the ceiling of
@@ -138,6 +154,55 @@ if (maxThreads > 1) {
   const used = process.cpuUsage(c);
   const cores = (used.user + used.system) / 1000 / (performance.now() - t);
   console.log(JSON.stringify({ bench: 'lm', model: 'cpu', mode: 'spin', threads: maxThreads, coresAvailable: +cores.toFixed(2) }));
+}
+
+// How much more SIMD work N threads get done than one, each on its own wasm instance: the throughput of
+// XNNPACK matmuls ([2048,128]x[128,512], the linear layers' shape) on N worker threads at once over one thread
+// alone, the two phases alternating. CPU time (the spin probe) says whether a thread is scheduled; this says
+// whether a scheduled thread runs at full speed: virtual cores that share a physical core, or a host that
+// lowers the clock when both are busy, cap every scaling below this ratio, whatever the code does.
+if (maxThreads > 1) {
+  const { Worker } = await import('node:worker_threads');
+  const script = `
+    const { parentPort } = require('node:worker_threads');
+    const tf = require('@tensorflow/tfjs');
+    require('@tensorflow/tfjs-backend-wasm');
+    tf.setBackend('wasm').then(async () => {
+      await tf.ready();
+      const a = tf.randomNormal([2048, 128]), b = tf.randomNormal([128, 512]);
+      parentPort.on('message', (ms) => {
+        let n = 0;
+        for (const end = performance.now() + ms; performance.now() < end; n++) tf.tidy(() => void tf.matMul(a, b).dataSync()); // void: tidy walks a returned array's elements
+        parentPort.postMessage(n);
+      });
+      parentPort.postMessage('ready');
+    });`;
+  const workers = Array.from({ length: maxThreads }, () => new Worker(script, { eval: true }));
+  const reply = (w: InstanceType<typeof Worker>) => new Promise<unknown>((resolve) => w.once('message', resolve));
+  await Promise.all(workers.map(reply));
+  const phase = async (active: number, ms: number) => {
+    const counts = await Promise.all(
+      workers.slice(0, active).map((w) => {
+        const r = reply(w);
+        w.postMessage(ms);
+        return r as Promise<number>;
+      }),
+    );
+    return counts.reduce((x, y) => x + y, 0) / ms;
+  };
+  const ratios: number[] = [];
+  for (let round = 0; round < (quick ? 2 : 4); round++) ratios.push((await phase(maxThreads, 1500)) / (await phase(1, 1500)));
+  await Promise.all(workers.map((w) => w.terminate()));
+  console.log(
+    JSON.stringify({
+      bench: 'lm',
+      model: 'cpu',
+      mode: 'simd-matmul',
+      threads: maxThreads,
+      throughputRatio: +median(ratios).toFixed(2),
+      rounds: ratios.map((r) => +r.toFixed(2)),
+    }),
+  );
 }
 
 // Tokenizer
@@ -319,7 +384,8 @@ for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))]
     // the parallelism itself (messages, copies, extra kernels on smaller pieces), measurable even when the
     // machine is so loaded that the wall-time scaling only measures the scheduler.
     const loops = async (mode: string, run: (threads: number, onStep: () => void) => Promise<unknown>) => {
-      const r = await pairedLoops(quick ? 2 : 3, N, run);
+      const r = await pairedLoops(rounds, N, run);
+      roundScaling.set(`${name} ${mode}`, r.roundRatios);
       record(mode, B * T, { one: r.one.seconds, many: r.many.seconds, coresOne: r.one.cores, coresMany: r.many.cores });
       const cpu = { one: Math.round(r.one.cpuMs), many: Math.round(r.many.cpuMs) };
       console.log(JSON.stringify({ bench: 'lm', model: name, mode, cpuMsPerStep: cpu, cpuRatio: +(cpu.many / cpu.one).toFixed(2) }));
@@ -361,8 +427,19 @@ for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))]
     }
     const r = results[name]!;
     for (const mode of modes) {
+      // The real loops (train, DP) report the median of their per-round ratios, and the rounds; the rest the pooled ratio.
+      const rounds = roundScaling.get(`${name} ${mode}`);
+      const scaling = rounds ? median(rounds) : r[`${mode}@${N}`]! / r[mode]!;
       console.log(
-        JSON.stringify({ bench: 'lm', model: name, mode, threads: N, scaling: +(r[`${mode}@${N}`]! / r[mode]!).toFixed(2), backend }),
+        JSON.stringify({
+          bench: 'lm',
+          model: name,
+          mode,
+          threads: N,
+          scaling: +scaling.toFixed(2),
+          ...(rounds ? { rounds: rounds.map((x) => +x.toFixed(2)) } : {}),
+          backend,
+        }),
       );
     }
   }

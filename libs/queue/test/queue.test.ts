@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { checkLedger, listCache, openStore, readLedger, verifyCache, verifyLedger } from '@dpkd/engine';
-import { buildBundle, countLines, removeDir, runDpkd, startDpkd, startRedis, tempDir, waitFor, type Proc, type Redis } from './support';
+import { buildBundle, countLines, removeDir, startDpkd, startRedis, tempDir, waitFor, type Proc, type Redis } from './support';
 
 let redis: Redis;
 let root: string;
@@ -51,7 +51,13 @@ async function worker(ctx: { store: string; queue: string; logs: string }, name:
   return proc;
 }
 
-const dpkd = (ctx: { logs: string }, name: string, args: string[]) => runDpkd(args, join(ctx.logs, `${name}.log`));
+/** One `dpkd` command to its end; registered like the workers, so a test that fails or times out while waiting kills it. */
+async function dpkd(ctx: { logs: string }, name: string, args: string[]): Promise<{ code: number | null; log: string }> {
+  const proc = startDpkd(args, join(ctx.logs, `${name}.log`));
+  started.push(proc);
+  const { code } = await proc.exited;
+  return { code, log: proc.log() };
+}
 
 /**
  * What `dpkd cache verify` and `dpkd ledger verify` check (the same engine functions, called here to spare two

@@ -133,13 +133,6 @@ export function startDpkd(args: string[], logFile: string, env: NodeJS.ProcessEn
   };
 }
 
-/** Runs `dpkd` to completion. */
-export async function runDpkd(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; log: string }> {
-  const proc = startDpkd(args, logFile, env);
-  const { code } = await proc.exited;
-  return { code, log: proc.log() };
-}
-
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
