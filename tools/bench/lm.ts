@@ -15,6 +15,8 @@
 // `--rounds=N`: rounds of the paired training loops (default 3, 2 with --quick); their scaling is the median of
 // the per-round ratios. Two probes come first: `spin` (CPU time N busy threads get) and `simd-matmul` (the
 // XNNPACK matmul throughput of N threads over one: the hardware's own ceiling for the scaling).
+// `--reference`: one-thread forward and train against PyTorch on one thread (tools/bench/reference-lm.py, Debian's
+// python3-torch), the two alternating in every round; the ratio is dpkd's tokens/s over the reference's.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTokenizer } from '@dpkd/tokenizer';
@@ -41,6 +43,7 @@ import { availableParallelism } from 'node:os';
 const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
 const scalingOnly = process.argv.includes('--scaling');
+const reference = process.argv.includes('--reference');
 const backend = await initBackend();
 const { loadavg } = await import('node:os');
 const load = () =>
@@ -314,6 +317,63 @@ const profileOf = async (label: string, run: () => void, categories?: Map<string
   }
 };
 
+/**
+ * dpkd's one-thread forward and train step against the reference framework's on one thread, side by side: each
+ * round times `steps` of ours, then asks the reference process for `steps` of its own, so both see the same
+ * moment of this machine (whose speed drifts by tens of percent); the ratio is the median of the rounds'.
+ */
+const againstReference = async (name: string, layers: number, ours: Record<'forward' | 'train', () => void>) => {
+  const { spawn } = await import('node:child_process');
+  const { createInterface } = await import('node:readline');
+  const child = spawn('/usr/bin/python3', ['tools/bench/reference-lm.py', String(layers)], {
+    // One thread in every pool PyTorch may use (its own, OpenMP's, OpenBLAS's).
+    env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const reply = async (): Promise<Record<string, unknown>> => {
+    const line = await replies.next();
+    if (line.done) throw new Error('bench lm --reference: the PyTorch reference exited (install it: sudo apt-get install python3-torch)');
+    return JSON.parse(line.value) as Record<string, unknown>;
+  };
+  const ready = await reply();
+  const steps = quick ? 2 : 3;
+  for (const mode of ['forward', 'train'] as const) {
+    ours[mode](); // warm-up
+    const ratios: number[] = [];
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const ms: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        ours[mode]();
+        ms.push(performance.now() - t0);
+      }
+      child.stdin.write(`${mode} ${steps}\n`);
+      const ref = (await reply()).seconds as number;
+      mine.push(median(ms) / 1000);
+      theirs.push(ref);
+      ratios.push(ref / (median(ms) / 1000));
+    }
+    console.log(
+      JSON.stringify({
+        bench: 'lm',
+        model: name,
+        mode,
+        threads: 1,
+        tokensPerSec: Math.round((B * T) / median(mine)),
+        referenceTokensPerSec: Math.round((B * T) / median(theirs)),
+        reference: `torch ${String(ready.torch)}, ${String(ready.threads)} thread, BLAS ${String(ready.blas)}`,
+        ratio: +median(ratios).toFixed(2),
+        rounds: ratios.map((x) => +x.toFixed(2)),
+        backend,
+      }),
+    );
+  }
+  child.stdin.end();
+};
+
 const layersFlag = process.argv.find((a) => a.startsWith('--layers='));
 for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))] : [2, 4]) {
   const name = `${layers}L`;
@@ -339,6 +399,15 @@ for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))]
     await profileOf(`${name} DP vectorised step`, () =>
       dpStep(model, opt, batch, { clip: 1, sigma: 1, expectedBatch: B, noise, lr: 1e-4, pad }),
     );
+    opt.dispose();
+    model.dispose();
+    continue;
+  }
+  if (reference) {
+    await againstReference(name, layers, {
+      forward: () => tf.tidy(() => void ceLoss(model, pad)(batch).dataSync()),
+      train: () => gradientStep(model.params, opt, [batch], ceLoss(model, pad), { lr: 1e-4 }),
+    });
     opt.dispose();
     model.dispose();
     continue;
@@ -447,7 +516,7 @@ for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))]
   model.dispose();
 }
 
-if (profile) process.exit(0);
+if (profile || reference) process.exit(0);
 console.log(`\nbackend ${backend}, load average at the end ${load()} (2 cores; shared machine, numbers are noisy)`);
 for (const [name, r] of scalingOnly ? [] : Object.entries(results)) {
   console.log(
