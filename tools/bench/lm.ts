@@ -333,7 +333,10 @@ const againstReference = async (name: string, layers: number, ours: Record<'forw
   const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const reply = async (): Promise<Record<string, unknown>> => {
     const line = await replies.next();
-    if (line.done) throw new Error('bench lm --reference: the PyTorch reference exited (install it: sudo apt-get install python3-torch)');
+    if (line.done)
+      throw new Error(
+        'bench lm --reference: the PyTorch reference exited (install it: sudo apt-get install python3-torch libopenblas0-pthread)',
+      );
     return JSON.parse(line.value) as Record<string, unknown>;
   };
   const ready = await reply();
@@ -497,8 +500,8 @@ for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))]
     const r = results[name]!;
     for (const mode of modes) {
       // The real loops (train, DP) report the median of their per-round ratios, and the rounds; the rest the pooled ratio.
-      const rounds = roundScaling.get(`${name} ${mode}`);
-      const scaling = rounds ? median(rounds) : r[`${mode}@${N}`]! / r[mode]!;
+      const perRound = roundScaling.get(`${name} ${mode}`);
+      const scaling = perRound ? median(perRound) : r[`${mode}@${N}`]! / r[mode]!;
       console.log(
         JSON.stringify({
           bench: 'lm',
@@ -506,7 +509,7 @@ for (const layers of layersFlag ? [Number(layersFlag.slice('--layers='.length))]
           mode,
           threads: N,
           scaling: +scaling.toFixed(2),
-          ...(rounds ? { rounds: rounds.map((x) => +x.toFixed(2)) } : {}),
+          ...(perRound ? { rounds: perRound.map((x) => +x.toFixed(2)) } : {}),
           backend,
         }),
       );
