@@ -330,12 +330,14 @@ const againstReference = async (name: string, layers: number, ours: Record<'forw
     env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  let failure = '';
+  child.on('error', (e) => (failure = `: ${e.message}`)); // e.g. no /usr/bin/python3; stdout then ends
   const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const reply = async (): Promise<Record<string, unknown>> => {
     const line = await replies.next();
     if (line.done)
       throw new Error(
-        'bench lm --reference: the PyTorch reference exited (install it: sudo apt-get install python3-torch libopenblas0-pthread)',
+        `bench lm --reference: the PyTorch reference exited${failure} (install it: sudo apt-get install python3-torch libopenblas0-pthread)`,
       );
     return JSON.parse(line.value) as Record<string, unknown>;
   };

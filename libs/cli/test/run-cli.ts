@@ -32,9 +32,8 @@ export function runCli(
  * Setup only: one `dpkd` command line run in this process (the workspace's in-process `dpkd`), with `env` set while
  * it runs. For the commands that only prepare what a test then checks through the bundled `dpkd` (a store to export
  * from, the keys of a plan): no process start, and the corpora a plan reads are loaded once for all the test files
- * (isolate: false). What a test asserts about the CLI (exit codes, output,
- * signals, workers) stays with runCli. A `run` here must pass `--executor in-process`: this process is not a
- * `dpkd` that workers could be started from.
+ * (isolate: false). What a test asserts about the CLI (exit codes, output, signals, workers) stays with runCli. A
+ * `run` here must pass `--executor in-process`: this process is not a `dpkd` that workers could be started from.
  */
 export async function setupInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   if (args[0] === 'run' && !args.join(' ').includes('--executor in-process'))

@@ -363,9 +363,6 @@ export const dpRandomness = (
   return { source: seededSource(seeded), seeded };
 };
 
-/** The source of a DP loop's sampling and noise (dpRandomness without the generator). */
-export const dpRandomSource = (noise: NoiseSource | undefined, seed: number): RandomSource => dpRandomness(noise, seed).source;
-
 /** What every DP-SGD loop shares: the data, the sampling, the step count, the noise and the optimiser. */
 export interface DpLoopOptions {
   sequences: Batch;

@@ -13,7 +13,7 @@ export { AdamW, applyGradient, learningRate, clipByGlobalNorm } from './optim';
 export type { AdamWOptions, AdamWState, Schedule } from './optim';
 export { gradientStep, trainLm, padSequences, chunk, ceLoss, encodeTrainState, decodeTrainState } from './train';
 export type { Batch, LossFn, StepReport, TrainCheckpointing, TrainOptions, TrainState } from './train';
-export { naiveClippedSum, vectorisedClippedSum, clippedSum, dpGradient, dpStep, dpTrainLm, dpRandomSource, poissonSample } from './dp';
+export { naiveClippedSum, vectorisedClippedSum, clippedSum, dpGradient, dpStep, dpTrainLm, dpRandomness, poissonSample } from './dp';
 export { cryptoSource, gaussianNoise, roundedGaussian, secureNormal, seededSource, uniform53 } from './noise';
 export type { NoiseSource, RandomSource } from './noise';
 export type { ClippedSum, ClipMethod, DpLoopOptions, DpStepOptions, DpTrainOptions, DpTrainResult, ExampleLoss } from './dp';
